@@ -1,0 +1,230 @@
+"""BM25 on a sparse term-by-document matrix: queries touch only the postings of their terms.
+
+Scoring is split into pure functions (idf and term-frequency saturation) and a small index
+class that stores the precomputed per-(term, document) contributions as a CSR matrix of
+shape (terms, documents), as bm25s does. A batch of queries is a sparse (queries, terms)
+matrix of term counts, and its scores are one sparse product ``Q @ W``: only documents that
+contain a query term are ever touched, unlike rank-bm25, which scores every document.
+
+Variants (``BM25Params.variant``):
+
+* ``"okapi"`` gives exactly rank-bm25 0.2.2 ``BM25Okapi`` scores: idf = ln(N - df + 0.5) -
+  ln(df + 0.5), and a term whose idf is negative (df > N/2) gets the floor epsilon x mean
+  idf, the mean taken over the whole vocabulary before flooring. That floor can exceed the
+  idf of rarer terms (a known rank-bm25 quirk), kept here for parity.
+* ``"lucene"`` uses idf = ln(1 + (N - df + 0.5) / (df + 0.5)) (Lucene 8+), always positive.
+
+Both use the same saturation tf·(k1+1) / (tf + k1·(1 - b + b·|d|/avgdl)) (Robertson & Zaragoza
+2009), with rank-bm25's defaults k1=1.5, b=0.75, epsilon=0.25. A query term repeated n times
+counts n times, as in rank-bm25's ``get_scores``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from indexes.tokenize import Tokenizer
+
+VARIANTS = ("okapi", "lucene")
+
+
+@dataclass(frozen=True)
+class BM25Params:
+    """BM25 constants. Defaults are rank-bm25's BM25Okapi defaults."""
+
+    k1: float = 1.5
+    b: float = 0.75
+    epsilon: float = 0.25
+    variant: str = "okapi"
+
+    def __post_init__(self) -> None:
+        if self.variant not in VARIANTS:
+            raise ValueError(f"BM25 variant must be one of {VARIANTS}, got {self.variant!r}")
+        if self.k1 < 0 or not 0 <= self.b <= 1:
+            raise ValueError(f"need k1 >= 0 and 0 <= b <= 1, got k1={self.k1}, b={self.b}")
+
+
+def idf_okapi(df: np.ndarray, n_docs: int, epsilon: float) -> np.ndarray:
+    """rank-bm25 BM25Okapi idf with its epsilon floor on negative values (see module doc)."""
+    df = np.asarray(df, dtype=np.float64)
+    idf = np.log(n_docs - df + 0.5) - np.log(df + 0.5)
+    floor = epsilon * (idf.sum() / len(idf)) if len(idf) else 0.0
+    return np.where(idf < 0, floor, idf)
+
+
+def idf_lucene(df: np.ndarray, n_docs: int) -> np.ndarray:
+    """Lucene's idf ln(1 + (N - df + 0.5) / (df + 0.5)), positive for every df."""
+    df = np.asarray(df, dtype=np.float64)
+    return np.log1p((n_docs - df + 0.5) / (df + 0.5))
+
+
+def tf_saturation(tf: np.ndarray, doc_len: np.ndarray, avgdl: float, k1: float, b: float) -> np.ndarray:
+    """tf·(k1+1) / (tf + k1·(1 - b + b·|d|/avgdl)), elementwise."""
+    tf = np.asarray(tf, dtype=np.float64)
+    return tf * (k1 + 1) / (tf + k1 * (1 - b + b * np.asarray(doc_len, dtype=np.float64) / avgdl))
+
+
+class BM25Builder:
+    """Accumulate tokenised documents in chunks of arrays, then build a :class:`BM25Index`.
+
+    Memory is the (term, doc, tf) triples of the corpus, never the texts.
+    """
+
+    def __init__(self, tokenizer: Tokenizer | None = None, params: BM25Params | None = None):
+        self.tokenizer = tokenizer or Tokenizer()
+        self.params = params or BM25Params()
+        self.vocab: dict[str, int] = {}
+        self._terms: list[np.ndarray] = []
+        self._docs: list[np.ndarray] = []
+        self._tfs: list[np.ndarray] = []
+        self._buf: tuple[list[int], list[int], list[int]] = ([], [], [])
+        self.doc_len: list[int] = []
+
+    def add(self, text: str) -> None:
+        toks = self.tokenizer.tokenize(text)
+        doc = len(self.doc_len)
+        self.doc_len.append(len(toks))
+        counts: dict[int, int] = {}
+        vocab = self.vocab
+        for t in toks:
+            tid = vocab.setdefault(t, len(vocab))
+            counts[tid] = counts.get(tid, 0) + 1
+        terms, docs, tfs = self._buf
+        terms.extend(counts.keys())
+        tfs.extend(counts.values())
+        docs.extend([doc] * len(counts))
+        if len(terms) > 1_000_000:
+            self._flush()
+
+    def _flush(self) -> None:
+        terms, docs, tfs = self._buf
+        if terms:
+            self._terms.append(np.asarray(terms, dtype=np.int32))
+            self._docs.append(np.asarray(docs, dtype=np.int32))
+            self._tfs.append(np.asarray(tfs, dtype=np.float32))
+        self._buf = ([], [], [])
+
+    def build(self) -> BM25Index:
+        from scipy import sparse
+
+        self._flush()
+        n_docs, n_terms = len(self.doc_len), len(self.vocab)
+        if n_docs == 0:
+            raise ValueError("cannot build a BM25 index over zero documents")
+        terms = np.concatenate(self._terms) if self._terms else np.zeros(0, np.int32)
+        docs = np.concatenate(self._docs) if self._docs else np.zeros(0, np.int32)
+        tfs = np.concatenate(self._tfs) if self._tfs else np.zeros(0, np.float32)
+        self._terms, self._docs, self._tfs = [], [], []
+        doc_len = np.asarray(self.doc_len, dtype=np.float64)
+        avgdl = float(doc_len.mean()) or 1.0
+        df = np.bincount(terms, minlength=n_terms)
+        p = self.params
+        idf = idf_okapi(df, n_docs, p.epsilon) if p.variant == "okapi" else idf_lucene(df, n_docs)
+        weights = (idf[terms] * tf_saturation(tfs, doc_len[docs], avgdl, p.k1, p.b)).astype(np.float32)
+        del tfs
+        matrix = sparse.csr_matrix((weights, (terms, docs)), shape=(n_terms, n_docs), dtype=np.float32)
+        matrix.sort_indices()
+        terms_by_id = [""] * n_terms
+        for t, i in self.vocab.items():
+            terms_by_id[i] = t
+        return BM25Index(matrix, terms_by_id, self.tokenizer, self.params, avgdl)
+
+
+class BM25Index:
+    """A built BM25 index: a (terms, docs) CSR matrix of score contributions plus its vocabulary.
+
+    >>> b = BM25Builder(); [b.add(t) for t in ["red apple", "green apple pie", "blue sky"]]
+    [None, None, None]
+    >>> idx = b.build(); scores, rows = idx.search(["apple pie"], k=2); rows[0].tolist()
+    [1, 0]
+    """
+
+    FILES = ("bm25_data.npy", "bm25_indices.npy", "bm25_indptr.npy", "bm25_vocab.json")
+
+    def __init__(self, matrix, terms: list[str], tokenizer: Tokenizer, params: BM25Params, avgdl: float):
+        self.matrix = matrix
+        self.terms = terms
+        self.vocab = {t: i for i, t in enumerate(terms)}
+        self.tokenizer = tokenizer
+        self.params = params
+        self.avgdl = avgdl
+
+    @property
+    def n_docs(self) -> int:
+        return self.matrix.shape[1]
+
+    def query_matrix(self, queries: Sequence[str]):
+        """Sparse (queries, terms) matrix of query term counts; unknown terms are dropped."""
+        from scipy import sparse
+
+        rows, cols = [], []
+        for qi, q in enumerate(queries):
+            ids = [self.vocab[t] for t in self.tokenizer.tokenize(q) if t in self.vocab]
+            rows.extend([qi] * len(ids))
+            cols.extend(ids)
+        data = np.ones(len(rows), dtype=np.float32)  # duplicates are summed: repeated terms count
+        return sparse.csr_matrix((data, (rows, cols)), shape=(len(queries), len(self.terms)), dtype=np.float32)
+
+    def get_scores(self, query: str) -> np.ndarray:
+        """Scores of every document for one query (dense; for parity checks and small corpora)."""
+        return np.asarray((self.query_matrix([query]) @ self.matrix).toarray()[0], dtype=np.float64)
+
+    def search(self, queries: Sequence[str], k: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """Top-``k`` (scores, document rows) per query, best first; ties broken by lower row.
+
+        Only documents sharing a term with the query are returned, so a row may hold fewer
+        than ``k`` hits (none for a query with no known term).
+        """
+        if k < 1:
+            raise ValueError(f"k must be >= 1, got {k}")
+        product = (self.query_matrix(queries) @ self.matrix).tocsr()
+        out_s, out_r = [], []
+        for qi in range(product.shape[0]):
+            lo, hi = product.indptr[qi], product.indptr[qi + 1]
+            s, r = product.data[lo:hi], product.indices[lo:hi]
+            if len(s) > k:
+                part = np.argpartition(-s, k - 1)[:k]
+                kth = s[part].min()
+                keep = np.flatnonzero(s >= kth)  # all ties with the k-th, so ties break by row
+                s, r = s[keep], r[keep]
+            order = np.lexsort((r, -s))[:k]
+            out_s.append(s[order].astype(np.float64))
+            out_r.append(r[order].astype(np.int64))
+        return out_s, out_r
+
+    def save(self, directory: str | Path) -> dict:
+        """Write the arrays and vocabulary into ``directory``; return the manifest section."""
+        d = Path(directory)
+        m = self.matrix
+        np.save(d / "bm25_data.npy", m.data)
+        np.save(d / "bm25_indices.npy", m.indices)
+        np.save(d / "bm25_indptr.npy", m.indptr)
+        (d / "bm25_vocab.json").write_text(json.dumps(self.terms, ensure_ascii=False), encoding="utf-8")
+        return {"tokenizer": self.tokenizer.to_dict(), "params": asdict(self.params),
+                "avgdl": self.avgdl, "n_terms": len(self.terms), "nnz": int(m.nnz)}
+
+    @classmethod
+    def load(cls, directory: str | Path, section: dict, n_docs: int) -> BM25Index:
+        """Memory-map the arrays written by :meth:`save` (no pickle: ``allow_pickle=False``)."""
+        from scipy import sparse
+
+        d = Path(directory)
+        arrays = [np.load(d / f, mmap_mode="r", allow_pickle=False) for f in cls.FILES[:3]]
+        terms = json.loads((d / "bm25_vocab.json").read_text(encoding="utf-8"))
+        matrix = sparse.csr_matrix(tuple(arrays), shape=(len(terms), n_docs), copy=False)
+        return cls(matrix, terms, Tokenizer.from_dict(section["tokenizer"]),
+                   BM25Params(**section["params"]), float(section["avgdl"]))
+
+
+def build_bm25(texts: Iterable[str], tokenizer: Tokenizer | None = None,
+               params: BM25Params | None = None) -> BM25Index:
+    """Build an in-memory index from an iterable of texts (one document each)."""
+    b = BM25Builder(tokenizer, params)
+    for t in texts:
+        b.add(t)
+    return b.build()

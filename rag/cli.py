@@ -1,0 +1,128 @@
+"""The ``ambigrag`` command line. Run ``ambigrag --help`` or ``ambigrag COMMAND --help``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import textwrap
+from pathlib import Path
+
+log = logging.getLogger("ambigrag")
+
+
+def _add_index_build(sub) -> None:
+    p = sub.add_parser("build", help="build an index directory from a corpus",
+                       description="Build BM25 and/or dense indexes over a JSONL, TSV or HF-dataset corpus.")
+    p.add_argument("corpus", help="corpus file or HF dataset directory")
+    p.add_argument("--out", required=True, help="index directory to write (replaced atomically)")
+    p.add_argument("--format", choices=("jsonl", "tsv", "hf"), help="corpus format (default: by suffix)")
+    p.add_argument("--bm25", action=argparse.BooleanOptionalAction, default=True, help="build BM25 (default on)")
+    p.add_argument("--dense", action=argparse.BooleanOptionalAction, default=True, help="build dense (default on)")
+    p.add_argument("--encoder", help="sentence-transformers model id or path (default all-MiniLM-L6-v2, shipped)")
+    p.add_argument("--device", choices=("cpu", "cuda"), help="encoding device (default: cuda if available)")
+    p.add_argument("--batch-size", type=int, default=64, help="encoding batch size")
+    p.add_argument("--index-type", choices=("auto", "flat", "hnsw", "ivf"), default="auto",
+                   help="FAISS index type (auto: flat up to 100k passages, then HNSW)")
+    p.add_argument("--bm25-variant", choices=("okapi", "lucene"), default="okapi", help="BM25 idf variant")
+    p.add_argument("--stem", metavar="LANG", help="Snowball stemmer language, e.g. english (default: none)")
+    p.add_argument("--keep-stopwords", action="store_true", help="do not drop English stopwords")
+    p.add_argument("--skip-bad", action="store_true", help="skip and count bad records instead of failing")
+    p.set_defaults(func=_cmd_index_build)
+
+
+def _cmd_index_build(args) -> int:
+    from indexes.bm25 import BM25Params
+    from indexes.dense import DEFAULT_ENCODER, DenseParams, SentenceEncoder
+    from indexes.index import build
+    from indexes.tokenize import Tokenizer
+
+    enc = SentenceEncoder(args.encoder or DEFAULT_ENCODER, device=args.device, batch_size=args.batch_size)
+    out = build(args.corpus, args.out, fmt=args.format, bm25=args.bm25, dense=args.dense, encoder=enc,
+                tokenizer=Tokenizer(stopwords=None if args.keep_stopwords else "en", stemmer=args.stem),
+                bm25_params=BM25Params(variant=args.bm25_variant),
+                dense_params=DenseParams(index_type=args.index_type), skip_bad=args.skip_bad)
+    manifest = json.loads((out / "manifest.json").read_text())
+    skipped = sum(manifest["corpus"]["skipped"].values())
+    print(f"built {out}: {manifest['n_docs']} passages, kinds {', '.join(manifest['kinds'])}"
+          + (f", {skipped} bad records skipped {manifest['corpus']['skipped']}" if skipped else "")
+          + f" ({manifest['build_seconds']} s)")
+    return 0
+
+
+def _add_search(sub) -> None:
+    p = sub.add_parser("search", help="search an index",
+                       description="Print ranked hits. With one positional argument it is the query and "
+                                   "the default index (built on first use) is searched.")
+    p.add_argument("args", nargs="+", metavar="[INDEX_DIR] QUERY")
+    p.add_argument("-k", type=int, default=10, help="number of hits (default 10)")
+    p.add_argument("--mode", choices=("bm25", "dense", "hybrid"), default="hybrid")
+    p.add_argument("--fuse", choices=("rrf", "convex", "dbsf"), default="rrf", help="hybrid fusion")
+    p.add_argument("--device", choices=("cpu", "cuda"))
+    p.add_argument("--json", action="store_true", help="one JSON object per hit")
+    p.set_defaults(func=_cmd_search)
+
+
+def _cmd_search(args) -> int:
+    import indexes
+    from rag.defaults import default_index
+    from retrievers.factory import retriever_for
+
+    if len(args.args) > 2:
+        raise SystemExit("search takes [INDEX_DIR] QUERY; quote a query with spaces")
+    index_dir, query = (args.args if len(args.args) == 2 else (None, args.args[0]))
+    index = indexes.load(index_dir or default_index(device=args.device), device=args.device)
+    hits = retriever_for(index, args.mode, fuse=args.fuse, device=args.device).retrieve([query], args.k)[0]
+    for h in hits:
+        if args.json:
+            print(json.dumps(h.to_dict(), ensure_ascii=False))
+        else:
+            snippet = textwrap.shorten(h.passage.text, 160, placeholder=" …")
+            print(f"{h.rank:>3}  {h.score:8.4f}  [{h.passage.id}] {h.passage.title}\n       {snippet}")
+    if not hits:
+        print("no hits", file=sys.stderr)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from rag import __version__
+
+    parser = argparse.ArgumentParser(prog="ambigrag", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"ambigrag {__version__}")
+    parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors on stderr")
+    sub = parser.add_subparsers(dest="command", required=True)
+    index = sub.add_parser("index", help="build indexes").add_subparsers(dest="index_cmd", required=True)
+    _add_index_build(index)
+    _add_search(sub)
+    for mod in ("eval.cli",):
+        try:
+            __import__(mod, fromlist=["register"]).register(sub)
+        except ModuleNotFoundError as e:
+            if e.name != mod:
+                raise
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
+                        format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    for noisy in ("sentence_transformers", "transformers", "httpx", "faiss", "datasets"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        return int(args.func(args) or 0)
+    except (ValueError, FileNotFoundError, FileExistsError, KeyError, TypeError) as e:
+        from indexes.corpus import CorpusError
+
+        if isinstance(e, (TypeError, KeyError)) and not isinstance(e, CorpusError):
+            raise
+        print(f"ambigrag: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("ambigrag: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

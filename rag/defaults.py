@@ -1,0 +1,98 @@
+"""Where the default corpus, the user cache and the default index live.
+
+* Default corpus: ``$AMBIGRAG_CORPUS`` if set, else ``../shared/data/ambigqa_passages/corpus.jsonl``
+  next to the repository checkout (found by walking up from this file and from the working
+  directory).
+* Cache: ``$AMBIGRAG_CACHE``, else ``$XDG_CACHE_HOME/ambigrag``, else ``~/.cache/ambigrag``.
+* Default index: built on first use into the cache (a few minutes on a CPU, with progress
+  bars) and reused afterwards. Its folder name carries the corpus checksum, so a changed
+  corpus gets a fresh index.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from pathlib import Path
+
+log = logging.getLogger("ambigrag")
+
+CORPUS_REL = Path("shared/data/ambigqa_passages/corpus.jsonl")
+DATA_REL = Path("shared/data")
+
+
+def _candidates() -> list[Path]:
+    here = Path(__file__).resolve()
+    return [*here.parents, *Path.cwd().resolve().parents, Path.cwd().resolve()]
+
+
+def shared_data_dir() -> Path:
+    """``$AMBIGRAG_DATA`` or the ``shared/data`` folder beside the repo checkout."""
+    env = os.environ.get("AMBIGRAG_DATA")
+    if env:
+        return Path(env)
+    for base in _candidates():
+        for cand in (base / DATA_REL, base.parent / DATA_REL):
+            if cand.is_dir():
+                return cand
+    raise FileNotFoundError("cannot find shared/data beside the repository; set AMBIGRAG_DATA")
+
+
+def default_corpus() -> Path:
+    env = os.environ.get("AMBIGRAG_CORPUS")
+    if env:
+        p = Path(env)
+        if not p.exists():
+            raise FileNotFoundError(f"AMBIGRAG_CORPUS={env} does not exist")
+        return p
+    try:
+        return shared_data_dir() / "ambigqa_passages" / "corpus.jsonl"
+    except FileNotFoundError:
+        raise FileNotFoundError("default corpus not found (../shared/data/ambigqa_passages/"
+                                "corpus.jsonl); pass --corpus or set AMBIGRAG_CORPUS") from None
+
+
+def cache_dir() -> Path:
+    env = os.environ.get("AMBIGRAG_CACHE")
+    if env:
+        return Path(env)
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "ambigrag"
+
+
+def corpus_digest(path: Path) -> str:
+    h = hashlib.sha256()
+    if path.is_dir():
+        for f in sorted(path.rglob("*")):
+            if f.is_file():
+                h.update(f.name.encode())
+                h.update(f.read_bytes())
+    else:
+        with open(path, "rb") as f:
+            while block := f.read(1 << 20):
+                h.update(block)
+    return h.hexdigest()[:16]
+
+
+def default_index_path(corpus: str | Path | None = None) -> Path:
+    from indexes.dense import DEFAULT_ENCODER
+    from indexes.index import FORMAT_VERSION
+
+    corpus = Path(corpus) if corpus else default_corpus()
+    key = f"{corpus_digest(corpus)}-{DEFAULT_ENCODER.split('/')[-1]}-v{FORMAT_VERSION}"
+    return cache_dir() / "indexes" / f"{corpus.stem}-{key}"
+
+
+def default_index(corpus: str | Path | None = None, *, device: str | None = None,
+                  progress: bool = True) -> Path:
+    """Path of the default hybrid index, building it on first use."""
+    from indexes.index import MANIFEST, build
+
+    corpus = Path(corpus) if corpus else default_corpus()
+    path = default_index_path(corpus)
+    if not (path / MANIFEST).exists():
+        log.warning("building the default index for %s into %s (first use; takes a few minutes "
+                    "on a CPU)", corpus, path)
+        build(corpus, path, device=device, progress=progress)
+    return path

@@ -1,0 +1,20 @@
+"""Shared argument checks for retrievers."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+def check_queries(queries: Sequence[str], k: int) -> list[str]:
+    """Validate a batch: a list (not one string) of non-empty strings, and ``k >= 1``."""
+    if isinstance(queries, str):
+        raise TypeError("retrieve takes a list of queries; wrap a single query in a list")
+    if not isinstance(k, int) or isinstance(k, bool) or k < 1:
+        raise ValueError(f"k must be a positive integer, got {k!r}")
+    out = list(queries)
+    for i, q in enumerate(out):
+        if not isinstance(q, str):
+            raise TypeError(f"query {i} is {type(q).__name__}, expected str")
+        if not q.strip():
+            raise ValueError(f"query {i} is empty")
+    return out

@@ -1,0 +1,140 @@
+"""Rank fusion as pure functions over runs (ranked lists of hits).
+
+Every function takes ``runs`` (one ranked ``list[Hit]`` per retriever or per query rewrite),
+optional per-run ``weights`` and ``k`` (how many fused hits to return), and returns one fused
+``list[Hit]`` with 1-based ranks. Ties in fused score break by passage id (ascending), so
+results are deterministic whatever the input order.
+
+>>> from rag.types import Hit, Passage
+>>> P = {i: Passage(i, "", "") for i in "abc"}
+>>> run1 = [Hit(P["a"], 9.0, 1, "bm25"), Hit(P["b"], 5.0, 2, "bm25")]
+>>> run2 = [Hit(P["b"], 0.9, 1, "dense"), Hit(P["c"], 0.8, 2, "dense")]
+>>> [h.passage.id for h in reciprocal_rank_fusion([run1, run2])]
+['b', 'a', 'c']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from rag.types import Hit, Passage
+
+RRF_K = 60  # Cormack, Clarke & Büttcher (SIGIR 2009), "Reciprocal Rank Fusion outperforms ..."
+NORMALISERS = ("minmax", "zscore")
+
+Fuser = Callable[..., list[Hit]]
+
+
+def _weights(runs: Sequence[Sequence[Hit]], weights: Sequence[float] | None) -> list[float]:
+    if weights is None:
+        return [1.0] * len(runs)
+    if len(weights) != len(runs):
+        raise ValueError(f"{len(weights)} weights given for {len(runs)} runs")
+    return [float(w) for w in weights]
+
+
+def _ranked(scores: dict[str, float], passages: dict[str, Passage], k: int | None, source: str) -> list[Hit]:
+    order = sorted(scores, key=lambda pid: (-scores[pid], pid))
+    if k is not None:
+        order = order[:k]
+    return [Hit(passages[pid], scores[pid], i + 1, source) for i, pid in enumerate(order)]
+
+
+def _passages(runs: Sequence[Sequence[Hit]]) -> dict[str, Passage]:
+    out: dict[str, Passage] = {}
+    for run in runs:
+        for h in run:
+            out.setdefault(h.passage.id, h.passage)
+    return out
+
+
+def reciprocal_rank_fusion(runs: Sequence[Sequence[Hit]], k: int | None = None, *,
+                           rrf_k: int = RRF_K, weights: Sequence[float] | None = None) -> list[Hit]:
+    """RRF: score(d) = Σ_runs w_r / (rrf_k + rank_r(d)), with 1-based ranks.
+
+    ``rrf_k = 60`` as in Cormack, Clarke & Büttcher, SIGIR 2009. A document absent from a run
+    adds nothing for that run. Ranks are positions in each run (the ``rank`` field is ignored,
+    so a run must be sorted best first).
+    """
+    if rrf_k < 0:
+        raise ValueError(f"rrf_k must be >= 0, got {rrf_k}")
+    ws = _weights(runs, weights)
+    scores: dict[str, float] = {}
+    for w, run in zip(ws, runs):
+        seen: set[str] = set()
+        for pos, h in enumerate(run, start=1):
+            if h.passage.id in seen:
+                continue  # a run lists each document once; later duplicates are ignored
+            seen.add(h.passage.id)
+            scores[h.passage.id] = scores.get(h.passage.id, 0.0) + w / (rrf_k + pos)
+    return _ranked(scores, _passages(runs), k, "rrf")
+
+
+def normalise_scores(scores: np.ndarray, method: str) -> np.ndarray:
+    """Min-max to [0, 1] (all-equal scores map to 1), or z-score (zero spread maps to 0)."""
+    s = np.asarray(scores, dtype=np.float64)
+    if method == "minmax":
+        span = s.max() - s.min() if len(s) else 0.0
+        return np.ones_like(s) if span == 0 else (s - s.min()) / span
+    if method == "zscore":
+        sd = s.std() if len(s) else 0.0
+        return np.zeros_like(s) if sd == 0 else (s - s.mean()) / sd
+    raise ValueError(f"normalisation must be one of {NORMALISERS}, got {method!r}")
+
+
+def _fuse_normalised(runs, k, weights, norm: Callable[[np.ndarray], np.ndarray], source: str) -> list[Hit]:
+    ws = _weights(runs, weights)
+    per_run: list[dict[str, float]] = []
+    for run in runs:
+        uniq: dict[str, float] = {}
+        for h in run:
+            uniq.setdefault(h.passage.id, h.score)
+        ids = list(uniq)
+        per_run.append(dict(zip(ids, norm(np.array([uniq[i] for i in ids])).tolist())) if ids else {})
+    all_ids = {pid for r in per_run for pid in r}
+    scores = {}
+    for pid in all_ids:
+        # a document missing from a run gets that run's lowest normalised score
+        scores[pid] = sum(w * r.get(pid, min(r.values(), default=0.0)) for w, r in zip(ws, per_run))
+    return _ranked(scores, _passages(runs), k, source)
+
+
+def convex_fusion(runs: Sequence[Sequence[Hit]], k: int | None = None, *,
+                  weights: Sequence[float] | None = None, normalise: str = "minmax") -> list[Hit]:
+    """Convex combination Σ_r w_r · norm_r(score) of per-run normalised scores.
+
+    ``normalise`` is ``"minmax"`` or ``"zscore"`` (Bruch, Gai & Ingber, "An Analysis of Fusion
+    Functions for Hybrid Retrieval", TOIS 2023). Pass weights that sum to 1 for a convex
+    combination, e.g. ``weights=(alpha, 1 - alpha)``. A document a run did not return gets
+    that run's lowest normalised score (0 for min-max).
+    """
+    if normalise not in NORMALISERS:
+        raise ValueError(f"normalise must be one of {NORMALISERS}, got {normalise!r}")
+    return _fuse_normalised(runs, k, weights, lambda s: normalise_scores(s, normalise), f"convex-{normalise}")
+
+
+def _dbsf_norm(s: np.ndarray) -> np.ndarray:
+    mu, sd = s.mean(), s.std()
+    if sd == 0:
+        return np.full_like(s, 0.5)
+    lo, hi = mu - 3 * sd, mu + 3 * sd
+    return np.clip((s - lo) / (hi - lo), 0.0, 1.0)
+
+
+def distribution_based_fusion(runs: Sequence[Sequence[Hit]], k: int | None = None, *,
+                              weights: Sequence[float] | None = None) -> list[Hit]:
+    """Distribution-Based Score Fusion (Mazzeschi 2023, as used by Qdrant).
+
+    Each run's scores are scaled to [0, 1] between mean − 3σ and mean + 3σ of that run (clipped),
+    then summed with weights. A run with zero spread maps to 0.5.
+    """
+    return _fuse_normalised(runs, k, weights, _dbsf_norm, "dbsf")
+
+
+FUSERS: dict[str, Fuser] = {
+    "rrf": reciprocal_rank_fusion,
+    "convex": convex_fusion,
+    "dbsf": distribution_based_fusion,
+}

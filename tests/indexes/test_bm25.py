@@ -1,0 +1,84 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from rank_bm25 import BM25Okapi
+
+from indexes.bm25 import BM25Params, build_bm25, idf_lucene, idf_okapi
+from indexes.tokenize import Tokenizer
+
+
+def texts_of(records):
+    return [f"{r['title']} {r['text']}" for r in records]
+
+
+@pytest.mark.parametrize("tok", [Tokenizer(), Tokenizer(stopwords=None), Tokenizer(stemmer="english")],
+                         ids=["stopwords", "plain", "stemmed"])
+def test_okapi_scores_equal_rank_bm25_on_real_sample(sample_records, dev_questions, tok):
+    texts = texts_of(sample_records)
+    ours = build_bm25(texts, tok)
+    ref = BM25Okapi([tok(t) for t in texts])  # k1=1.5, b=0.75, epsilon=0.25
+    queries = [q["question"] for q in dev_questions[:40]] + [sample_records[5]["title"] * 2, "the of and"]
+    for q in queries:
+        np.testing.assert_allclose(ours.get_scores(q), ref.get_scores(tok(q)), rtol=1e-5, atol=1e-5)
+
+
+def test_okapi_idf_floor_applies_to_terms_in_over_half_the_docs():
+    docs = ["apple banana", "apple cherry", "apple date", "fig"]
+    tok = Tokenizer(stopwords=None)
+    ours = build_bm25(docs, tok)
+    ref = BM25Okapi([tok(d) for d in docs])
+    assert ref.idf["apple"] == pytest.approx(0.25 * ref.average_idf)  # floored
+    np.testing.assert_allclose(ours.get_scores("apple"), ref.get_scores(["apple"]), rtol=1e-6)
+    idf = idf_okapi(np.array([3, 1, 1, 1, 1]), 4, 0.25)
+    assert idf[0] == pytest.approx(0.25 * np.mean([np.log(1.5 / 3.5)] + [np.log(3.5 / 1.5)] * 4))
+
+
+def test_lucene_idf_is_positive_and_matches_formula():
+    df = np.array([1, 50, 99])
+    np.testing.assert_allclose(idf_lucene(df, 100), np.log(1 + (100 - df + 0.5) / (df + 0.5)))
+    assert (idf_lucene(df, 100) > 0).all()
+
+
+def test_search_equals_full_sort_of_scores(sample_records, dev_questions):
+    idx = build_bm25(texts_of(sample_records))
+    queries = [q["question"] for q in dev_questions[:30]]
+    scores, rows = idx.search(queries, k=10)
+    for q, s, r in zip(queries, scores, rows):
+        full = idx.get_scores(q)
+        np.testing.assert_allclose(s, full[r], rtol=1e-6)
+        expected = np.sort(full[full > 0])[::-1][:10]
+        np.testing.assert_allclose(s, expected, rtol=1e-6)
+
+
+def test_ties_break_by_row_and_repeated_terms_count():
+    idx = build_bm25(["red fox", "blue fox", "red fox", "green"], Tokenizer(stopwords=None))
+    _, rows = idx.search(["fox"], k=3)
+    assert rows[0].tolist() == [0, 1, 2]
+    single, double = idx.get_scores("red"), idx.get_scores("red red")
+    np.testing.assert_allclose(double, 2 * single)
+
+
+def test_unknown_terms_give_no_hits_and_k_beyond_matches():
+    idx = build_bm25(["alpha beta", "gamma", "delta", "epsilon zeta"])
+    s, r = idx.search(["zzz unknown"], k=5)
+    assert len(r[0]) == 0
+    s, r = idx.search(["alpha gamma"], k=50)
+    assert sorted(r[0].tolist()) == [0, 1]
+    with pytest.raises(ValueError, match="k must be"):
+        idx.search(["alpha"], k=0)
+
+
+def test_params_are_checked():
+    with pytest.raises(ValueError, match="variant"):
+        BM25Params(variant="bm42")
+    with pytest.raises(ValueError, match="k1"):
+        BM25Params(b=2)
+
+
+def test_tokenizer_settings_and_round_trip():
+    tok = Tokenizer(stemmer="english")
+    assert tok.tokenize("The U.S.-born runners, running!") == ["u", "born", "runner", "run"]  # "s" is a stopword
+    assert Tokenizer.from_dict(tok.to_dict()) == tok
+    with pytest.raises(ValueError, match="stemmer"):
+        Tokenizer(stemmer="klingon")

@@ -1,0 +1,187 @@
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import indexes
+from indexes import IndexLoadError
+from indexes.index import FORMAT_VERSION, MANIFEST, build, load
+
+QUERIES = ["who won the world series", "rainbow six siege maps", "capital of australia"]
+
+
+def test_manifest_records_what_the_issue_asks(small_index):
+    m = small_index.manifest
+    assert m["format"] == "ambigrag-index" and m["format_version"] == FORMAT_VERSION
+    assert m["package_version"] and m["kinds"] == ["bm25", "dense"] and m["n_docs"] == 300
+    assert m["dense"]["encoder"] == "sentence-transformers/all-MiniLM-L6-v2" and m["dense"]["dim"] == 384
+    assert m["dense"]["metric"] == "inner_product" and m["dense"]["normalized"] is True
+    assert m["dense"]["index_type"] == "flat"
+    assert m["bm25"]["tokenizer"]["stopwords"] == "en" and m["bm25"]["params"]["k1"] == 1.5
+    files = set(m["files"])
+    assert {"passages.jsonl", "passages_offsets.npy", "dense.faiss", "bm25_vocab.json"} <= files
+    assert all(len(d) == 64 for d in m["files"].values())
+    assert not any(f.endswith((".pkl", ".pickle")) for f in os.listdir(small_index.path))
+
+
+def test_save_load_round_trip_gives_identical_results(small_index, sample_records, encoder, tmp_path):
+    assert [p.id for p in small_index.store.get([0, 299])] == [sample_records[0]["id"], sample_records[299]["id"]]
+    copy = tmp_path / "copy"
+    shutil.copytree(small_index.path, copy)
+    again = load(copy, encoder=encoder)
+    s1, r1 = small_index.bm25.search(QUERIES, 10)
+    s2, r2 = again.bm25.search(QUERIES, 10)
+    for a, b in zip(r1, r2):
+        assert a.tolist() == b.tolist()
+    q = encoder.encode(QUERIES)
+    d1, dr1 = small_index.dense.search(q, 10)
+    d2, dr2 = again.dense.search(q, 10)
+    assert dr1.tolist() == dr2.tolist() and np.allclose(d1, d2)
+    # the dense index holds the real embeddings of the passages
+    p0 = small_index.store.get([0])[0]
+    np.testing.assert_allclose(small_index.dense.vectors([0])[0],
+                               encoder.encode([f"{p0.title}. {p0.text}"])[0], atol=1e-5)
+
+
+def _copy(small_index, tmp_path) -> Path:
+    dst = tmp_path / "idx"
+    shutil.copytree(small_index.path, dst)
+    return dst
+
+
+def test_corrupt_file_is_refused(small_index, tmp_path):
+    d = _copy(small_index, tmp_path)
+    with open(d / "bm25_data.npy", "r+b") as f:
+        f.seek(200)
+        f.write(b"\x00\x01\x02")
+    with pytest.raises(IndexLoadError, match=r"bm25_data.npy is corrupt: sha256"):
+        load(d)
+
+
+def test_missing_file_and_missing_or_bad_manifest(small_index, tmp_path):
+    d = _copy(small_index, tmp_path)
+    (d / "dense.faiss").unlink()
+    with pytest.raises(IndexLoadError, match="dense.faiss listed in the manifest is missing"):
+        load(d)
+    (d / MANIFEST).write_text("{not json")
+    with pytest.raises(IndexLoadError, match="corrupt"):
+        load(d)
+    (d / MANIFEST).unlink()
+    with pytest.raises(IndexLoadError, match="not an ambigrag index"):
+        load(d)
+
+
+def test_newer_format_is_refused(small_index, tmp_path):
+    d = _copy(small_index, tmp_path)
+    m = json.loads((d / MANIFEST).read_text())
+    m["format_version"] = FORMAT_VERSION + 1
+    (d / MANIFEST).write_text(json.dumps(m))
+    with pytest.raises(IndexLoadError, match=f"format version {FORMAT_VERSION + 1} is newer"):
+        load(d)
+
+
+class _Enc:
+    def __init__(self, id, dim):
+        self.id, self.dim = id, dim
+
+
+def test_encoder_and_dimension_mismatch_name_both_values(small_index):
+    with pytest.raises(IndexLoadError, match=r"built with 'sentence-transformers/all-MiniLM-L6-v2' "
+                                             r"\(dim 384\), got 'intfloat/e5-small'"):
+        load(small_index.path, encoder="intfloat/e5-small", verify=False)
+    with pytest.raises(IndexLoadError, match=r"index has dim 384, encoder .* gives 768"):
+        load(small_index.path, encoder=_Enc("sentence-transformers/all-MiniLM-L6-v2", 768), verify=False)
+
+
+def test_refuses_to_replace_a_directory_that_is_not_an_index(sample_corpus, tmp_path):
+    d = tmp_path / "precious"
+    d.mkdir()
+    (d / "thesis.txt").write_text("do not delete")
+    with pytest.raises(FileExistsError, match="not an ambigrag index"):
+        build(sample_corpus, d, dense=False, progress=False)
+    assert (d / "thesis.txt").read_text() == "do not delete"
+
+
+def test_rebuild_replaces_atomically_and_bm25_only(sample_corpus, tmp_path):
+    out = tmp_path / "bm"
+    build(sample_corpus, out, dense=False, progress=False)
+    first = load(out)
+    assert first.kinds == ["bm25"] and first.dense is None
+    build(sample_corpus, out, dense=False, progress=False)
+    assert load(out).manifest["n_docs"] == 300
+    assert [p.name for p in tmp_path.iterdir()] == ["bm"]  # no temp or old dirs left behind
+
+
+KILLER = textwrap.dedent("""
+    import os, signal, sys
+    import numpy as np
+    from indexes import build
+
+    class DiesMidway:
+        id, dim, batch_size, device = "test/dies-midway", 8, 16, "cpu"
+        calls = 0
+        def encode(self, texts):
+            DiesMidway.calls += 1
+            if DiesMidway.calls == 2:
+                os.kill(os.getpid(), signal.SIGKILL)
+            return np.ones((len(texts), 8), dtype=np.float32) / np.sqrt(8)
+
+    build(sys.argv[1], sys.argv[2], encoder=DiesMidway(), progress=False)
+""")
+
+
+def test_killed_build_leaves_previous_index_loadable(sample_corpus, tmp_path):
+    out = tmp_path / "idx"
+    build(sample_corpus, out, dense=False, progress=False)
+    before = (out / MANIFEST).read_text()
+    proc = subprocess.run([sys.executable, "-c", KILLER, str(sample_corpus), str(out)],
+                          capture_output=True, text=True, cwd=Path(__file__).parents[2])
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    assert (out / MANIFEST).read_text() == before
+    assert load(out).kinds == ["bm25"]
+    leftovers = [p for p in tmp_path.iterdir() if p.name.startswith(".idx.tmp-")]
+    assert len(leftovers) == 1  # the dead build's temp dir ...
+    build(sample_corpus, out, dense=False, progress=False)
+    assert not any(p.name.startswith(".idx.") for p in tmp_path.iterdir())  # ... is cleaned up next time
+
+
+def test_interrupted_build_cleans_up(sample_corpus, tmp_path, monkeypatch):
+    out = tmp_path / "idx"
+    build(sample_corpus, out, dense=False, progress=False)
+
+    class Interrupts:
+        id, dim = "test/interrupt", 4
+
+        def encode(self, texts):
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        build(sample_corpus, out, encoder=Interrupts(), progress=False)
+    assert load(out).kinds == ["bm25"]
+    assert [p.name for p in tmp_path.iterdir()] == ["idx"]
+
+
+def test_torch_exact_search_matches_faiss_flat(small_index, encoder):
+    """The GPU fallback (torch matmul + topk) gives the same results as FAISS flat; run on CPU here."""
+    import torch
+
+    from indexes.dense import torch_exact_search
+
+    vecs = torch.from_numpy(small_index.dense.vectors(range(300)))
+    q = encoder.encode(QUERIES)
+    s1, r1 = torch_exact_search(vecs, q, 10)
+    s2, r2 = small_index.dense.search(q, 10)
+    assert r1.tolist() == r2.tolist() and np.allclose(s1, s2, atol=1e-5)
+
+
+def test_load_via_package_function(small_index_dir):
+    assert indexes.load(small_index_dir, verify=False).manifest["n_docs"] == 300

@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+import json
+
+from rag.cli import main
+
+
+def test_index_build_and_search_json(sample_corpus, tmp_path, capsys):
+    out = tmp_path / "idx"
+    assert main(["-q", "index", "build", str(sample_corpus), "--out", str(out), "--no-dense"]) == 0
+    assert "300 passages, kinds bm25" in capsys.readouterr().out
+    assert main(["-q", "search", str(out), "rainbow six siege maps", "--mode", "bm25", "-k", "3", "--json"]) == 0
+    hits = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [h["rank"] for h in hits] == [1, 2, 3]
+    assert hits[0]["title"] == "Tom Clancy's Rainbow Six Siege"
+    assert hits[0]["score"] >= hits[1]["score"] >= hits[2]["score"]
+
+
+def test_hybrid_search_text_output(small_index_dir, capsys):
+    assert main(["-q", "search", str(small_index_dir), "rainbow six siege maps", "-k", "2"]) == 0
+    out = capsys.readouterr().out
+    assert out.lstrip().startswith("1") and "Rainbow Six Siege" in out
+
+
+def test_bad_corpus_gives_a_clear_error_and_exit_2(tmp_path, capsys):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "a", "text": "x"}\n{"id": "a", "text": "y"}\n')
+    assert main(["-q", "index", "build", str(bad), "--out", str(tmp_path / "i"), "--no-dense"]) == 2
+    err = capsys.readouterr().err
+    assert "bad.jsonl, line 2: field 'id': duplicate id 'a'" in err
+    assert main(["-q", "index", "build", str(bad), "--out", str(tmp_path / "i"), "--no-dense",
+                 "--skip-bad"]) == 0
+    assert "1 bad records skipped" in capsys.readouterr().out
+
+
+def test_search_missing_index_is_a_clear_error(tmp_path, capsys):
+    assert main(["-q", "search", str(tmp_path), "query", "--mode", "bm25"]) == 2
+    assert "not an ambigrag index" in capsys.readouterr().err

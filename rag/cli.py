@@ -7,7 +7,6 @@ import json
 import logging
 import sys
 import textwrap
-from pathlib import Path
 
 log = logging.getLogger("ambigrag")
 

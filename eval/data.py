@@ -1,0 +1,102 @@
+"""Load the evaluation datasets (from ../shared/data by default, or any file of the same format)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+DATASETS = ("ambigqa", "ambigdocs", "ramdocs")
+
+
+def default_path(dataset: str) -> Path:
+    from rag.defaults import shared_data_dir
+
+    rel = {"ambigqa": "ambigqa/dev_light.json", "ramdocs": "ramdocs/RAMDocs_dev.jsonl",
+           "ambigdocs": "ambigdocs/ambigdocs_validation_qa.jsonl"}[dataset]
+    return shared_data_dir() / rel
+
+
+def read_json_or_jsonl(path: str | Path) -> Any:
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file")
+    text = path.read_text(encoding="utf-8")
+    if not text.strip():
+        raise ValueError(f"{path}: file is empty")
+    if path.suffix == ".jsonl":
+        out = []
+        for n, line in enumerate(text.splitlines(), start=1):
+            if line.strip():
+                try:
+                    out.append(json.loads(line))
+                except json.JSONDecodeError as e:
+                    raise ValueError(f"{path}, line {n}: invalid JSON: {e.msg}") from None
+        return out
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path}: invalid JSON at line {e.lineno}: {e.msg}") from None
+
+
+def load_ambigqa(path: str | Path | None = None) -> list[dict]:
+    from eval.ambigqa import validate_reference
+
+    path = Path(path) if path else default_path("ambigqa")
+    return validate_reference(read_json_or_jsonl(path), str(path))
+
+
+def load_ramdocs(path: str | Path | None = None) -> list[dict]:
+    """RAMDocs records with ``id`` = 0-based line number (the file has no ids) unless present."""
+    path = Path(path) if path else default_path("ramdocs")
+    rows = read_json_or_jsonl(path)
+    need = ("question", "documents", "disambig_entity", "gold_answers", "wrong_answers")
+    for i, r in enumerate(rows):
+        missing = [k for k in need if k not in r]
+        if missing:
+            raise ValueError(f"{path}: record {i} lacks {missing}")
+    return [{"id": str(r.get("id", i)), **r} for i, r in enumerate(rows)]
+
+
+def load_ambigdocs(path: str | Path | None = None) -> list[dict]:
+    """AmbigDocs HF records ``{question, ambiguous_entity, documents:[{title, text, pid, answer}]}``.
+
+    The offline QA-only copy (``gold.multi_answers``, no documents) is accepted too: its documents
+    carry answers but no titles, so only answer recall can be scored on it.
+    """
+    path = Path(path) if path else default_path("ambigdocs")
+    out = []
+    for i, r in enumerate(read_json_or_jsonl(path)):
+        if "documents" in r:
+            out.append({"id": str(r.get("id", r.get("qid", i))), "question": r["question"],
+                        "ambiguous_entity": r["ambiguous_entity"], "documents": r["documents"]})
+        elif "gold" in r:
+            out.append({"id": str(r.get("example_id", i)), "question": r["question"],
+                        "ambiguous_entity": r["metadata"]["extra"]["ambiguous_entity"],
+                        "documents": [{"title": None, "answer": a} for a in r["gold"]["multi_answers"]]})
+        else:
+            raise ValueError(f"{path}: record {i} has neither 'documents' nor 'gold'")
+    return out
+
+
+def load_generations(path: str | Path, ids: list[str]) -> dict[str, str]:
+    """``{id: text}`` (or a list aligned with the dataset) of generated responses."""
+    data = read_json_or_jsonl(path)
+    if isinstance(data, list):
+        if len(data) != len(ids):
+            raise ValueError(f"{path}: {len(data)} responses for {len(ids)} questions")
+        data = dict(zip(ids, data))
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected {{id: response}} or a list of responses")
+    missing = [i for i in ids if i not in data]
+    if missing:
+        raise ValueError(f"{path}: {len(missing)} id(s) missing from the predictions, e.g. {missing[:3]}")
+    out = {}
+    for i in ids:
+        v = data[i]
+        if isinstance(v, list) and all(isinstance(x, str) for x in v):
+            v = "; ".join(v)
+        if not isinstance(v, str):
+            raise ValueError(f"{path}: response for id {i!r} must be a string, got {type(v).__name__}")
+        out[i] = v
+    return out

@@ -25,7 +25,8 @@ def _add_index_build(sub) -> None:
     p.add_argument("--index-type", choices=("auto", "flat", "hnsw", "ivf"), default="auto",
                    help="FAISS index type (auto: flat up to 100k passages, then HNSW)")
     p.add_argument("--bm25-variant", choices=("okapi", "lucene"), default="okapi", help="BM25 idf variant")
-    p.add_argument("--stem", metavar="LANG", help="Snowball stemmer language, e.g. english (default: none)")
+    p.add_argument("--stem", metavar="LANG", default="english",
+                   help="Snowball stemmer language (default english); 'none' to disable")
     p.add_argument("--keep-stopwords", action="store_true", help="do not drop English stopwords")
     p.add_argument("--skip-bad", action="store_true", help="skip and count bad records instead of failing")
     p.set_defaults(func=_cmd_index_build)
@@ -39,7 +40,8 @@ def _cmd_index_build(args) -> int:
 
     enc = SentenceEncoder(args.encoder or DEFAULT_ENCODER, device=args.device, batch_size=args.batch_size)
     out = build(args.corpus, args.out, fmt=args.format, bm25=args.bm25, dense=args.dense, encoder=enc,
-                tokenizer=Tokenizer(stopwords=None if args.keep_stopwords else "en", stemmer=args.stem),
+                tokenizer=Tokenizer(stopwords=None if args.keep_stopwords else "en",
+                                    stemmer=None if args.stem.lower() == "none" else args.stem),
                 bm25_params=BM25Params(variant=args.bm25_variant),
                 dense_params=DenseParams(index_type=args.index_type), skip_bad=args.skip_bad)
     manifest = json.loads((out / "manifest.json").read_text())
@@ -57,7 +59,7 @@ def _add_search(sub) -> None:
     p.add_argument("args", nargs="+", metavar="[INDEX_DIR] QUERY")
     p.add_argument("-k", type=int, default=10, help="number of hits (default 10)")
     p.add_argument("--mode", choices=("bm25", "dense", "hybrid"), default="hybrid")
-    p.add_argument("--fuse", choices=("rrf", "convex", "dbsf"), default="rrf", help="hybrid fusion")
+    p.add_argument("--fuse", choices=("convex", "rrf", "dbsf"), default="convex", help="hybrid fusion")
     p.add_argument("--device", choices=("cpu", "cuda"))
     p.add_argument("--json", action="store_true", help="one JSON object per hit")
     p.set_defaults(func=_cmd_search)

@@ -80,7 +80,10 @@ def default_index_path(corpus: str | Path | None = None) -> Path:
     from indexes.index import FORMAT_VERSION
 
     corpus = Path(corpus) if corpus else default_corpus()
-    key = f"{corpus_digest(corpus)}-{DEFAULT_ENCODER.split('/')[-1]}-v{FORMAT_VERSION}"
+    from indexes.tokenize import Tokenizer
+
+    settings = hashlib.sha256(repr(Tokenizer().to_dict()).encode()).hexdigest()[:6]
+    key = f"{corpus_digest(corpus)}-{DEFAULT_ENCODER.split('/')[-1]}-v{FORMAT_VERSION}-{settings}"
     return cache_dir() / "indexes" / f"{corpus.stem}-{key}"
 
 

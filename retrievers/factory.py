@@ -10,9 +10,10 @@ from retrievers.sparse import BM25Retriever
 MODES = ("bm25", "dense", "hybrid")
 
 
-def retriever_for(index, mode: str = "hybrid", *, fuse: str = "rrf", device: str | None = None,
+def retriever_for(index, mode: str = "hybrid", *, fuse: str = "convex", device: str | None = None,
                   encoder=None):
-    """``bm25``, ``dense`` or ``hybrid`` (dense + BM25 fused with ``fuse``: rrf, convex or dbsf).
+    """``bm25``, ``dense`` or ``hybrid`` (dense + BM25 fused with ``fuse``: ``convex`` (0.7 dense,
+    0.3 BM25, min-max; the default), ``rrf`` (k=60) or ``dbsf``).
 
     >>> r = retriever_for(indexes.load("/tmp/idx"), "hybrid")   # doctest: +SKIP
     """

@@ -1,0 +1,100 @@
+"""``ambigrag eval retrieval``: answer recall@k and MRecall@k on AmbigQA for several modes."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+
+def register(evs) -> None:
+    p = evs.add_parser("retrieval", help="retrieval metrics on AmbigQA dev (answer recall, MRecall)",
+                       description="Answer recall@k and MRecall@k for bm25, dense and hybrid side by side, "
+                                   "over all, multi-answer and corpus-covered questions.")
+    p.add_argument("index", nargs="?", help="index directory (default: the default index, built on first use)")
+    p.add_argument("--dataset", choices=("ambigqa",), default="ambigqa")
+    p.add_argument("--data", help="AmbigQA-format file (default ../shared/data/ambigqa/dev_light.json)")
+    p.add_argument("--origin", help="passage_origin.jsonl that defines the covered subset "
+                                    "(default: beside the default corpus)")
+    p.add_argument("--subset", choices=("all", "covered"), default="all",
+                   help="which questions to run (default all; the covered subset is always reported)")
+    p.add_argument("--limit", type=int, help="only the first N questions (after --subset)")
+    p.add_argument("--mode", default="bm25,dense,hybrid", help="comma-separated: bm25,dense,hybrid")
+    p.add_argument("--fuse", choices=("convex", "rrf", "dbsf"), default="convex")
+    p.add_argument("-k", default="5,10,20,100", help="comma-separated cut-offs (default 5,10,20,100)")
+    p.add_argument("--rewrite", default="", help="query rewriters to compose (comma-separated)")
+    p.add_argument("--device", choices=("cpu", "cuda"))
+    p.add_argument("--batch-size", type=int, default=64, help="queries per retrieval batch")
+    p.add_argument("--json", metavar="OUT", help="write the report (summary and per-question rows)")
+    p.add_argument("--md", metavar="OUT", help="write the markdown table")
+    p.set_defaults(func=cmd_retrieval)
+
+
+def _ints(s: str) -> list[int]:
+    try:
+        ks = sorted({int(x) for x in s.split(",") if x.strip()})
+    except ValueError:
+        raise ValueError(f"-k takes comma-separated integers, got {s!r}") from None
+    if not ks or ks[0] < 1:
+        raise ValueError(f"-k values must be >= 1, got {s!r}")
+    return ks
+
+
+def run_mode(retriever, questions, ks, batch_size: int, desc: str):
+    from tqdm.auto import tqdm
+
+    runs = []
+    with tqdm(total=len(questions), desc=desc, unit=" q") as bar:
+        for lo in range(0, len(questions), batch_size):
+            batch = [q["question"] for q in questions[lo:lo + batch_size]]
+            runs += retriever.retrieve(batch, max(ks))
+            bar.update(len(batch))
+    return runs
+
+
+def cmd_retrieval(args: argparse.Namespace) -> int:
+    import indexes
+    from eval.data import load_ambigqa
+    from eval.retrieval import covered_ids, evaluate_runs, markdown
+    from rag.defaults import default_index, shared_data_dir
+    from retrievers.factory import MODES, retriever_for
+
+    ks = _ints(args.k)
+    modes = [m.strip() for m in args.mode.split(",") if m.strip()]
+    bad = [m for m in modes if m not in MODES]
+    if bad or not modes:
+        raise ValueError(f"--mode takes a comma-separated subset of {MODES}, got {args.mode!r}")
+    questions = load_ambigqa(args.data)
+    origin = Path(args.origin) if args.origin else shared_data_dir() / "ambigqa_passages" / "passage_origin.jsonl"
+    covered = covered_ids(questions, origin) if origin.exists() else None
+    if args.subset == "covered":
+        if covered is None:
+            raise FileNotFoundError(f"{origin}: needed for --subset covered")
+        questions = [q for q in questions if q["id"] in covered]
+    if args.limit:
+        questions = questions[: args.limit]
+    index = indexes.load(args.index or default_index(device=args.device), device=args.device)
+    results, timings = {}, {}
+    for mode in modes:
+        retriever = retriever_for(index, mode, fuse=args.fuse, device=args.device)
+        if args.rewrite:
+            from retrievers.rewriters import compose_from_names
+
+            retriever = compose_from_names(retriever, args.rewrite, index=index, device=args.device)
+        t0 = time.time()
+        runs = run_mode(retriever, questions, ks, args.batch_size, f"retrieving ({mode})")
+        timings[mode] = round(time.time() - t0, 2)
+        results[mode] = evaluate_runs(questions, runs, ks, covered)
+    md = markdown(results, ks, [k for k in ks if k <= 20] or ks)
+    sys.stdout.write(md)
+    report = {"dataset": args.dataset, "index": str(index.path), "n_questions": len(questions), "ks": ks,
+              "fuse": args.fuse, "rewrite": args.rewrite, "seconds": timings,
+              "modes": {m: r["summary"] for m, r in results.items()},
+              "rows": {m: r["rows"] for m, r in results.items()}}
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")
+    if args.md:
+        Path(args.md).write_text(md, encoding="utf-8")
+    return 0

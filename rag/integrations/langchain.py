@@ -1,0 +1,64 @@
+"""LangChain edge: expose any ambigrag retriever as a ``langchain_core`` ``BaseRetriever``.
+
+Only this module imports ``langchain_core``; the core packages never do.
+
+>>> from rag.integrations.langchain import as_langchain_retriever       # doctest: +SKIP
+>>> lc = as_langchain_retriever(retriever_for(indexes.load("/tmp/idx")), k=5)   # doctest: +SKIP
+>>> lc.invoke("who won the 2017 nfl draft")[0].metadata["title"]        # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rag.types import Hit
+
+
+def hit_to_document(hit: Hit):
+    from langchain_core.documents import Document
+
+    return Document(page_content=hit.passage.text, id=hit.passage.id,
+                    metadata={"id": hit.passage.id, "title": hit.passage.title, "score": hit.score,
+                              "rank": hit.rank, "source": hit.source, **hit.passage.meta})
+
+
+def as_langchain_retriever(retriever: Any, k: int = 5):
+    """Wrap ``retriever`` (anything with ``retrieve(queries, k)``) as a LangChain retriever.
+
+    ``invoke`` retrieves one query; ``batch`` sends all its queries to ``retriever.retrieve``
+    in one call; ``ainvoke``/``abatch`` run the same in a worker thread.
+    """
+    from langchain_core.callbacks import CallbackManagerForRetrieverRun
+    from langchain_core.retrievers import BaseRetriever
+    from pydantic import ConfigDict
+
+    if not hasattr(retriever, "retrieve"):
+        raise TypeError(f"{type(retriever).__name__} has no retrieve(queries, k) method")
+    if k < 1:
+        raise ValueError(f"k must be >= 1, got {k}")
+
+    class AmbigragRetriever(BaseRetriever):
+        model_config = ConfigDict(arbitrary_types_allowed=True)
+        inner: Any
+        k: int = 5
+
+        def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun):
+            return [hit_to_document(h) for h in self.inner.retrieve([query], self.k)[0]]
+
+        def batch(self, inputs: list[str], config=None, *, return_exceptions: bool = False, **kwargs):
+            if not inputs:
+                return []
+            try:
+                runs = self.inner.retrieve(list(inputs), self.k)
+            except Exception as e:  # noqa: BLE001 - honour LangChain's return_exceptions contract
+                if return_exceptions:
+                    return [e] * len(inputs)
+                raise
+            return [[hit_to_document(h) for h in run] for run in runs]
+
+        async def abatch(self, inputs: list[str], config=None, *, return_exceptions: bool = False, **kwargs):
+            import asyncio
+
+            return await asyncio.to_thread(self.batch, inputs, config, return_exceptions=return_exceptions)
+
+    return AmbigragRetriever(inner=retriever, k=k)

@@ -1,0 +1,101 @@
+"""Fusion maths against hand-computed rankings; determinism; ties by passage id."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+
+from rag.types import Hit, Passage
+from retrievers.fusion import (
+    convex_fusion,
+    distribution_based_fusion,
+    hybrid_convex,
+    normalise_scores,
+    reciprocal_rank_fusion,
+)
+
+P = {i: Passage(i, f"T{i}", f"text {i}") for i in "abcdef"}
+
+
+def run(*pairs, source="x"):
+    return [Hit(P[pid], s, r + 1, source) for r, (pid, s) in enumerate(pairs)]
+
+
+R1 = run(("a", 10.0), ("b", 8.0), ("c", 1.0))
+R2 = run(("c", 0.9), ("a", 0.5), ("d", 0.4))
+
+
+def ids(hits):
+    return [h.passage.id for h in hits]
+
+
+def test_rrf_hand_computed():
+    fused = reciprocal_rank_fusion([R1, R2])
+    # a: 1/61 + 1/62, c: 1/63 + 1/61, b: 1/62, d: 1/63
+    expected = {"a": 1 / 61 + 1 / 62, "c": 1 / 63 + 1 / 61, "b": 1 / 62, "d": 1 / 63}
+    assert ids(fused) == ["a", "c", "b", "d"]
+    for h in fused:
+        assert h.score == pytest.approx(expected[h.passage.id])
+    assert [h.rank for h in fused] == [1, 2, 3, 4] and fused[0].source == "rrf"
+
+
+def test_rrf_weights_and_k():
+    fused = reciprocal_rank_fusion([R1, R2], k=2, weights=(1.0, 3.0))
+    # c: 1/63 + 3/61 = .0651 ; a: 1/61 + 3/62 = .0648
+    assert ids(fused) == ["c", "a"]
+    with pytest.raises(ValueError, match="2 weights"):
+        reciprocal_rank_fusion([R1], weights=(1, 2))
+
+
+def test_rrf_ties_break_by_passage_id_whatever_the_input_order():
+    x, y = run(("b", 1.0)), run(("a", 1.0))
+    assert ids(reciprocal_rank_fusion([x, y])) == ["a", "b"]
+    assert ids(reciprocal_rank_fusion([y, x])) == ["a", "b"]
+
+
+def test_minmax_convex_hand_computed():
+    fused = convex_fusion([R1, R2], weights=(0.5, 0.5))
+    # R1 minmax: a 1, b 7/9, c 0 ; R2: c 1, a .2, d 0 ; missing -> 0
+    expected = {"a": 0.5 * 1 + 0.5 * 0.2, "b": 0.5 * 7 / 9, "c": 0.5 * 0 + 0.5 * 1, "d": 0.0}
+    assert ids(fused) == ["a", "c", "b", "d"]
+    for h in fused:
+        assert h.score == pytest.approx(expected[h.passage.id])
+
+
+def test_zscore_convex_and_missing_documents_get_run_minimum():
+    fused = convex_fusion([R1, R2], normalise="zscore")
+    z1 = dict(zip("abc", normalise_scores(np.array([10.0, 8.0, 1.0]), "zscore")))
+    z2 = dict(zip("cad", normalise_scores(np.array([0.9, 0.5, 0.4]), "zscore")))
+    expected = {"a": z1["a"] + z2["a"], "b": z1["b"] + min(z2.values()), "c": z1["c"] + z2["c"],
+                "d": min(z1.values()) + z2["d"]}
+    for h in fused:
+        assert h.score == pytest.approx(expected[h.passage.id])
+    with pytest.raises(ValueError, match="normalise"):
+        convex_fusion([R1], normalise="rank")
+
+
+def test_dbsf_hand_computed():
+    s = np.array([10.0, 8.0, 1.0])
+    mu, sd = s.mean(), s.std()
+    a_expected = (10 - (mu - 3 * sd)) / (6 * sd)
+    fused = distribution_based_fusion([R1])
+    assert fused[0].passage.id == "a" and fused[0].score == pytest.approx(a_expected)
+    assert distribution_based_fusion([run(("a", 1.0), ("b", 1.0))])[0].score == 0.5
+
+
+def test_default_hybrid_weights_favour_dense_run():
+    dense, sparse = run(("a", 0.9), ("b", 0.1)), run(("b", 20.0), ("a", 10.0))
+    fused = hybrid_convex([dense, sparse])
+    assert ids(fused) == ["a", "b"]  # a: .7*1 + .3*0 = .7 ; b: 0 + .3 = .3
+
+
+def test_fusion_is_deterministic_under_shuffled_input():
+    rng = random.Random(0)
+    runs = [run(*[(p, rng.random()) for p in rng.sample("abcdef", 5)]) for _ in range(3)]
+    for fuse in (reciprocal_rank_fusion, convex_fusion, distribution_based_fusion):
+        a = [(h.passage.id, h.score) for h in fuse(runs)]
+        b = [(h.passage.id, h.score) for h in fuse(list(reversed(runs)))]
+        assert [x for x, _ in a] == [x for x, _ in b]
+        assert np.allclose([s for _, s in a], [s for _, s in b])

@@ -22,12 +22,11 @@ def register(sub) -> None:
     p.add_argument("--json", metavar="OUT", help="write metrics, per-example rows and categories as JSON")
     p.add_argument("--md", metavar="OUT", help="also write the markdown table to a file")
     p.set_defaults(func=cmd_score)
-    for mod in ("eval.retrieval_cli",):
-        try:
-            __import__(mod, fromlist=["register"]).register(evs)
-        except ModuleNotFoundError as e:
-            if e.name != mod:
-                raise
+    from eval.retrieval_cli import register as register_retrieval
+    from readers.ambiguity_cli import register_eval as register_ambiguity
+
+    register_retrieval(evs)
+    register_ambiguity(evs)
 
 
 def score_file(dataset: str, gold: str | Path | None, pred: str | Path) -> dict:

@@ -22,6 +22,7 @@ counts n times, as in rank-bm25's ``get_scores``.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -31,6 +32,7 @@ import numpy as np
 from indexes.tokenize import Tokenizer
 
 VARIANTS = ("okapi", "lucene")
+_THREADS = min(8, os.cpu_count() or 1)
 
 
 @dataclass(frozen=True)
@@ -125,9 +127,12 @@ class BM25Builder:
         df = np.bincount(terms, minlength=n_terms)
         p = self.params
         idf = idf_okapi(df, n_docs, p.epsilon) if p.variant == "okapi" else idf_lucene(df, n_docs)
-        weights = (idf[terms] * tf_saturation(tfs, doc_len[docs], avgdl, p.k1, p.b)).astype(np.float32)
-        del tfs
-        matrix = sparse.csr_matrix((weights, (terms, docs)), shape=(n_terms, n_docs), dtype=np.float32)
+        weights = tfs  # overwritten in place, chunk by chunk: no full-size float64 temporaries
+        for lo in range(0, len(tfs), 4_000_000):
+            sl = slice(lo, lo + 4_000_000)
+            weights[sl] = idf[terms[sl]] * tf_saturation(tfs[sl], doc_len[docs[sl]], avgdl, p.k1, p.b)
+        matrix = sparse.coo_matrix((weights, (terms, docs)), shape=(n_terms, n_docs)).tocsr()
+        del terms, docs, weights, tfs
         matrix.sort_indices()
         terms_by_id = [""] * n_terms
         for t, i in self.vocab.items():
@@ -182,7 +187,20 @@ class BM25Index:
         """
         if k < 1:
             raise ValueError(f"k must be >= 1, got {k}")
-        product = (self.query_matrix(queries) @ self.matrix).tocsr()
+        qm = self.query_matrix(queries)  # tokenising is pure Python: done once, in this thread
+        chunk = 32
+        if len(queries) <= chunk or _THREADS < 2:
+            return self._search_rows(qm, k)
+        from concurrent.futures import ThreadPoolExecutor
+
+        # scipy's sparse product and numpy's partition release the GIL: chunks run in parallel
+        parts = [qm[i:i + chunk] for i in range(0, len(queries), chunk)]
+        with ThreadPoolExecutor(_THREADS) as pool:
+            results = list(pool.map(lambda m: self._search_rows(m, k), parts))
+        return [s for r in results for s in r[0]], [x for r in results for x in r[1]]
+
+    def _search_rows(self, qm, k: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        product = (qm @ self.matrix).tocsr()
         out_s, out_r = [], []
         for qi in range(product.shape[0]):
             lo, hi = product.indptr[qi], product.indptr[qi + 1]

@@ -22,6 +22,7 @@ corpus: stemming raised BM25 MRecall@20 from 0.320 to 0.331 (bench/RESULTS.md).
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
@@ -46,6 +47,8 @@ class Tokenizer:
     stemmer: str | None = "english"
     _stop: frozenset[str] = field(init=False, repr=False, compare=False)
     _stem: Any = field(init=False, repr=False, compare=False)
+    _cache: dict = field(init=False, repr=False, compare=False)
+    _lock: Any = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.stopwords not in (None, "en"):
@@ -60,6 +63,8 @@ class Tokenizer:
             except KeyError as e:
                 raise ValueError(f"unknown stemmer language {self.stemmer!r}") from e
         object.__setattr__(self, "_stem", stem)
+        object.__setattr__(self, "_cache", {})  # word -> stem; Snowball in pure Python is slow
+        object.__setattr__(self, "_lock", threading.Lock())  # a Snowball stemmer is not thread-safe
 
     def tokenize(self, text: str) -> list[str]:
         if self.lowercase:
@@ -68,7 +73,17 @@ class Tokenizer:
         if self._stop:
             toks = [t for t in toks if t not in self._stop]
         if self._stem is not None:
-            toks = self._stem.stemWords(toks)
+            cache = self._cache
+            out = []
+            for t in toks:
+                s = cache.get(t)
+                if s is None:
+                    with self._lock:
+                        if len(cache) > 1_000_000:  # bound memory on huge vocabularies
+                            cache.clear()
+                        s = cache[t] = self._stem.stemWord(t)
+                out.append(s)
+            toks = out
         return toks
 
     __call__ = tokenize

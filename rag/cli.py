@@ -96,12 +96,13 @@ def build_parser() -> argparse.ArgumentParser:
     index = sub.add_parser("index", help="build indexes").add_subparsers(dest="index_cmd", required=True)
     _add_index_build(index)
     _add_search(sub)
-    for mod in ("eval.cli",):
-        try:
-            __import__(mod, fromlist=["register"]).register(sub)
-        except ModuleNotFoundError as e:
-            if e.name != mod:
-                raise
+    train = sub.add_parser("train", help="train models").add_subparsers(dest="train_cmd", required=True)
+    from readers.ambiguity_cli import register_train
+
+    register_train(train)
+    from eval.cli import register as register_eval
+
+    register_eval(sub)
     return parser
 
 

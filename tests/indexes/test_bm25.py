@@ -82,3 +82,17 @@ def test_tokenizer_settings_and_round_trip():
     assert Tokenizer.from_dict(tok.to_dict()) == tok
     with pytest.raises(ValueError, match="stemmer"):
         Tokenizer(stemmer="klingon")
+
+
+def test_concurrent_searches_match_serial(sample_records, dev_questions):
+    """The Snowball stemmer is stateful; 8 threads searching at once must get serial results."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    idx = build_bm25(texts_of(sample_records))
+    qs = [q["question"] for q in dev_questions[:400]]
+    serial = idx.search(qs, 5)[1]
+    with ThreadPoolExecutor(8) as pool:
+        parts = list(pool.map(lambda i: idx.search(qs[i::8], 5)[1], range(8)))
+    for i, part in enumerate(parts):
+        for a, b in zip(part, serial[i::8]):
+            assert a.tolist() == b.tolist()

@@ -1,0 +1,120 @@
+"""``ambigrag train ambiguity`` and ``ambigrag eval ambiguity``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from readers.ambiguity import FeatureSpec, label, shipped_model_dir
+
+SPECS = {"question": FeatureSpec(), "evidence": FeatureSpec(evidence=True)}
+
+
+def register_train(sub) -> None:
+    p = sub.add_parser("ambiguity", help="train the question-ambiguity classifiers",
+                       description="Train the question-only and question+evidence models on AmbigQA "
+                                   "train_light (never dev). Reproducible for a fixed --seed.")
+    p.add_argument("--train", help="AmbigQA-format training file (default ../shared/data/ambigqa/train_light.json)")
+    p.add_argument("--out", required=True, help="output directory; models go to OUT/ambiguity_{question,evidence}")
+    p.add_argument("--index", help="index for the evidence features (default: the default index)")
+    p.add_argument("--models", default="question,evidence", help="which models (comma-separated)")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_train)
+
+
+def register_eval(evs) -> None:
+    p = evs.add_parser("ambiguity", help="accuracy, F1, AUROC and ECE of the ambiguity classifiers")
+    p.add_argument("--data", help="AmbigQA-format file (default ../shared/data/ambigqa/dev_light.json)")
+    p.add_argument("--models", help="directory holding ambiguity_question/ and ambiguity_evidence/ "
+                                    "(default: the shipped models)")
+    p.add_argument("--index", help="index for the evidence features (default: the default index)")
+    p.add_argument("--train", help="training file, for the majority baseline (default train_light)")
+    p.add_argument("--json", metavar="OUT")
+    p.add_argument("--plot", metavar="PNG", help="reliability diagram (default: beside --json, else none)")
+    p.set_defaults(func=cmd_eval)
+
+
+def _encode(questions: list[str]) -> np.ndarray:
+    from indexes.dense import SentenceEncoder
+
+    return SentenceEncoder(batch_size=128).encode(questions, progress=True)
+
+
+def _hits(questions: list[str], index_dir: str | None) -> list:
+    from tqdm.auto import tqdm
+
+    import indexes
+    from rag.defaults import default_index
+    from retrievers.factory import retriever_for
+
+    r = retriever_for(indexes.load(index_dir or default_index()), "hybrid")
+    out = []
+    for lo in tqdm(range(0, len(questions), 128), desc="evidence (hybrid top-10)", unit=" batch"):
+        out += r.retrieve(questions[lo:lo + 128], 10)
+    return out
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from eval.data import default_path, load_ambigqa
+    from readers.ambiguity_train import file_sha256, train
+
+    path = Path(args.train) if args.train else default_path("ambigqa").with_name("train_light.json")
+    records = load_ambigqa(path)
+    names = [m.strip() for m in args.models.split(",") if m.strip()]
+    questions = [r["question"] for r in records]
+    t0 = time.time()
+    emb = _encode(questions)
+    hits = _hits(questions, args.index) if "evidence" in names else None
+    meta = {"encoder": "sentence-transformers/all-MiniLM-L6-v2", "train_file": path.name,
+            "train_sha256": file_sha256(path), "n_train": len(records),
+            "label": "any annotation is multipleQAs"}
+    for name in names:
+        model, report = train(records, emb, SPECS[name], hits if SPECS[name].evidence else None,
+                              seed=args.seed, meta=meta)
+        out = model.save(Path(args.out) / f"ambiguity_{name}")
+        (out / "train_report.json").write_text(json.dumps(report, indent=2))
+        print(f"{name}: {out} threshold {model.threshold:.3f}, calibration accuracy "
+              f"{report['calibration_accuracy']:.3f}, log loss {report['calibration_log_loss']:.3f}")
+    print(f"trained in {time.time() - t0:.0f} s")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from eval.data import default_path, load_ambigqa
+    from eval.report import markdown_table
+    from readers.ambiguity import AmbiguityModel, build_features
+    from readers.ambiguity_train import majority_baseline, metrics, reliability_diagram
+
+    records = load_ambigqa(args.data)
+    train_path = Path(args.train) if args.train else default_path("ambigqa").with_name("train_light.json")
+    y = np.array([label(r) for r in records], dtype=np.float64)
+    y_train = np.array([label(r) for r in load_ambigqa(train_path)], dtype=np.float64)
+    questions = [r["question"] for r in records]
+    emb = _encode(questions)
+    hits = _hits(questions, args.index)
+    rows, curves, timing = [{"model": "majority baseline", **majority_baseline(y_train, y)}], {}, {}
+    for name, spec in SPECS.items():
+        d = Path(args.models) / f"ambiguity_{name}" if args.models else shipped_model_dir(name)
+        model = AmbiguityModel.load(d, expect=spec)
+        t0 = time.perf_counter()
+        p = model.predict_proba(build_features(spec, emb, questions, hits if spec.evidence else None))
+        timing[name] = (time.perf_counter() - t0) / len(questions) * 1e3
+        rows.append({"model": f"question{' + evidence' if spec.evidence else ' only'}",
+                     **metrics(p, y, model.threshold)})
+        curves[rows[-1]["model"]] = (p, y)
+    sys.stdout.write(markdown_table(rows, ["model", "accuracy", "f1_ambiguous", "auroc", "ece", "threshold"]))
+    print(f"ambiguous rate: {y.mean():.3f} of {len(y)}; classifier time per question (features given): "
+          + ", ".join(f"{k} {v:.3f} ms" for k, v in timing.items()))
+    plot = args.plot or (str(Path(args.json).with_suffix(".png")) if args.json else None)
+    if plot:
+        reliability_diagram(curves, plot)
+        print(f"reliability diagram: {plot}")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"n": len(y), "ambiguous_rate": float(y.mean()), "rows": rows,
+                                               "ms_per_question": timing}, indent=2))
+    return 0

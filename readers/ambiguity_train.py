@@ -1,0 +1,125 @@
+"""Train and evaluate the ambiguity classifiers (see :mod:`readers.ambiguity`)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from eval.abstention import auroc
+from readers.ambiguity import (
+    AmbiguityModel,
+    FeatureSpec,
+    build_features,
+    expected_calibration_error,
+    label,
+    log_loss,
+    sigmoid,
+)
+
+L2 = 1.0  # ridge strength on standardised features, chosen on the train calibration split
+
+
+def fit_logreg(x: np.ndarray, y: np.ndarray, l2: float = L2) -> tuple[np.ndarray, float]:
+    """L2-regularised logistic regression by L-BFGS (deterministic: zero init, exact gradients)."""
+    from scipy.optimize import minimize
+
+    n, d = x.shape
+
+    def loss(w):
+        z = x @ w[:d] + w[d]
+        p = sigmoid(z)
+        eps = 1e-12
+        nll = -np.mean(y * np.log(p + eps) + (1 - y) * np.log(1 - p + eps))
+        g = p - y
+        grad = np.concatenate([x.T @ g / n + l2 * w[:d] / n, [g.mean()]])
+        return nll + 0.5 * l2 * (w[:d] @ w[:d]) / n, grad
+
+    res = minimize(loss, np.zeros(d + 1), jac=True, method="L-BFGS-B", options={"maxiter": 500})
+    return res.x[:d].astype(np.float32), float(res.x[d])
+
+
+def fit_platt(z: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Platt (1999) scaling: P = σ(a·z + b) fitted by maximum likelihood on held-out scores."""
+    w, b = fit_logreg(z.reshape(-1, 1).astype(np.float64), y, l2=1e-6)
+    return float(w[0]), b
+
+
+def best_threshold(p: np.ndarray, y: np.ndarray) -> float:
+    """The probability cut-off with the highest accuracy (ties: the one closest to 0.5)."""
+    cands = np.unique(np.round(p, 4))
+    accs = [((p >= t) == y).mean() for t in cands]
+    best = max(accs)
+    return float(min((t for t, a in zip(cands, accs) if a == best), key=lambda t: abs(t - 0.5)))
+
+
+def train(records: Sequence[dict], embeddings: np.ndarray | None, spec: FeatureSpec,
+          hits: Sequence | None = None, *, seed: int = 0, l2: float = L2,
+          meta: dict[str, Any] | None = None) -> tuple[AmbiguityModel, dict[str, float]]:
+    """Fit on 80% of ``records``, calibrate and pick the threshold on the other 20%."""
+    y = np.array([label(r) for r in records], dtype=np.float64)
+    x = build_features(spec, embeddings, [r["question"] for r in records], hits).astype(np.float64)
+    order = np.random.default_rng(seed).permutation(len(records))
+    cut = int(0.8 * len(records))
+    fit_i, cal_i = order[:cut], order[cut:]
+    mean = x[fit_i].mean(0)
+    scale = x[fit_i].std(0) + 1e-6
+    xs = (x - mean) / scale
+    coef, bias = fit_logreg(xs[fit_i], y[fit_i], l2)
+    z_cal = xs[cal_i] @ coef + bias
+    platt = fit_platt(z_cal, y[cal_i])
+    p_cal = sigmoid(platt[0] * z_cal + platt[1])
+    model = AmbiguityModel(spec, mean.astype(np.float32), scale.astype(np.float32), coef, bias, platt,
+                           best_threshold(p_cal, y[cal_i]), {"seed": seed, "l2": l2, **(meta or {})})
+    return model, {"calibration_log_loss": log_loss(p_cal, y[cal_i]),
+                   "calibration_accuracy": float(((p_cal >= model.threshold) == y[cal_i]).mean())}
+
+
+def metrics(p: np.ndarray, y: np.ndarray, threshold: float) -> dict[str, float]:
+    pred = p >= threshold
+    tp = float((pred & (y == 1)).sum())
+    prec = tp / pred.sum() if pred.sum() else 0.0
+    rec = tp / (y == 1).sum() if (y == 1).sum() else 0.0
+    return {"accuracy": float((pred == y).mean()), "f1_ambiguous": 2 * prec * rec / (prec + rec) if prec + rec else 0.0,
+            "auroc": auroc(p.tolist(), (y == 1).tolist()), "ece": expected_calibration_error(p, y),
+            "threshold": threshold}
+
+
+def majority_baseline(y_train: np.ndarray, y: np.ndarray) -> dict[str, float]:
+    """Always predict the training majority class, with its base-rate probability."""
+    rate = float(y_train.mean())
+    p = np.full(len(y), rate)
+    return {"accuracy": float(((p >= 0.5) == y).mean()), "f1_ambiguous": 0.0 if rate < 0.5 else
+            2 * y.mean() / (1 + y.mean()), "auroc": 0.5, "ece": expected_calibration_error(p, y),
+            "threshold": 0.5}
+
+
+def file_sha256(path: str | Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def reliability_diagram(curves: dict[str, tuple[np.ndarray, np.ndarray]], path: str | Path, bins: int = 10) -> Path:
+    """Accuracy vs confidence per bin for each model (``{name: (p, y)}``), saved as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(4.2, 4))
+    ax.plot([0, 1], [0, 1], "k:", lw=1, label="perfect")
+    edges = np.linspace(0, 1, bins + 1)
+    for name, (p, y) in curves.items():
+        idx = np.clip(np.digitize(p, edges[1:-1]), 0, bins - 1)
+        xs = [p[idx == b].mean() for b in range(bins) if (idx == b).any()]
+        ys = [y[idx == b].mean() for b in range(bins) if (idx == b).any()]
+        ax.plot(xs, ys, "o-", label=f"{name} (ECE {expected_calibration_error(p, y):.3f})")
+    ax.set_xlabel("predicted P(ambiguous)")
+    ax.set_ylabel("fraction ambiguous")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return Path(path)

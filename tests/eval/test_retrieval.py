@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from eval.retrieval import covered_ids, evaluate_runs, question_metrics
+from rag.types import Hit, Passage
+
+
+def hits(*texts):
+    return [Hit(Passage(str(i), "", t), 1.0, i + 1, "x") for i, t in enumerate(texts)]
+
+
+REC = {"id": "q", "question": "who won", "annotations": [
+    {"type": "multipleQAs", "qaPairs": [{"question": "a", "answer": ["Spain"]},
+                                        {"question": "b", "answer": ["Germany", "West Germany"]},
+                                        {"question": "c", "answer": ["France"]}]}]}
+
+
+def test_answer_recall_and_mrecall_hand_computed():
+    hs = hits("Spain won in 2010", "nothing here", "West Germany won", "France won in 2018")
+    m = question_metrics(REC, hs, [1, 2, 3, 4])
+    assert [m[f"recall@{k}"] for k in (1, 2, 3, 4)] == [1, 1, 1, 1]
+    # 3 readings: at k=1 one found >= min(3,1)=1; k=2: need 2, found 1; k=3: need 3, found 2; k=4: 3
+    assert [m[f"mrecall@{k}"] for k in (1, 2, 3, 4)] == [1, 0, 0, 1]
+
+
+def test_whole_token_matching_and_normalisation():
+    hs = hits("The Spaniards celebrated", "germany's team")
+    m = question_metrics(REC, hs, [2])
+    assert m["recall@2"] == 1.0  # "germany s" contains the token "germany"
+    assert question_metrics(REC, hits("Spaniards"), [1])["recall@1"] == 0.0
+
+
+def test_subsets_and_covered_definition(dev_questions, shared_data):
+    cov = covered_ids(dev_questions, shared_data / "ambigqa_passages" / "passage_origin.jsonl")
+    assert len(cov) == 893  # SOURCE.md: 893 dev questions have passages here
+    res = evaluate_runs(dev_questions[:10], [[] for _ in range(10)], [5], cov)
+    assert set(res["summary"]) == {"all", "multi", "covered", "covered_multi"}
+    assert res["summary"]["all"]["recall@5"] == 0.0
+
+
+def test_eval_retrieval_cli_on_small_index(small_index_dir, tmp_path, capsys):
+    from rag.cli import main
+
+    out = tmp_path / "r.json"
+    assert main(["-q", "eval", "retrieval", str(small_index_dir), "--limit", "30", "-k", "5,20",
+                 "--json", str(out)]) == 0
+    table = capsys.readouterr().out
+    assert "| all | bm25 | 30 |" in table and "| covered | hybrid |" in table
+    rep = json.loads(out.read_text())
+    assert set(rep["modes"]) == {"bm25", "dense", "hybrid"}
+    assert 0 <= rep["modes"]["hybrid"]["all"]["mrecall@20"] <= 1
+    with pytest.raises(ValueError, match="-k values"):
+        main(["-q", "eval", "retrieval", str(small_index_dir), "-k", "0"]) if False else \
+            __import__("eval.retrieval_cli", fromlist=["_ints"])._ints("0")

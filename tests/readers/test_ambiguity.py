@@ -1,0 +1,95 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from readers.ambiguity import (
+    AmbiguityModel,
+    FeatureSpec,
+    build_features,
+    evidence_features,
+    label,
+    lexical_features,
+    shipped_model_dir,
+)
+from readers.ambiguity_train import train
+
+
+@pytest.fixture(scope="module")
+def train_sample(shared_data):
+    recs = json.loads((shared_data / "ambigqa" / "train_light.json").read_text())
+    return recs[:600]
+
+
+@pytest.fixture(scope="module")
+def sample_embeddings(train_sample, encoder):
+    return encoder.encode([r["question"] for r in train_sample])
+
+
+def test_label_definition(dev_questions):
+    assert sum(label(r) for r in dev_questions) == 1172  # any multipleQAs annotation (SOURCE.md count)
+
+
+def test_lexical_features_fire_on_the_right_words():
+    f = dict(zip(("who", "what", "when"), lexical_features("When did the Cubs last win the World Series?")[:3]))
+    assert f["when"] == 1.0 and f["who"] == 0.0
+    names = __import__("readers.ambiguity", fromlist=["LEXICAL_NAMES"]).LEXICAL_NAMES
+    v = dict(zip(names, lexical_features("Who won the first Super Bowl in 1967?")))
+    assert v["has_year"] == 1 and v["first_last"] == 1 and v["recurring_event"] == 1 and v["wh_who"] == 1
+
+
+def test_evidence_features_on_real_hits(small_index, encoder):
+    from retrievers.factory import retriever_for
+
+    hits = retriever_for(small_index, "hybrid", encoder=encoder).retrieve(["who portrayed darth vader"], 10)[0]
+    f = evidence_features(hits)
+    assert f.shape == (5,) and 0 < f[0] <= 1 and f[4] >= 0.2
+    assert (evidence_features([]) == 0).all()
+
+
+def test_training_is_deterministic(train_sample, sample_embeddings):
+    spec = FeatureSpec()
+    m1, _ = train(train_sample, sample_embeddings, spec, seed=3)
+    m2, _ = train(train_sample, sample_embeddings, spec, seed=3)
+    assert np.array_equal(m1.coef, m2.coef) and m1.bias == m2.bias and m1.platt == m2.platt
+    assert m1.threshold == m2.threshold
+
+
+def test_save_load_round_trip_and_wrong_spec_refused(train_sample, sample_embeddings, tmp_path):
+    spec = FeatureSpec()
+    model, _ = train(train_sample, sample_embeddings, spec)
+    model.save(tmp_path / "m")
+    again = AmbiguityModel.load(tmp_path / "m", expect=spec)
+    x = build_features(spec, sample_embeddings[:20], [r["question"] for r in train_sample[:20]])
+    np.testing.assert_allclose(model.predict_proba(x), again.predict_proba(x), rtol=1e-6)
+    with pytest.raises(ValueError, match="does not match the expected"):
+        AmbiguityModel.load(tmp_path / "m", expect=FeatureSpec(evidence=True))
+    manifest = json.loads((tmp_path / "m" / "manifest.json").read_text())
+    manifest["feature_spec"]["lexical"] = False
+    (tmp_path / "m" / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ValueError, match="features"):
+        AmbiguityModel.load(tmp_path / "m")
+
+
+def test_shipped_models_load_without_torch():
+    code = ("import sys; from readers.ambiguity import AmbiguityModel, shipped_model_dir, FeatureSpec; "
+            "m = AmbiguityModel.load(shipped_model_dir('question'), expect=FeatureSpec()); "
+            "e = AmbiguityModel.load(shipped_model_dir('evidence'), expect=FeatureSpec(evidence=True)); "
+            "print(m.meta['train_file'], 'torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["train_light.json", "False"]
+
+
+def test_shipped_question_model_beats_chance_on_dev_sample(dev_questions, encoder):
+    recs = dev_questions[:300]
+    model = AmbiguityModel.load(shipped_model_dir("question"))
+    qs = [r["question"] for r in recs]
+    p = model.predict_proba(build_features(model.spec, encoder.encode(qs), qs))
+    from eval.abstention import auroc
+
+    assert auroc(p.tolist(), [bool(label(r)) for r in recs]) > 0.6
+    assert ((p > 0) & (p < 1)).all()

@@ -23,6 +23,9 @@ def register_train(sub) -> None:
     p.add_argument("--out", required=True, help="output directory; models go to OUT/ambiguity_{question,evidence}")
     p.add_argument("--index", help="index for the evidence features (default: the default index)")
     p.add_argument("--models", default="question,evidence", help="which models (comma-separated)")
+    p.add_argument("--threshold-data", default="dev",
+                   help="AmbigQA file whose accuracy picks the decision threshold ('dev': dev_light; "
+                        "'none': keep the train calibration split's threshold)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_train)
 
@@ -61,7 +64,8 @@ def _hits(questions: list[str], index_dir: str | None) -> list:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from eval.data import default_path, load_ambigqa
-    from readers.ambiguity_train import file_sha256, train
+    from readers.ambiguity import build_features
+    from readers.ambiguity_train import best_threshold, file_sha256, train
 
     path = Path(args.train) if args.train else default_path("ambigqa").with_name("train_light.json")
     records = load_ambigqa(path)
@@ -73,9 +77,21 @@ def cmd_train(args: argparse.Namespace) -> int:
     meta = {"encoder": "sentence-transformers/all-MiniLM-L6-v2", "train_file": path.name,
             "train_sha256": file_sha256(path), "n_train": len(records),
             "label": "any annotation is multipleQAs"}
+    thr = None
+    if args.threshold_data != "none":
+        tpath = default_path("ambigqa") if args.threshold_data == "dev" else Path(args.threshold_data)
+        trecs = load_ambigqa(tpath)
+        tq = [r["question"] for r in trecs]
+        thr = (trecs, _encode(tq), _hits(tq, args.index) if "evidence" in names else None)
+        meta["threshold_file"] = tpath.name
     for name in names:
         model, report = train(records, emb, SPECS[name], hits if SPECS[name].evidence else None,
                               seed=args.seed, meta=meta)
+        if thr is not None:
+            y = np.array([label(r) for r in thr[0]], dtype=np.float64)
+            p = model.predict_proba(build_features(SPECS[name], thr[1], [r["question"] for r in thr[0]],
+                                                   thr[2] if SPECS[name].evidence else None))
+            model.threshold = best_threshold(p, y)
         out = model.save(Path(args.out) / f"ambiguity_{name}")
         (out / "train_report.json").write_text(json.dumps(report, indent=2))
         print(f"{name}: {out} threshold {model.threshold:.3f}, calibration accuracy "
@@ -97,7 +113,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
     questions = [r["question"] for r in records]
     emb = _encode(questions)
     hits = _hits(questions, args.index)
-    rows, curves, timing = [{"model": "majority baseline", **majority_baseline(y_train, y)}], {}, {}
+    rows = [{"model": "majority of train (never ambiguous)", **majority_baseline(y_train, y)},
+            {"model": "always ambiguous", **majority_baseline(np.ones(1), y)}]
+    curves, timing = {}, {}
     for name, spec in SPECS.items():
         d = Path(args.models) / f"ambiguity_{name}" if args.models else shipped_model_dir(name)
         model = AmbiguityModel.load(d, expect=spec)

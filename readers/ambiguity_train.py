@@ -20,7 +20,10 @@ from readers.ambiguity import (
     sigmoid,
 )
 
-L2 = 1.0  # ridge strength on standardised features, chosen on the train calibration split
+# Ridge strength on standardised features, chosen by log loss on the train calibration split
+# (l2 = 1, 30, 100, 300, 1000, 3000 gave 0.6655, 0.6641, 0.6626, 0.6610, 0.6596, 0.6595; 1000
+# also had the best calibration accuracy).
+L2 = 1000.0
 
 
 def fit_logreg(x: np.ndarray, y: np.ndarray, l2: float = L2) -> tuple[np.ndarray, float]:
@@ -89,11 +92,11 @@ def metrics(p: np.ndarray, y: np.ndarray, threshold: float) -> dict[str, float]:
 
 
 def majority_baseline(y_train: np.ndarray, y: np.ndarray) -> dict[str, float]:
-    """Always predict the training majority class, with its base-rate probability."""
+    """Always predict the training majority class, with the training base rate as its probability."""
     rate = float(y_train.mean())
     p = np.full(len(y), rate)
     return {"accuracy": float(((p >= 0.5) == y).mean()), "f1_ambiguous": 0.0 if rate < 0.5 else
-            2 * y.mean() / (1 + y.mean()), "auroc": 0.5, "ece": expected_calibration_error(p, y),
+            float(2 * y.mean() / (1 + y.mean())), "auroc": 0.5, "ece": expected_calibration_error(p, y),
             "threshold": 0.5}
 
 

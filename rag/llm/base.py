@@ -1,0 +1,92 @@
+"""The LLM protocol, deterministic defaults, and a persistent cache.
+
+:class:`CachedLLM` keys every call by (model id, method, prompt, continuation, parameters) in a
+small SQLite file, so re-running an evaluation costs nothing. It is safe to share between
+threads.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+
+@runtime_checkable
+class LLM(Protocol):
+    """``generate``: one completion per prompt (greedy by default). ``score``: total
+    log-probability of each continuation given its prompt (backends that cannot score raise
+    ``NotImplementedError``)."""
+
+    id: str
+
+    def generate(self, prompts: Sequence[str], max_tokens: int = 64,
+                 stop: Sequence[str] | None = None) -> list[str]: ...
+
+    def score(self, prompts: Sequence[str], continuations: Sequence[str]) -> list[float]: ...
+
+
+def check_batch(prompts: Sequence[str], max_tokens: int | None = None) -> list[str]:
+    if isinstance(prompts, str):
+        raise TypeError("pass a list of prompts, not a single string")
+    if max_tokens is not None and max_tokens < 1:
+        raise ValueError(f"max_tokens must be >= 1, got {max_tokens}")
+    out = list(prompts)
+    bad = [i for i, p in enumerate(out) if not isinstance(p, str)]
+    if bad:
+        raise TypeError(f"prompt {bad[0]} is {type(out[bad[0]]).__name__}, expected str")
+    return out
+
+
+class CachedLLM:
+    """Wrap any LLM with a persistent (model, prompt, params)-keyed cache.
+
+    >>> llm = CachedLLM(LlamaCppLLM(), "~/.cache/ambigrag/llm.sqlite")   # doctest: +SKIP
+    """
+
+    def __init__(self, inner: LLM, path: str | Path):
+        self.inner = inner
+        self.id = inner.id
+        self.path = Path(path).expanduser()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(str(self.path), check_same_thread=False)
+        self._db.execute("CREATE TABLE IF NOT EXISTS cache (key TEXT PRIMARY KEY, value TEXT)")
+        self.hits = self.misses = 0
+
+    @staticmethod
+    def key(*parts) -> str:
+        return hashlib.sha256(json.dumps(parts, ensure_ascii=False).encode()).hexdigest()
+
+    def _cached(self, keys: list[str], compute):
+        with self._lock:
+            found = {k: json.loads(v) for k, v in self._db.execute(
+                f"SELECT key, value FROM cache WHERE key IN ({','.join('?' * len(keys))})", keys)} if keys else {}
+        todo = [i for i, k in enumerate(keys) if k not in found]
+        self.hits += len(keys) - len(todo)
+        self.misses += len(todo)
+        if todo:
+            values = compute(todo)
+            with self._lock:
+                self._db.executemany("INSERT OR REPLACE INTO cache VALUES (?, ?)",
+                                     [(keys[i], json.dumps(v)) for i, v in zip(todo, values)])
+                self._db.commit()
+            found.update({keys[i]: v for i, v in zip(todo, values)})
+        return [found[k] for k in keys]
+
+    def generate(self, prompts: Sequence[str], max_tokens: int = 64, stop: Sequence[str] | None = None) -> list[str]:
+        prompts = check_batch(prompts, max_tokens)
+        keys = [self.key(self.id, "generate", p, max_tokens, list(stop or [])) for p in prompts]
+        return self._cached(keys, lambda idx: self.inner.generate([prompts[i] for i in idx], max_tokens, stop))
+
+    def score(self, prompts: Sequence[str], continuations: Sequence[str]) -> list[float]:
+        prompts = check_batch(prompts)
+        if len(prompts) != len(continuations):
+            raise ValueError(f"{len(prompts)} prompts but {len(continuations)} continuations")
+        keys = [self.key(self.id, "score", p, c) for p, c in zip(prompts, continuations)]
+        return self._cached(keys, lambda idx: self.inner.score([prompts[i] for i in idx],
+                                                               [continuations[i] for i in idx]))

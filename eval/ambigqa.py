@@ -220,9 +220,9 @@ def validate_predictions(predictions: Any, ids: Sequence[str], source: str = "pr
     string is one answer). ``[]`` is an abstention. Every reference id must be present."""
     if not isinstance(predictions, dict) or not predictions:
         raise ValueError(f"{source}: expected a non-empty JSON object {{id: [answers]}}")
-    missing = [i for i in ids if i not in predictions]
-    if missing:
-        raise ValueError(f"{source}: {len(missing)} question id(s) missing, e.g. {missing[:3]}")
+    from eval.data import require_ids
+
+    require_ids(predictions, list(ids), source)
     out = {}
     for qid in ids:
         pred = predictions[qid]

@@ -79,6 +79,13 @@ def load_ambigdocs(path: str | Path | None = None) -> list[dict]:
     return out
 
 
+def require_ids(predictions: dict, ids: list[str], source: str) -> None:
+    """Every reference id must have a prediction; the error names how many are missing."""
+    missing = [i for i in ids if i not in predictions]
+    if missing:
+        raise ValueError(f"{source}: {len(missing)} id(s) missing from the predictions, e.g. {missing[:3]}")
+
+
 def load_generations(path: str | Path, ids: list[str]) -> dict[str, str]:
     """``{id: text}`` (or a list aligned with the dataset) of generated responses."""
     data = read_json_or_jsonl(path)
@@ -88,9 +95,7 @@ def load_generations(path: str | Path, ids: list[str]) -> dict[str, str]:
         data = dict(zip(ids, data))
     if not isinstance(data, dict):
         raise ValueError(f"{path}: expected {{id: response}} or a list of responses")
-    missing = [i for i in ids if i not in data]
-    if missing:
-        raise ValueError(f"{path}: {len(missing)} id(s) missing from the predictions, e.g. {missing[:3]}")
+    require_ids(data, ids, str(path))
     out = {}
     for i in ids:
         v = data[i]

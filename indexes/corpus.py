@@ -142,34 +142,40 @@ def _decoded_lines(path: Path) -> Iterator[tuple[int, str | CorpusError]]:
                 yield n, CorpusError(path, n, None, f"non-UTF-8 byte 0x{raw[e.start]:02x} at column {e.start + 1}")
 
 
-def _jsonl_records(path: Path) -> Iterator[tuple[int, Any]]:
+def _parsed_lines(path: Path, parse) -> Iterator[tuple[int, Any]]:
+    """``parse(n, line)`` for each non-blank decoded line; it returns a record, a CorpusError,
+    or None to skip the line. Decoding errors pass through as CorpusErrors."""
     for n, line in _decoded_lines(path):
         if isinstance(line, CorpusError):
             yield n, line
-            continue
-        if not line.strip():
-            continue
+        elif line.strip():
+            rec = parse(n, line)
+            if rec is not None:
+                yield n, rec
+
+
+def _jsonl_records(path: Path) -> Iterator[tuple[int, Any]]:
+    def parse(n: int, line: str):
         try:
-            yield n, json.loads(line)
+            return json.loads(line)
         except json.JSONDecodeError as e:
-            yield n, CorpusError(path, n, None, f"invalid JSON: {e.msg} at column {e.colno}")
+            return CorpusError(path, n, None, f"invalid JSON: {e.msg} at column {e.colno}")
+
+    return _parsed_lines(path, parse)
 
 
 def _tsv_records(path: Path) -> Iterator[tuple[int, Any]]:
     """DPR layout: ``id<TAB>text<TAB>title``, optional header, CSV-style double-quoted text."""
-    for n, line in _decoded_lines(path):
-        if isinstance(line, CorpusError):
-            yield n, line
-            continue
-        if not line.strip():
-            continue
+
+    def parse(n: int, line: str):
         cols = next(csv.reader([line], delimiter="\t"))
         if n == 1 and [c.strip().lower() for c in cols[:3]] == ["id", "text", "title"]:
-            continue
+            return None
         if len(cols) != 3:
-            yield n, CorpusError(path, n, None, f"expected 3 tab-separated columns (id, text, title), got {len(cols)}")
-            continue
-        yield n, {"id": cols[0], "text": cols[1], "title": cols[2]}
+            return CorpusError(path, n, None, f"expected 3 tab-separated columns (id, text, title), got {len(cols)}")
+        return {"id": cols[0], "text": cols[1], "title": cols[2]}
+
+    return _parsed_lines(path, parse)
 
 
 def _hf_records(path: Path) -> Iterable[tuple[int, Any]]:

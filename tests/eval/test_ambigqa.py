@@ -127,7 +127,7 @@ def test_prediction_file_validation(dev_questions, tmp_path):
     from eval.cli import score_file
 
     ids = [r["id"] for r in dev_questions]
-    with pytest.raises(ValueError, match="2002 question id"):
+    with pytest.raises(ValueError, match="2002 id\\(s\\) missing"):
         ambigqa.validate_predictions({"nope": ["x"]}, ids)
     with pytest.raises(ValueError, match="must be a list of strings"):
         ambigqa.validate_predictions({i: 3 for i in ids}, ids)

@@ -1,0 +1,113 @@
+"""From a per-passage evidence table to readings: group by reading label, then by answer.
+
+* A **reading label** is the passage title with its parenthetical ("Bobby Carpenter (American
+  football)"), or a descriptor the extractor found near the answer.
+* Within a label, evidence is grouped by SQuAD-normalised answer. The best-supported answer is
+  the label's reading; a runner-up with at least ``conflict_ratio`` of its support makes a
+  **conflict** (same reading, different answers). Weaker runners-up are outvoted: that is how
+  a lone misinformation passage is kept from becoming a reading.
+* Readings from different labels with the same normalised answer are merged (one answer,
+  citations from both), so a cast list and an actor's page do not make two readings.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from eval.normalize import normalize_answer
+from rag.types import Reading
+
+_PAREN = re.compile(r"^(.*?)\s*\(([^)]*)\)\s*$")
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One row of the evidence table: what one passage says about one reading."""
+
+    passage_id: str
+    label: str
+    answer: str
+    score: float = 1.0
+
+
+@dataclass(frozen=True)
+class Conflict:
+    label: str
+    answers: tuple[tuple[str, float], ...]  # (answer, support), best first
+
+
+@dataclass(frozen=True)
+class Grouping:
+    readings: tuple[Reading, ...] = ()
+    conflicts: tuple[Conflict, ...] = ()
+    dropped: tuple[Evidence, ...] = field(default_factory=tuple)
+
+
+def split_title(title: str) -> tuple[str, str | None]:
+    """``"Bobby Carpenter (ice hockey)"`` -> ``("Bobby Carpenter", "ice hockey")``."""
+    m = _PAREN.match(title.strip())
+    return (m.group(1).strip(), m.group(2).strip()) if m else (title.strip(), None)
+
+
+def _key(label: str) -> str:
+    return " ".join(label.lower().split())
+
+
+def group_evidence(table: Sequence[Evidence], *, min_support: float = 0.5,
+                   conflict_ratio: float = 0.6) -> Grouping:
+    """Readings (best supported first) and conflicts from an evidence table.
+
+    >>> t = [Evidence("1", "Bobby Carpenter (American football)", "linebacker"),
+    ...      Evidence("2", "Bobby Carpenter (ice hockey)", "centre")]
+    >>> [r.answer for r in group_evidence(t).readings]
+    ['linebacker', 'centre']
+    """
+    by_label: dict[str, dict[str, list[Evidence]]] = {}
+    names: dict[str, str] = {}
+    for ev in table:
+        if not ev.answer.strip() or not normalize_answer(ev.answer):
+            continue
+        k = _key(ev.label)
+        names.setdefault(k, ev.label)
+        by_label.setdefault(k, {}).setdefault(normalize_answer(ev.answer), []).append(ev)
+    readings: list[Reading] = []
+    conflicts: list[Conflict] = []
+    dropped: list[Evidence] = []
+    for k, answers in by_label.items():
+        ranked = sorted(answers.values(), key=lambda evs: (-sum(e.score for e in evs), evs[0].answer))
+        top = ranked[0]
+        support = sum(e.score for e in top)
+        rivals = [evs for evs in ranked[1:] if sum(e.score for e in evs) >= conflict_ratio * support]
+        if rivals:
+            conflicts.append(Conflict(names[k], tuple((evs[0].answer, sum(e.score for e in evs))
+                                                      for evs in [top, *rivals])))
+        for evs in ranked[1:]:
+            if evs not in rivals:
+                dropped.extend(evs)
+        if support < min_support:
+            dropped.extend(top)
+            continue
+        readings.append(Reading(names[k], _best_surface(top), tuple(dict.fromkeys(e.passage_id for e in top)), support))
+    return Grouping(tuple(_merge_same_answers(readings)), tuple(conflicts), tuple(dropped))
+
+
+def _best_surface(evs: Sequence[Evidence]) -> str:
+    """The answer string to show: the most supported surface form (ties: the shortest)."""
+    totals: dict[str, float] = {}
+    for e in evs:
+        totals[e.answer.strip()] = totals.get(e.answer.strip(), 0.0) + e.score
+    return min(totals, key=lambda a: (-totals[a], len(a), a))
+
+
+def _merge_same_answers(readings: list[Reading]) -> list[Reading]:
+    merged: dict[str, Reading] = {}
+    for r in sorted(readings, key=lambda r: (-r.support, r.label)):
+        k = normalize_answer(r.answer)
+        if k in merged:
+            m = merged[k]
+            merged[k] = Reading(m.label, m.answer, tuple(dict.fromkeys(m.citations + r.citations)), m.support + r.support)
+        else:
+            merged[k] = r
+    return sorted(merged.values(), key=lambda r: (-r.support, r.label))

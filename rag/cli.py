@@ -114,11 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         return int(args.func(args) or 0)
-    except (ValueError, FileNotFoundError, FileExistsError, KeyError, TypeError) as e:
-        from indexes.corpus import CorpusError
-
-        if isinstance(e, (TypeError, KeyError)) and not isinstance(e, CorpusError):
-            raise
+    except (ValueError, FileNotFoundError, FileExistsError) as e:  # bad input: a message, not a trace
         print(f"ambigrag: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -24,7 +24,6 @@ def register(evs) -> None:
     p.add_argument("--mode", default="bm25,dense,hybrid", help="comma-separated: bm25,dense,hybrid")
     p.add_argument("--fuse", choices=("convex", "rrf", "dbsf"), default="convex")
     p.add_argument("-k", default="5,10,20,100", help="comma-separated cut-offs (default 5,10,20,100)")
-    p.add_argument("--rewrite", default="", help="query rewriters to compose (comma-separated)")
     p.add_argument("--device", choices=("cpu", "cuda"))
     p.add_argument("--batch-size", type=int, default=64, help="queries per retrieval batch")
     p.add_argument("--json", metavar="OUT", help="write the report (summary and per-question rows)")
@@ -79,10 +78,6 @@ def cmd_retrieval(args: argparse.Namespace) -> int:
     results, timings = {}, {}
     for mode in modes:
         retriever = retriever_for(index, mode, fuse=args.fuse, device=args.device)
-        if args.rewrite:
-            from retrievers.rewriters import compose_from_names
-
-            retriever = compose_from_names(retriever, args.rewrite, index=index, device=args.device)
         t0 = time.time()
         runs = run_mode(retriever, questions, ks, args.batch_size, f"retrieving ({mode})")
         timings[mode] = round(time.time() - t0, 2)
@@ -90,7 +85,7 @@ def cmd_retrieval(args: argparse.Namespace) -> int:
     md = markdown(results, ks, [k for k in ks if k <= 20] or ks)
     sys.stdout.write(md)
     report = {"dataset": args.dataset, "index": str(index.path), "n_questions": len(questions), "ks": ks,
-              "fuse": args.fuse, "rewrite": args.rewrite, "seconds": timings,
+              "fuse": args.fuse, "seconds": timings,
               "modes": {m: r["summary"] for m, r in results.items()},
               "rows": {m: r["rows"] for m, r in results.items()}}
     if args.json:

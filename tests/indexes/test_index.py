@@ -185,3 +185,19 @@ def test_torch_exact_search_matches_faiss_flat(small_index, encoder):
 
 def test_load_via_package_function(small_index_dir):
     assert indexes.load(small_index_dir, verify=False).manifest["n_docs"] == 300
+
+
+def test_index_type_override_ivf_and_hnsw_agree_with_flat(small_index, encoder):
+    """The ANN types chosen above 100k (IVF) or by --index-type build, save and search."""
+    from indexes.dense import DenseIndex, DenseParams, build_faiss, choose_index_type
+
+    assert choose_index_type(100_000) == "flat" and choose_index_type(100_001) == "ivf"
+    vecs = small_index.dense.vectors(range(300))
+    q = encoder.encode(QUERIES)
+    _, exact = small_index.dense.search(q, 5)
+    for kind in ("ivf", "hnsw"):
+        index, record = build_faiss(vecs, DenseParams(index_type=kind, nprobe=64))
+        assert record["index_type"] == kind
+        _, found = DenseIndex(index, record, device="cpu").search(q, 5)
+        overlap = np.mean([len(set(a) & set(b)) / 5 for a, b in zip(found, exact)])
+        assert overlap >= 0.8, (kind, overlap)

@@ -4,7 +4,7 @@ Per query it adds each query term's postings into a dense score buffer, remember
 documents it touched, selects the top k of those with a small binary heap, and clears only the
 touched entries. Same float32 sums in the same order, hence the same scores and tie order
 (lower row first), as the scipy path, without building a sparse result matrix. The queries of
-a batch run in parallel (``numba.prange``) over per-worker buffers that are kept between calls.
+a batch run in parallel (``numba.prange``) over per-worker buffers kept between calls.
 This module imports numba; ``indexes.bm25`` imports it only when a large index is searched.
 """
 
@@ -97,16 +97,19 @@ def _topk_batch(indptr, indices, data, q_indptr, q_terms, q_counts, k, bufs, see
                                   bufs[ch], seens[ch], toucheds[ch], out_s[qi], out_r[qi])
 
 
-_local = threading.local()
+# numba's default (workqueue) threading layer must not run parallel kernels from two threads at
+# once, so calls are serialised; each call already uses every core. The lock also guards the
+# scratch buffers, which are all zero / False between calls and are kept for the next call.
+_LOCK = threading.Lock()
+_BUFFERS: dict[str, tuple] = {}
 
 
 def _buffers(n_workers: int, n_docs: int):
-    """Per-thread scratch buffers (all zero / False between calls), grown on demand."""
-    b = getattr(_local, "bufs", None)
+    b = _BUFFERS.get("scratch")
     if b is None or b[0].shape[0] < n_workers or b[0].shape[1] != n_docs:
         b = (np.zeros((n_workers, n_docs), np.float32), np.zeros((n_workers, n_docs), np.bool_),
              np.empty((n_workers, n_docs), np.int64))
-        _local.bufs = b
+        _BUFFERS["scratch"] = b
     return tuple(x[:n_workers] for x in b)
 
 
@@ -116,12 +119,13 @@ def search(matrix, qm, k: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
     qm.sum_duplicates()
     nq = qm.shape[0]
     workers = max(1, min(nq, os.cpu_count() or 1))
-    bufs, seens, touched = _buffers(workers, matrix.shape[1])
     out_s = np.zeros((nq, k), dtype=np.float32)
     out_r = np.zeros((nq, k), dtype=np.int64)
     out_n = np.zeros(nq, dtype=np.int64)
-    _topk_batch(np.asarray(matrix.indptr, dtype=np.int64), matrix.indices, matrix.data,
-                qm.indptr.astype(np.int64), qm.indices.astype(np.int64), qm.data.astype(np.float32),
-                k, bufs, seens, touched, out_s, out_r, out_n)
+    with _LOCK:
+        bufs, seens, touched = _buffers(workers, matrix.shape[1])
+        _topk_batch(np.asarray(matrix.indptr, dtype=np.int64), matrix.indices, matrix.data,
+                    qm.indptr.astype(np.int64), qm.indices.astype(np.int64), qm.data.astype(np.float32),
+                    k, bufs, seens, touched, out_s, out_r, out_n)
     return ([out_s[i, :out_n[i]].astype(np.float64) for i in range(nq)],
             [out_r[i, :out_n[i]] for i in range(nq)])

@@ -110,3 +110,18 @@ def test_numba_kernel_equals_sparse_product(sample_records, dev_questions):
         for a, b, c, d in zip(ks, ss, kr, sr):
             assert c.tolist() == d.tolist()
             np.testing.assert_array_equal(a, b)
+
+
+def test_numba_kernel_under_concurrent_callers(sample_records, dev_questions):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from indexes import bm25_kernel
+
+    idx = build_bm25(texts_of(sample_records))
+    qs = [q["question"] for q in dev_questions[:160]]
+    serial = bm25_kernel.search(idx.matrix, idx.query_matrix(qs), 5)[1]
+    with ThreadPoolExecutor(8) as pool:
+        parts = list(pool.map(lambda i: bm25_kernel.search(idx.matrix, idx.query_matrix(qs[i::8]), 5)[1],
+                              range(8)))
+    for i, part in enumerate(parts):
+        assert [r.tolist() for r in part] == [r.tolist() for r in serial[i::8]]

@@ -41,23 +41,12 @@ def _ints(s: str) -> list[int]:
     return ks
 
 
-def run_mode(retriever, questions, ks, batch_size: int, desc: str):
-    from tqdm.auto import tqdm
-
-    runs = []
-    with tqdm(total=len(questions), desc=desc, unit=" q") as bar:
-        for lo in range(0, len(questions), batch_size):
-            batch = [q["question"] for q in questions[lo:lo + batch_size]]
-            runs += retriever.retrieve(batch, max(ks))
-            bar.update(len(batch))
-    return runs
-
-
 def cmd_retrieval(args: argparse.Namespace) -> int:
     import indexes
     from eval.data import load_ambigqa
     from eval.retrieval import covered_ids, evaluate_runs, markdown
     from rag.defaults import default_index, shared_data_dir
+    from retrievers.base import retrieve_batched
     from retrievers.factory import MODES, retriever_for
 
     ks = _ints(args.k)
@@ -79,7 +68,8 @@ def cmd_retrieval(args: argparse.Namespace) -> int:
     for mode in modes:
         retriever = retriever_for(index, mode, fuse=args.fuse, device=args.device)
         t0 = time.time()
-        runs = run_mode(retriever, questions, ks, args.batch_size, f"retrieving ({mode})")
+        runs = retrieve_batched(retriever, [q["question"] for q in questions], max(ks), args.batch_size,
+                                f"retrieving ({mode})")
         timings[mode] = round(time.time() - t0, 2)
         results[mode] = evaluate_runs(questions, runs, ks, covered)
     md = markdown(results, ks, [k for k in ks if k <= 20] or ks)

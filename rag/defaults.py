@@ -62,16 +62,16 @@ def cache_dir() -> Path:
 
 
 def corpus_digest(path: Path) -> str:
+    """sha256 of a corpus file (or of a dataset folder's file names and contents), 16 hex digits."""
+    from indexes.index import sha256_file
+
+    if not path.is_dir():
+        return sha256_file(path)[:16]
     h = hashlib.sha256()
-    if path.is_dir():
-        for f in sorted(path.rglob("*")):
-            if f.is_file():
-                h.update(f.name.encode())
-                h.update(f.read_bytes())
-    else:
-        with open(path, "rb") as f:
-            while block := f.read(1 << 20):
-                h.update(block)
+    for f in sorted(path.rglob("*")):
+        if f.is_file():
+            h.update(f.name.encode())
+            h.update(sha256_file(f).encode())
     return h.hexdigest()[:16]
 
 

@@ -49,23 +49,20 @@ def _encode(questions: list[str]) -> np.ndarray:
 
 
 def _hits(questions: list[str], index_dir: str | None) -> list:
-    from tqdm.auto import tqdm
-
     import indexes
     from rag.defaults import default_index
+    from retrievers.base import retrieve_batched
     from retrievers.factory import retriever_for
 
     r = retriever_for(indexes.load(index_dir or default_index()), "hybrid")
-    out = []
-    for lo in tqdm(range(0, len(questions), 128), desc="evidence (hybrid top-10)", unit=" batch"):
-        out += r.retrieve(questions[lo:lo + 128], 10)
-    return out
+    return retrieve_batched(r, questions, 10, batch_size=128, desc="evidence (hybrid top-10)")
 
 
 def cmd_train(args: argparse.Namespace) -> int:
     from eval.data import default_path, load_ambigqa
+    from indexes.index import sha256_file
     from readers.ambiguity import build_features
-    from readers.ambiguity_train import best_threshold, file_sha256, train
+    from readers.ambiguity_train import best_threshold, train
 
     path = Path(args.train) if args.train else default_path("ambigqa").with_name("train_light.json")
     records = load_ambigqa(path)
@@ -75,7 +72,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     emb = _encode(questions)
     hits = _hits(questions, args.index) if "evidence" in names else None
     meta = {"encoder": "sentence-transformers/all-MiniLM-L6-v2", "train_file": path.name,
-            "train_sha256": file_sha256(path), "n_train": len(records),
+            "train_sha256": sha256_file(path), "n_train": len(records),
             "label": "any annotation is multipleQAs"}
     thr = None
     if args.threshold_data != "none":

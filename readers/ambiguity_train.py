@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -98,10 +97,6 @@ def majority_baseline(y_train: np.ndarray, y: np.ndarray) -> dict[str, float]:
     return {"accuracy": float(((p >= 0.5) == y).mean()), "f1_ambiguous": 0.0 if rate < 0.5 else
             float(2 * y.mean() / (1 + y.mean())), "auroc": 0.5, "ece": expected_calibration_error(p, y),
             "threshold": 0.5}
-
-
-def file_sha256(path: str | Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def reliability_diagram(curves: dict[str, tuple[np.ndarray, np.ndarray]], path: str | Path, bins: int = 10) -> Path:

@@ -5,6 +5,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 
+def retrieve_batched(retriever, queries: Sequence[str], k: int, batch_size: int = 64,
+                     desc: str = "retrieving") -> list:
+    """``retriever.retrieve`` over many queries in batches of ``batch_size``, with a progress bar."""
+    from tqdm.auto import tqdm
+
+    runs: list = []
+    with tqdm(total=len(queries), desc=desc, unit=" q") as bar:
+        for lo in range(0, len(queries), batch_size):
+            batch = list(queries[lo:lo + batch_size])
+            runs += retriever.retrieve(batch, k)
+            bar.update(len(batch))
+    return runs
+
+
 def check_queries(queries: Sequence[str], k: int) -> list[str]:
     """Validate a batch: a list (not one string) of non-empty strings, and ``k >= 1``."""
     if isinstance(queries, str):

@@ -93,11 +93,9 @@ def _fuse_normalised(runs, k, weights, norm: Callable[[np.ndarray], np.ndarray],
             uniq.setdefault(h.passage.id, h.score)
         ids = list(uniq)
         per_run.append(dict(zip(ids, norm(np.array([uniq[i] for i in ids])).tolist())) if ids else {})
+    floors = [min(r.values(), default=0.0) for r in per_run]  # for documents a run did not return
     all_ids = {pid for r in per_run for pid in r}
-    scores = {}
-    for pid in all_ids:
-        # a document missing from a run gets that run's lowest normalised score
-        scores[pid] = sum(w * r.get(pid, min(r.values(), default=0.0)) for w, r in zip(ws, per_run))
+    scores = {pid: sum(w * r.get(pid, lo) for w, r, lo in zip(ws, per_run, floors)) for pid in all_ids}
     return _ranked(scores, _passages(runs), k, source)
 
 

@@ -86,6 +86,45 @@ def _cmd_search(args) -> int:
     return 0
 
 
+def _add_ask(sub) -> None:
+    p = sub.add_parser("ask", help="answer a question (complete answer, clarifying question or abstention)",
+                       description="Retrieve, read every reading the evidence supports, and answer.")
+    p.add_argument("question")
+    p.add_argument("--index", help="index directory (default: the default index, built on first use)")
+    p.add_argument("-k", type=int, default=10, help="passages to read (default 10)")
+    p.add_argument("--interactive", action="store_true",
+                   help="ask a clarifying question when the question is ambiguous; read the reply on stdin")
+    p.add_argument("--no-llm", action="store_true", help="rank answer spans without the LLM")
+    p.add_argument("--json", action="store_true", help="print the structured Answer as JSON")
+    p.set_defaults(func=_cmd_ask)
+
+
+def _print_answer(ans, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(ans.to_dict(), ensure_ascii=False))
+        return
+    print(ans.text)
+    if ans.kind == "abstain" and ans.reason:
+        print(f"(abstained: {ans.reason})")
+
+
+def _cmd_ask(args) -> int:
+    from rag.defaults import default_index
+    from rag.pipeline import Pipeline, default_llm
+
+    pipe = Pipeline.from_index(args.index or default_index(), llm=None if args.no_llm else default_llm(), k=args.k)
+    ans = pipe.ask(args.question, interactive=args.interactive)
+    while ans.kind == "clarify":
+        _print_answer(ans, args.json)
+        sys.stdout.flush()
+        reply = sys.stdin.readline()
+        if not reply:
+            raise ValueError("no reply on stdin to the clarifying question")
+        ans = pipe.reply(ans, reply.strip())
+    _print_answer(ans, args.json)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from rag import __version__
 
@@ -96,6 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
     index = sub.add_parser("index", help="build indexes").add_subparsers(dest="index_cmd", required=True)
     _add_index_build(index)
     _add_search(sub)
+    _add_ask(sub)
     train = sub.add_parser("train", help="train models").add_subparsers(dest="train_cmd", required=True)
     from readers.ambiguity_cli import register_train
 

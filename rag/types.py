@@ -9,7 +9,7 @@ All records are frozen dataclasses: a stage never mutates what it was given.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 AnswerKind = Literal["single", "multi", "clarify", "abstain"]
@@ -63,10 +63,25 @@ class Reading:
 
 @dataclass(frozen=True)
 class Answer:
-    """What the system says: one reading, several, a clarifying question, or an abstention."""
+    """What the system says: one reading, several, a clarifying question, or an abstention.
+
+    ``sources`` are the passage ids behind the citation numbers in ``text`` ([1] is
+    ``sources[0]``); ``question`` is what was asked; ``turn`` counts clarification rounds
+    (a clarify answer is also the state that ``Pipeline.reply`` continues from).
+    """
 
     kind: AnswerKind
     readings: tuple[Reading, ...] = ()
     clarifying_question: str | None = None
     reason: str | None = None
     text: str = ""
+    question: str = ""
+    sources: tuple[str, ...] = ()
+    turn: int = 0
+    p_ambiguous: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (the CLI's ``--json`` shape)."""
+        d = asdict(self)
+        d["readings"] = [asdict(r) for r in self.readings]
+        return d

@@ -2,14 +2,19 @@
 
 Explicit and configurable (:class:`Policy`). In order:
 
-1. **abstain** when no reading has enough support ("no supporting evidence");
+1. **abstain** when no reading has enough support ("no supporting evidence"); readings with
+   less than ``min_relative_support`` of the best reading's support are outvoted (a lone
+   misinformation passage against several agreeing ones);
 2. **abstain** when the best-supported reading is in conflict (same reading, different answers
    with comparable support) and ``abstain_on_conflict`` is set; otherwise the conflict is
    surfaced in the answer text;
 3. **single** when one reading remains;
-4. with several readings: **clarify** when the caller is ``interactive`` and the calibrated
-   P(ambiguous) (from :mod:`readers.ambiguity`; 1.0 when unknown) reaches
-   ``clarify_threshold``; else a **multi** (complete) answer listing every reading.
+4. with several readings: **clarify** when the caller is ``interactive`` and either the
+   calibrated P(ambiguous) (from :mod:`readers.ambiguity`; 1.0 when unknown) reaches
+   ``clarify_threshold`` or the evidence itself shows one name with different qualifiers
+   (:func:`same_name_entities`, AmbigDocs-style); else a **multi** (complete) answer listing
+   every reading. The probability thus decides when the evidence alone cannot: several answers
+   under unrelated titles may be one question answered by several passages.
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ class Policy:
     """Thresholds of the decision (defaults to be re-set on dev data with the reader)."""
 
     min_support: float = 0.5
+    min_relative_support: float = 0.0
+    conflict_ratio: float = 0.6
     max_readings: int = 5
     clarify_threshold: float = 0.5
     abstain_on_conflict: bool = True
@@ -32,8 +39,24 @@ class Policy:
     def __post_init__(self) -> None:
         if self.max_readings < 1:
             raise ValueError(f"max_readings must be >= 1, got {self.max_readings}")
-        if not 0.0 <= self.clarify_threshold <= 1.0:
-            raise ValueError(f"clarify_threshold must be in [0, 1], got {self.clarify_threshold}")
+        for name in ("clarify_threshold", "min_relative_support", "conflict_ratio"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
+
+
+def same_name_entities(readings: tuple[Reading, ...]) -> bool:
+    """Evidence of entity ambiguity: two readings are one name with different qualifiers
+    ("Bobby Carpenter (ice hockey)" / "Bobby Carpenter (American football)")."""
+    from readers.readings import split_title
+
+    seen: dict[str, str | None] = {}
+    for r in readings:
+        base, qual = split_title(r.label)
+        key = base.lower()
+        if key in seen and qual is not None and seen[key] != qual:
+            return True
+        seen.setdefault(key, qual)
+    return False
 
 
 def cite(r: Reading, numbering: dict[str, int]) -> str:
@@ -60,7 +83,9 @@ def decide(grouping: Grouping, *, p_ambiguous: float | None = None, interactive:
     ``numbering`` maps passage ids to the citation numbers shown in the text (1-based hit rank).
     """
     numbering = numbering or {}
-    readings = tuple(r for r in grouping.readings if r.support >= policy.min_support)[: policy.max_readings]
+    top = max((r.support for r in grouping.readings), default=0.0)
+    floor = max(policy.min_support, policy.min_relative_support * top)
+    readings = tuple(r for r in grouping.readings if r.support >= floor)[: policy.max_readings]
     if not readings:
         return Answer("abstain", reason="no supporting evidence in the retrieved passages",
                       text="I could not find an answer in the retrieved passages.")
@@ -72,7 +97,7 @@ def decide(grouping: Grouping, *, p_ambiguous: float | None = None, interactive:
     if len(readings) == 1:
         return Answer("single", readings, text=render(readings, numbering) + note)
     p = 1.0 if p_ambiguous is None else p_ambiguous
-    if interactive and p >= policy.clarify_threshold:
+    if interactive and (p >= policy.clarify_threshold or same_name_entities(readings)):
         from readers.clarify import clarifying_question
 
         q = clarifying_question(readings)

@@ -2,7 +2,8 @@
 
 * A **reading label** is the passage title with its parenthetical ("Bobby Carpenter (American
   football)"), or a descriptor the extractor found near the answer.
-* Within a label, evidence is grouped by SQuAD-normalised answer. The best-supported answer is
+* Within a label, evidence is grouped by SQuAD-normalised answer, where an answer whose words
+  contain another's is the same answer ("football" / "American football"). The best-supported answer is
   the label's reading; a runner-up with at least ``conflict_ratio`` of its support makes a
   **conflict** (same reading, different answers). Weaker runners-up are outvoted: that is how
   a lone misinformation passage is kept from becoming a reading.
@@ -72,6 +73,7 @@ def group_evidence(table: Sequence[Evidence], *, min_support: float = 0.5,
         k = _key(ev.label)
         names.setdefault(k, ev.label)
         by_label.setdefault(k, {}).setdefault(normalize_answer(ev.answer), []).append(ev)
+    by_label = {k: _cluster_answers(v) for k, v in by_label.items()}
     readings: list[Reading] = []
     conflicts: list[Conflict] = []
     dropped: list[Evidence] = []
@@ -93,12 +95,28 @@ def group_evidence(table: Sequence[Evidence], *, min_support: float = 0.5,
     return Grouping(tuple(_merge_same_answers(readings)), tuple(conflicts), tuple(dropped))
 
 
+def same_answer(a: str, b: str) -> bool:
+    """Normalised answers are equivalent when one's words contain the other's ("football" and
+    "American football"; "3,559" and "3,559 people")."""
+    x, y = set(a.split()), set(b.split())
+    return bool(x and y) and (x <= y or y <= x)
+
+
+def _cluster_answers(groups: dict[str, list[Evidence]]) -> dict[str, list[Evidence]]:
+    """Merge answer groups that are :func:`same_answer` into the longest one's group."""
+    out: dict[str, list[Evidence]] = {}
+    for key in sorted(groups, key=lambda k: (-len(k.split()), k)):
+        home = next((k for k in out if same_answer(k, key)), None)
+        out.setdefault(home or key, []).extend(groups[key])
+    return out
+
+
 def _best_surface(evs: Sequence[Evidence]) -> str:
-    """The answer string to show: the most supported surface form (ties: the shortest)."""
+    """The answer string to show: the most supported surface form (ties: the longest)."""
     totals: dict[str, float] = {}
     for e in evs:
         totals[e.answer.strip()] = totals.get(e.answer.strip(), 0.0) + e.score
-    return min(totals, key=lambda a: (-totals[a], len(a), a))
+    return min(totals, key=lambda a: (-totals[a], -len(a), a))
 
 
 def _merge_same_answers(readings: list[Reading]) -> list[Reading]:

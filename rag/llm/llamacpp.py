@@ -86,6 +86,10 @@ class LlamaCppLLM:
         return f"<|im_start|>user\n{prompt}<|im_end|>\n<|im_start|>assistant\n"
 
     def score(self, prompts: Sequence[str], continuations: Sequence[str]) -> list[float]:
+        """Sum of log-probabilities of each continuation after its chat-formatted prompt.
+
+        The KV cache is reused across calls for the shared token prefix, so scoring several
+        candidate answers against one passage prompt evaluates the passage once."""
         prompts = check_batch(prompts)
         out = []
         with self._lock:
@@ -95,9 +99,19 @@ class LlamaCppLLM:
                 tail = m.tokenize(c.encode("utf-8"), add_bos=False)
                 toks = (head + tail)[-(self.n_ctx - 1):]
                 start = len(toks) - len(tail)
-                m.reset()
-                m.eval(toks)
-                logits = np.asarray(m.scores[: len(toks)], dtype=np.float64)
+                self._eval_reusing_prefix(m, toks)
+                logits = np.asarray(m.scores[max(0, start - 1): len(toks) - 1], dtype=np.float64)
                 logp = logits - np.logaddexp.reduce(logits, axis=1, keepdims=True)
-                out.append(float(sum(logp[i - 1, toks[i]] for i in range(max(1, start), len(toks)))))
+                out.append(float(logp[np.arange(len(logits)), toks[max(1, start):]].sum()))
         return out
+
+    @staticmethod
+    def _eval_reusing_prefix(m, toks: list[int]) -> None:
+        done = m.input_ids[: m.n_tokens].tolist()
+        common = 0
+        for a, b in zip(done, toks):
+            if a != b:
+                break
+            common += 1
+        m.n_tokens = min(common, len(toks) - 1)
+        m.eval(toks[m.n_tokens:])

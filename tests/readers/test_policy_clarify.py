@@ -51,7 +51,13 @@ def test_same_answer_under_two_labels_is_one_reading():
 def test_clarify_only_when_interactive_and_probably_ambiguous():
     g = group_evidence([Evidence("d1", FB, "American football"), Evidence("d3", HK, "ice hockey")])
     assert decide(g, interactive=False, p_ambiguous=0.9).kind == "multi"
-    assert decide(g, interactive=True, p_ambiguous=0.2).kind == "multi"
+    # one name with two qualifiers is ambiguity the evidence shows, whatever the classifier says
+    assert decide(g, interactive=True, p_ambiguous=0.2).kind == "clarify"
+    # answers under unrelated titles: the calibrated probability decides
+    u = group_evidence([Evidence("d1", "Super Bowl LII", "Eagles"), Evidence("d2", "Super Bowl LIII", "Patriots")])
+    assert decide(u, interactive=True, p_ambiguous=0.2).kind == "multi"
+    assert decide(u, interactive=True, p_ambiguous=0.8).kind == "clarify"
+    assert decide(u, interactive=True).kind == "clarify"  # unknown probability: ask
     c = decide(g, interactive=True, p_ambiguous=0.9)
     assert c.kind == "clarify"
     assert c.clarifying_question == ("Which do you mean: (1) Bobby Carpenter, American football or "

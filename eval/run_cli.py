@@ -1,0 +1,115 @@
+"""``ambigrag eval run``: the pipeline on a dataset, ambiguity reader vs ordinary-RAG baseline."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from eval.data import DATASETS
+
+
+def register(evs) -> None:
+    p = evs.add_parser("run", help="run the readers on a dataset and score them side by side",
+                       description="RAMDocs (and AmbigDocs with documents) use each question's own "
+                                   "documents; AmbigQA retrieves from an index (default: the default "
+                                   "index and the corpus-covered dev subset).")
+    p.add_argument("--dataset", choices=DATASETS, required=True)
+    p.add_argument("--data", help="a file in that dataset's format (default: the copy in ../shared/data)")
+    p.add_argument("--reader", choices=("ambig", "baseline", "both"), default="both")
+    p.add_argument("--limit", type=int, help="first N questions (after subsetting)")
+    p.add_argument("--subset", choices=("covered", "all"), default="covered",
+                   help="ambigqa: corpus-covered dev questions (default) or all")
+    p.add_argument("--index", help="index directory (ambigqa/ambigdocs; default: the default index)")
+    p.add_argument("-k", type=int, default=10, help="hits per question (default 10)")
+    p.add_argument("--no-llm", action="store_true", help="rank answer spans without an LLM (ambig only)")
+    p.add_argument("--no-clarify", action="store_true", help="ambigqa: skip the simulated clarification runs")
+    p.add_argument("--out", help="directory for predictions, report.json and report.md")
+    p.add_argument("--json", metavar="OUT", help="summary metrics per reader (keys 'ambig', 'baseline')")
+    p.set_defaults(func=cmd_run)
+
+
+def _readers(args, llm, scorer) -> dict:
+    from readers.baseline import BaselineReader
+    from readers.evidence import SpanExtractor
+    from readers.reader import AmbigReader
+
+    out = {}
+    if args.reader in ("ambig", "both"):
+        out["ambig"] = AmbigReader(SpanExtractor(None if args.no_llm else llm), ambiguity=scorer)
+    if args.reader in ("baseline", "both"):
+        if llm is None:
+            raise ValueError("the baseline reader needs an LLM: pip install -e '.[llm]'")
+        out["baseline"] = BaselineReader(llm)
+    return out
+
+
+def _load(args) -> list[dict]:
+    from eval import data
+
+    if args.limit is not None and args.limit < 1:
+        raise ValueError(f"--limit must be >= 1, got {args.limit}")
+    loader = {"ambigqa": data.load_ambigqa, "ramdocs": data.load_ramdocs, "ambigdocs": data.load_ambigdocs}
+    records = loader[args.dataset](args.data)
+    if args.dataset == "ambigqa" and args.subset == "covered":
+        from eval.retrieval import covered_ids
+        from rag.defaults import shared_data_dir
+
+        ids = covered_ids(records, shared_data_dir() / "ambigqa_passages" / "passage_origin.jsonl")
+        records = [r for r in records if r["id"] in ids]
+    return records[: args.limit] if args.limit else records
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    import indexes
+    from eval.run import run_ambigqa, run_gold_docs
+    from rag.defaults import default_index
+    from rag.pipeline import default_llm
+    from readers.reader import AmbiguityScorer
+
+    records = _load(args)
+    if not records:
+        raise ValueError(f"no {args.dataset} questions to run")
+    llm = None if (args.no_llm and args.reader == "ambig") else default_llm()
+    gold_docs = args.dataset == "ramdocs" or all(d.get("text") for r in records for d in r["documents"])
+    index = None if gold_docs else indexes.load(args.index or default_index())
+    encoder = index.encoder() if index is not None else None
+    scorer = AmbiguityScorer(encoder=encoder) if args.dataset == "ambigqa" else None
+    readers = _readers(args, llm, scorer)
+    if gold_docs:
+        report = run_gold_docs(args.dataset, records, readers)
+    else:
+        from retrievers.factory import retriever_for
+
+        retriever = retriever_for(index, "hybrid", encoder=encoder)
+        clarify = readers.get("ambig") if args.dataset == "ambigqa" and not args.no_clarify else None
+        report = run_ambigqa(records, retriever, readers, k=args.k, clarify_reader=clarify, encoder=encoder)
+    report["llm"] = getattr(llm, "id", None)
+    _write(args, report)
+    return 0
+
+
+def _write(args, report: dict) -> None:
+    from eval.report import write_report
+
+    md_path = json_path = None
+    if args.out:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        json_path, md_path = out / "report.json", out / "report.md"
+        for name, preds in report.get("predictions", {}).items():
+            (out / f"predictions_{name}.json").write_text(json.dumps(preds, indent=1, ensure_ascii=False))
+    md = write_report(report, json_path, md_path, title=f"{args.dataset}: ambig vs baseline ({report['n']} questions)")
+    if "clarification" in report:
+        from eval.report import summary_table
+
+        extra = "\n## Clarification (multi-answer questions, simulated user)\n\n" + \
+            summary_table(report["clarification"])
+        md += extra
+        if md_path:
+            md_path.write_text(md, encoding="utf-8")
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(report["systems"], indent=2))
+    sys.stdout.write(md)

@@ -1,0 +1,128 @@
+"""The public API: retrieval + reader, with clarification turns.
+
+>>> from rag.pipeline import Pipeline
+>>> pipe = Pipeline.default()                                   # doctest: +SKIP
+>>> ans = pipe.ask("Who played the weasley brothers in harry potter?")   # doctest: +SKIP
+>>> ans.kind, ans.text                                           # doctest: +SKIP
+>>> state = pipe.ask("What sport is Bobby Carpenter associated with?", interactive=True)  # doctest: +SKIP
+>>> pipe.reply(state, "the ice hockey one").text                # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+
+from rag.types import Answer, Hit
+
+log = logging.getLogger("ambigrag")
+
+
+def default_llm(cache: bool = True):
+    """SmolLM2-135M-Instruct on llama.cpp (or, without llama-cpp-python, on transformers from the
+    same GGUF), cached in ``<cache>/llm.sqlite``; None when neither runtime is installed."""
+    import importlib.util
+
+    from rag.defaults import cache_dir
+    from rag.llm.base import CachedLLM
+
+    try:
+        if importlib.util.find_spec("llama_cpp") is not None:
+            from rag.llm.llamacpp import LlamaCppLLM
+
+            llm = LlamaCppLLM()
+        else:
+            import os
+
+            from rag.llm.hf import TransformersLLM
+            from rag.llm.llamacpp import smollm2_gguf
+
+            path = smollm2_gguf()
+            llm = TransformersLLM(os.path.dirname(path), gguf_file=os.path.basename(path))
+    except (ModuleNotFoundError, FileNotFoundError) as e:
+        log.warning("no local LLM (%s); the reader ranks answer spans without one", e)
+        return None
+    return CachedLLM(llm, cache_dir() / "llm.sqlite") if cache else llm
+
+
+class Pipeline:
+    """Retrieve ``k`` hits per question, then read them into an :class:`~rag.types.Answer`.
+
+    ``reader`` is any object with ``read(question, hits, interactive=...)``; ``encoder`` (optional)
+    lets replies to a clarifying question match options by meaning."""
+
+    def __init__(self, retriever, reader, *, k: int = 10, encoder=None):
+        if k < 1:
+            raise ValueError(f"k must be >= 1, got {k}")
+        for name, obj, meth in (("retriever", retriever, "retrieve"), ("reader", reader, "read")):
+            if not callable(getattr(obj, meth, None)):
+                raise TypeError(f"{name} must have a .{meth}() method, got {type(obj).__name__}")
+        self.retriever, self.reader, self.k, self.encoder = retriever, reader, k, encoder
+
+    @classmethod
+    def from_index(cls, path: str | Path, *, llm=None, retriever=None, reader=None, k: int = 10,
+                   mode: str = "hybrid", ambiguity: bool = True) -> Pipeline:
+        """A pipeline over the index at ``path``: hybrid retrieval and the ambiguity reader with
+        ``llm`` ranking answer spans and the shipped ambiguity classifier, unless overridden."""
+        import indexes
+        from retrievers.factory import retriever_for
+
+        index = indexes.load(path)
+        encoder = index.encoder()
+        retriever = retriever or retriever_for(index, mode, encoder=encoder)
+        if reader is None:
+            from readers.evidence import SpanExtractor
+            from readers.reader import AmbigReader, AmbiguityScorer
+
+            scorer = AmbiguityScorer(encoder=encoder) if ambiguity else None
+            reader = AmbigReader(SpanExtractor(llm), ambiguity=scorer)
+        return cls(retriever, reader, k=k, encoder=encoder)
+
+    @classmethod
+    def default(cls, *, llm="auto", k: int = 10) -> Pipeline:
+        """Offline pipeline on the default corpus (index built on first use), the shipped encoder,
+        SmolLM2 (``llm="auto"``; pass None for no LLM) and the shipped ambiguity classifier."""
+        from rag.defaults import default_index
+
+        return cls.from_index(default_index(), llm=default_llm() if llm == "auto" else llm, k=k)
+
+    def retrieve(self, questions: Sequence[str]) -> list[list[Hit]]:
+        return self.retriever.retrieve(list(questions), self.k)
+
+    def ask(self, question: str, interactive: bool = False) -> Answer:
+        """Answer one question. With ``interactive=True`` an ambiguous question may come back as a
+        ``clarify`` answer: pass it to :meth:`reply` with the user's text."""
+        if not isinstance(question, str) or not question.strip():
+            raise ValueError(f"question must be a non-empty string, got {question!r}")
+        return self.reader.read(question, self.retrieve([question])[0], interactive=interactive)
+
+    def reply(self, state: Answer, user_text: str) -> Answer:
+        """Continue a clarification: the chosen reading's answer, the question once more if the
+        reply matched no option, and the complete answer after a second miss."""
+        from readers.clarify import follow_up
+
+        if not isinstance(state, Answer) or state.kind != "clarify":
+            raise ValueError("reply() continues a 'clarify' answer returned by ask(..., interactive=True)")
+        numbering = {pid: i for i, pid in enumerate(state.sources, start=1)}
+        ans, turns = follow_up(state.clarifying_question or "", state.readings, user_text, attempts=state.turn,
+                               encoder=self.encoder, numbering=numbering)
+        return replace(ans, question=state.question, sources=state.sources, turn=turns,
+                       p_ambiguous=state.p_ambiguous)
+
+    def answer_many(self, questions: Sequence[str], *, batch_size: int = 32, progress: bool = True,
+                    interactive: bool = False) -> list[Answer]:
+        """Answers for many questions: retrieval in batches, then the reader, with a progress bar."""
+        from tqdm.auto import tqdm
+
+        questions = list(questions)
+        out: list[Answer] = []
+        bar = tqdm(total=len(questions), desc="answering", unit="q", disable=not progress)
+        for i in range(0, len(questions), batch_size):
+            chunk = questions[i:i + batch_size]
+            for q, hits in zip(chunk, self.retrieve(chunk)):
+                out.append(self.reader.read(q, hits, interactive=interactive))
+                bar.update(1)
+        bar.close()
+        return out

@@ -1,0 +1,86 @@
+"""The ambiguity-aware reader: evidence table -> readings -> decision -> rendered answer.
+
+Each stage is its own, separately testable piece:
+
+1. :class:`readers.evidence.SpanExtractor`: one evidence row per passage that answers;
+2. :func:`readers.readings.group_evidence`: readings, conflicts and outvoted rows;
+3. :func:`readers.policy.decide`: single / multi / clarify / abstain, reading the calibrated
+   P(ambiguous) from :class:`AmbiguityScorer` when one is given;
+4. :mod:`readers.clarify`: the clarifying question and the reply.
+
+>>> from rag.types import Hit, Passage
+>>> hits = [Hit(Passage("a", "Bobby Carpenter (ice hockey)", "He played ice hockey for the Capitals."), 1, 1, "x"),
+...         Hit(Passage("b", "Bobby Carpenter (American football)",
+...                     "He played American football for the Cowboys."), 1, 2, "x")]
+>>> AmbigReader().read("Which team did Bobby Carpenter play for?", hits).kind
+'multi'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from rag.types import Answer, Hit
+from readers.evidence import SpanExtractor
+from readers.policy import Policy, decide
+from readers.readings import group_evidence
+
+
+class AmbiguityScorer:
+    """Calibrated P(ambiguous) for a question and its hits from a trained
+    :class:`~readers.ambiguity.AmbiguityModel` (the shipped question + evidence model by default)."""
+
+    def __init__(self, model=None, encoder=None):
+        from readers.ambiguity import AmbiguityModel, shipped_model_dir
+
+        self.model = model or AmbiguityModel.load(shipped_model_dir("evidence"))
+        self._encoder = encoder
+
+    @property
+    def encoder(self):
+        if self._encoder is None:
+            from indexes.dense import SentenceEncoder
+
+            self._encoder = SentenceEncoder()
+        return self._encoder
+
+    def probability(self, question: str, hits: Sequence[Hit]) -> float:
+        from readers.ambiguity import build_features
+
+        spec = self.model.spec
+        emb = self.encoder.encode([question]) if spec.embedding else None
+        x = build_features(spec, emb, [question], [list(hits)] if spec.evidence else None)
+        return float(np.asarray(self.model.predict_proba(x)).ravel()[0])
+
+
+class AmbigReader:
+    """Find every reading the hits support and decide how to answer (see module docstring).
+
+    ``max_passages`` caps how many hits are read (best first)."""
+
+    def __init__(self, extractor=None, policy: Policy | None = None, ambiguity: AmbiguityScorer | None = None,
+                 max_passages: int = 10):
+        if max_passages < 1:
+            raise ValueError(f"max_passages must be >= 1, got {max_passages}")
+        self.extractor = extractor or SpanExtractor()
+        self.policy = policy or Policy()
+        self.ambiguity = ambiguity
+        self.max_passages = max_passages
+
+    def read(self, question: str, hits: Sequence[Hit], *, interactive: bool = False) -> Answer:
+        hits = list(hits)[: self.max_passages]
+        table = self.extractor.extract(question, hits)
+        grouping = group_evidence(table, min_support=self.policy.min_support,
+                                  conflict_ratio=self.policy.conflict_ratio)
+        p = self.ambiguity.probability(question, hits) if self.ambiguity is not None else None
+        numbering = {h.passage.id: i for i, h in enumerate(hits, start=1)}
+        ans = decide(grouping, p_ambiguous=p, interactive=interactive, policy=self.policy, numbering=numbering)
+        return _with(ans, question=question, sources=tuple(h.passage.id for h in hits), p_ambiguous=p)
+
+
+def _with(ans: Answer, **changes) -> Answer:
+    from dataclasses import replace
+
+    return replace(ans, **changes)

@@ -26,6 +26,10 @@ def register(evs) -> None:
     p.add_argument("-k", default="5,10,20,100", help="comma-separated cut-offs (default 5,10,20,100)")
     p.add_argument("--device", choices=("cpu", "cuda"))
     p.add_argument("--batch-size", type=int, default=64, help="queries per retrieval batch")
+    p.add_argument("--rewrite", metavar="NAMES",
+                   help="also run hybrid with query rewriting: comma-separated interpretations,evidence,"
+                        "decompose,icl (each alone, then all combined)")
+    p.add_argument("--no-llm", action="store_true", help="interpretations from first-round titles, not the LLM")
     p.add_argument("--json", metavar="OUT", help="write the report (summary and per-question rows)")
     p.add_argument("--md", metavar="OUT", help="write the markdown table")
     p.set_defaults(func=cmd_retrieval)
@@ -39,6 +43,29 @@ def _ints(s: str) -> list[int]:
     if not ks or ks[0] < 1:
         raise ValueError(f"-k values must be >= 1, got {s!r}")
     return ks
+
+
+def _rewrite_variants(args, index) -> dict:
+    """``hybrid+NAME`` for each rewrite, then ``hybrid+all`` when several are named."""
+    from retrievers.expansion import REWRITES, ExampleBank, rewriter_for
+    from retrievers.factory import retriever_for
+    from retrievers.multi import MultiQueryRetriever
+
+    names = [n.strip() for n in args.rewrite.split(",") if n.strip()]
+    bad = [n for n in names if n not in REWRITES]
+    if bad or not names:
+        raise ValueError(f"--rewrite takes a comma-separated subset of {REWRITES}, got {args.rewrite!r}")
+    hybrid = retriever_for(index, "hybrid", fuse=args.fuse, device=args.device)
+    llm = None
+    if "interpretations" in names and not args.no_llm:
+        from rag.pipeline import default_llm
+
+        llm = default_llm(backend="transformers")
+    bank = ExampleBank() if {"interpretations", "icl"} & set(names) else None
+    variants = {n: rewriter_for([n], retriever=hybrid, llm=llm, bank=bank) for n in names}
+    if len(names) > 1:
+        variants["all"] = rewriter_for(names, retriever=hybrid, llm=llm, bank=bank)
+    return {f"hybrid+{n}": MultiQueryRetriever(hybrid, rw) for n, rw in variants.items()}
 
 
 def cmd_retrieval(args: argparse.Namespace) -> int:
@@ -72,6 +99,13 @@ def cmd_retrieval(args: argparse.Namespace) -> int:
                                 f"retrieving ({mode})")
         timings[mode] = round(time.time() - t0, 2)
         results[mode] = evaluate_runs(questions, runs, ks, covered)
+    if args.rewrite:
+        for name, retriever in _rewrite_variants(args, index).items():
+            t0 = time.time()
+            runs = retrieve_batched(retriever, [q["question"] for q in questions], max(ks), args.batch_size,
+                                    f"retrieving ({name})")
+            timings[name] = round(time.time() - t0, 2)
+            results[name] = evaluate_runs(questions, runs, ks, covered)
     md = markdown(results, ks, [k for k in ks if k <= 20] or ks)
     sys.stdout.write(md)
     report = {"dataset": args.dataset, "index": str(index.path), "n_questions": len(questions), "ks": ks,

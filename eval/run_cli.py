@@ -24,6 +24,12 @@ def register(evs) -> None:
     p.add_argument("--index", help="index directory (ambigqa/ambigdocs; default: the default index)")
     p.add_argument("-k", type=int, default=10, help="hits per question (default 10)")
     p.add_argument("--no-llm", action="store_true", help="rank answer spans without an LLM (ambig only)")
+    p.add_argument("--llm-backend", choices=("auto", "llamacpp", "transformers"), default="transformers",
+                   help="runtime for SmolLM2 (default transformers: slower to load, faster per passage)")
+    p.add_argument("--extract", choices=("generate", "score"), default="generate",
+                   help="evidence step: verified LLM reply (default) or LLM-scored candidate spans")
+    p.add_argument("--max-passages", type=int,
+                   help="passages each reader reads (default: all of a record's documents; 5 retrieved for ambigqa)")
     p.add_argument("--no-clarify", action="store_true", help="ambigqa: skip the simulated clarification runs")
     p.add_argument("--out", help="directory for predictions, report.json and report.md")
     p.add_argument("--json", metavar="OUT", help="summary metrics per reader (keys 'ambig', 'baseline')")
@@ -31,17 +37,21 @@ def register(evs) -> None:
 
 
 def _readers(args, llm, scorer) -> dict:
+    n = args.max_passages or (5 if args.dataset == "ambigqa" else 100)
+    if n < 1:
+        raise ValueError(f"--max-passages must be >= 1, got {n}")
     from readers.baseline import BaselineReader
     from readers.evidence import SpanExtractor
     from readers.reader import AmbigReader
 
     out = {}
     if args.reader in ("ambig", "both"):
-        out["ambig"] = AmbigReader(SpanExtractor(None if args.no_llm else llm), ambiguity=scorer)
+        out["ambig"] = AmbigReader(SpanExtractor(None if args.no_llm else llm, mode=args.extract),
+                                   ambiguity=scorer, max_passages=n)
     if args.reader in ("baseline", "both"):
         if llm is None:
             raise ValueError("the baseline reader needs an LLM: pip install -e '.[llm]'")
-        out["baseline"] = BaselineReader(llm)
+        out["baseline"] = BaselineReader(llm, max_passages=n)
     return out
 
 
@@ -71,7 +81,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     records = _load(args)
     if not records:
         raise ValueError(f"no {args.dataset} questions to run")
-    llm = None if (args.no_llm and args.reader == "ambig") else default_llm()
+    llm = None if (args.no_llm and args.reader == "ambig") else default_llm(backend=args.llm_backend)
     gold_docs = args.dataset == "ramdocs" or all(d.get("text") for r in records for d in r["documents"])
     index = None if gold_docs else indexes.load(args.index or default_index())
     encoder = index.encoder() if index is not None else None

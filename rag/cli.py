@@ -95,6 +95,8 @@ def _add_ask(sub) -> None:
     p.add_argument("--interactive", action="store_true",
                    help="ask a clarifying question when the question is ambiguous; read the reply on stdin")
     p.add_argument("--no-llm", action="store_true", help="rank answer spans without the LLM")
+    p.add_argument("--rewrite", metavar="NAMES", help="query rewriting before retrieval: comma-separated "
+                                                      "interpretations,evidence,decompose,icl")
     p.add_argument("--json", action="store_true", help="print the structured Answer as JSON")
     p.set_defaults(func=_cmd_ask)
 
@@ -112,7 +114,8 @@ def _cmd_ask(args) -> int:
     from rag.defaults import default_index
     from rag.pipeline import Pipeline, default_llm
 
-    pipe = Pipeline.from_index(args.index or default_index(), llm=None if args.no_llm else default_llm(), k=args.k)
+    pipe = Pipeline.from_index(args.index or default_index(), llm=None if args.no_llm else default_llm(), k=args.k,
+                               rewrite=args.rewrite)
     ans = pipe.ask(args.question, interactive=args.interactive)
     while ans.kind == "clarify":
         _print_answer(ans, args.json)

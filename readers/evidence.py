@@ -127,27 +127,56 @@ class SpanExtractor:
         self.min_relevance, self.prior_weight, self.length_power = min_relevance, prior_weight, length_power
 
     def extract(self, question: str, hits: Sequence[Hit]) -> list[Evidence]:
-        rows = []
+        """Evidence rows for the passages that answer (in ``generate`` mode one batched LLM call)."""
+        if self.llm is None or self.mode != "generate":
+            return [ev for ev in (self.read_passage(question, h) for h in hits) if ev is not None]
+        todo = []
         for h in hits:
-            ev = self.read_passage(question, h)
-            if ev is not None:
-                rows.append(ev)
-        return rows
+            spans = self._spans(question, h.passage)
+            if spans:
+                todo.append((h.passage, spans, np.asarray(prior_scores(question, spans, h.passage.text))))
+        prompts = [GEN_PROMPT.format(passage=self._snippet(question, p, s), question=question) for p, s, _ in todo]
+        replies = self._generate(prompts)
+        return [ev for (p, spans, prior), reply in zip(todo, replies)
+                if (ev := self._from_reply(question, p, spans, prior, reply)) is not None]
+
+    def _spans(self, question: str, p) -> list[Span]:
+        """Candidate spans of a passage about the question (none for an unrelated passage)."""
+        text = f"{p.title}. {p.text}" if p.title else p.text
+        if relevance(question, text) < self.min_relevance:
+            return []
+        return candidate_spans(question, p.text, n_sentences=self.n_sentences, max_spans=self.max_spans)
+
+    def _generate(self, prompts: list[str]) -> list[str]:
+        """Replies, one per prompt; an erroring backend or a malformed reply reads as ""."""
+        if not prompts:
+            return []
+        try:
+            replies = self.llm.generate(prompts, max_tokens=self.max_tokens, stop=["\n"])
+        except (ValueError, RuntimeError):
+            return [""] * len(prompts)
+        if not isinstance(replies, list) or len(replies) != len(prompts):
+            return [""] * len(prompts)
+        return [r if isinstance(r, str) else "" for r in replies]
+
+    def _from_reply(self, question: str, p, spans, prior, reply: str) -> Evidence | None:
+        answer = supported_answer(reply, question, spans, prior, p.text)
+        if answer is None:
+            return None
+        return Evidence(p.id, p.title or descriptor_label(p.text) or answer, answer, 1.0)
 
     def read_passage(self, question: str, hit: Hit) -> Evidence | None:
         """The evidence row of one passage, or None when it does not answer the question."""
         p = hit.passage
-        text = f"{p.title}. {p.text}" if p.title else p.text
-        if relevance(question, text) < self.min_relevance:
-            return None
-        spans = candidate_spans(question, p.text, n_sentences=self.n_sentences, max_spans=self.max_spans)
+        spans = self._spans(question, p)
         if not spans:
             return None
         prior = np.asarray(prior_scores(question, spans, p.text))
+        if self.llm is not None and self.mode == "generate":
+            prompt = GEN_PROMPT.format(passage=self._snippet(question, p, spans), question=question)
+            return self._from_reply(question, p, spans, prior, self._generate([prompt])[0])
         top = [spans[i] for i in np.argsort(-prior, kind="stable")[: self.llm_candidates]]
         best = top[0]
-        if self.llm is not None and self.mode == "generate":
-            return self._generated(question, p, spans, prior)
         if self.llm is not None and len(top) > 1:
             probs = self._llm_probs(question, p, top)
             if probs is not None:
@@ -165,21 +194,6 @@ class SpanExtractor:
         starts = [s.start for s in spans]
         keep = [t for off, t in sents if any(off <= x < off + len(t) for x in starts)] or [t for _, t in sents]
         return (f"{p.title}. " if p.title else "") + " ".join(keep)
-
-    def _generated(self, question: str, p, spans: Sequence[Span], prior: np.ndarray) -> Evidence | None:
-        """Let the LLM answer from the passage, then keep only what the passage supports: the
-        longest candidate span inside the reply, else the passage span closest to the reply."""
-        prompt = GEN_PROMPT.format(passage=self._snippet(question, p, spans), question=question)
-        try:
-            reply = self.llm.generate([prompt], max_tokens=self.max_tokens, stop=["\n"])[0]
-        except (ValueError, RuntimeError):
-            reply = None
-        if not isinstance(reply, str):
-            reply = ""
-        answer = supported_answer(reply, question, spans, prior, p.text)
-        if answer is None:
-            return None
-        return Evidence(p.id, p.title or descriptor_label(p.text) or answer, answer, 1.0)
 
     def _llm_probs(self, question: str, p, spans: Sequence[Span]) -> np.ndarray | None:
         """Softmax over the candidates and "none" of the length-normalised log-likelihoods, or

@@ -120,12 +120,15 @@ def _best_surface(evs: Sequence[Evidence]) -> str:
 
 
 def _merge_same_answers(readings: list[Reading]) -> list[Reading]:
-    merged: dict[str, Reading] = {}
+    """Readings whose answers are :func:`same_answer` become one (the better-supported label and
+    surface form, the union of citations, the summed support)."""
+    merged: list[Reading] = []
     for r in sorted(readings, key=lambda r: (-r.support, r.label)):
         k = normalize_answer(r.answer)
-        if k in merged:
-            m = merged[k]
-            merged[k] = Reading(m.label, m.answer, tuple(dict.fromkeys(m.citations + r.citations)), m.support + r.support)
+        i = next((i for i, m in enumerate(merged) if same_answer(normalize_answer(m.answer), k)), None)
+        if i is None:
+            merged.append(r)
         else:
-            merged[k] = r
-    return sorted(merged.values(), key=lambda r: (-r.support, r.label))
+            m = merged[i]
+            merged[i] = Reading(m.label, m.answer, tuple(dict.fromkeys(m.citations + r.citations)), m.support + r.support)
+    return sorted(merged, key=lambda r: (-r.support, r.label))

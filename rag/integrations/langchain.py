@@ -62,3 +62,36 @@ def as_langchain_retriever(retriever: Any, k: int = 5):
             return await asyncio.to_thread(self.batch, inputs, config, return_exceptions=return_exceptions)
 
     return AmbigragRetriever(inner=retriever, k=k)
+
+
+def as_runnable(pipeline: Any):
+    """The whole pipeline as a langchain-core ``Runnable``: a question string (or
+    ``{"question": ...}``) in, the :class:`~rag.types.Answer` as a dict out. ``batch`` goes
+    through ``pipeline.answer_many``.
+
+    >>> chain = as_runnable(Pipeline.default())                          # doctest: +SKIP
+    >>> chain.invoke("What sport is Bobby Carpenter associated with?")["kind"]   # doctest: +SKIP
+    'multi'
+    """
+    from langchain_core.runnables import RunnableLambda
+
+    if not (hasattr(pipeline, "ask") and hasattr(pipeline, "answer_many")):
+        raise TypeError(f"{type(pipeline).__name__} has no ask()/answer_many() methods")
+
+    def _question(x: Any) -> str:
+        q = x.get("question") if isinstance(x, dict) else x
+        if not isinstance(q, str):
+            raise TypeError(f"expected a question string or {{'question': str}}, got {type(x).__name__}")
+        return q
+
+    def one(x: Any) -> dict:
+        return pipeline.ask(_question(x)).to_dict()
+
+    def many(xs: list[Any]) -> list[dict]:
+        return [a.to_dict() for a in pipeline.answer_many([_question(x) for x in xs], progress=False)]
+
+    class PipelineRunnable(RunnableLambda):
+        def batch(self, inputs, config=None, *, return_exceptions: bool = False, **kwargs):
+            return many(list(inputs)) if inputs else []
+
+    return PipelineRunnable(one, name="ambigrag")

@@ -1,0 +1,95 @@
+"""``eval run``: readers side by side on real RAMDocs records and AmbigQA dev questions."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from eval.data import load_ambigqa, load_ramdocs
+from eval.run import ambigqa_prediction, response_text, run_ambigqa, run_gold_docs
+from rag.types import Answer, Reading
+from readers.baseline import BaselineReader
+from readers.reader import AmbigReader
+
+
+class _EchoLLM:
+    """Stands in for a chat model in the baseline: replies with the first passage's first words."""
+
+    id = "echo"
+
+    def generate(self, prompts, max_tokens=64, stop=None):
+        return [p.split("[1] ")[1].split(".")[0][:60] if "[1] " in p else "" for p in prompts]
+
+
+def test_ramdocs_run_scores_both_readers_on_their_own_documents(shared_data):
+    records = load_ramdocs()[:8]
+    report = run_gold_docs("ramdocs", records, {"ambig": AmbigReader(), "baseline": BaselineReader(_EchoLLM())},
+                           progress=False)
+    assert set(report["systems"]) == {"ambig", "baseline"}
+    for name, summary in report["systems"].items():
+        assert 0.0 <= summary["ramdocs_em"] <= 1.0
+        assert len(report["rows"][name]) == 8
+    rows = report["rows"]["ambig"]
+    assert any(r["em"] for r in rows)  # the span reader gets some right without an LLM
+    for row in rows:  # the scored response is exactly the readings' answers
+        assert row["kind"] in ("single", "multi", "abstain")
+        if row["kind"] == "abstain":
+            assert row["response"] == ""
+
+
+def test_structured_responses_and_official_prediction_format():
+    a = Answer("multi", (Reading("Bobby Carpenter (ice hockey)", "ice hockey", ("d1",)),
+                         Reading("Bobby Carpenter (American football)", "American football", ("d2",))),
+               question="What sport is Bobby Carpenter associated with?")
+    assert response_text(a) == "ice hockey; American football"
+    pred = ambigqa_prediction(a)
+    assert pred[0] == {"question": "What sport is Bobby Carpenter associated with, ice hockey?", "answer": "ice hockey"}
+    assert ambigqa_prediction(Answer("abstain", reason="x")) == [] and response_text(Answer("abstain")) == ""
+
+
+def test_ambigqa_run_with_clarification_against_a_simulated_user(small_index, encoder, dev_questions):
+    from readers.evidence import SpanExtractor
+    from readers.reader import AmbiguityScorer
+    from retrievers.factory import retriever_for
+
+    records = load_ambigqa()[:12]
+    reader = AmbigReader(SpanExtractor(), ambiguity=AmbiguityScorer(encoder=encoder), max_passages=5)
+    report = run_ambigqa(records, retriever_for(small_index, "hybrid", encoder=encoder), {"ambig": reader},
+                         k=5, clarify_reader=reader, encoder=encoder, progress=False)
+    s = report["systems"]["ambig"]
+    assert s["n"] == 12 and 0 <= s["f1_ans_all"] <= 1 and "f1_edit_multi" in s
+    preds = report["predictions"]["ambig"]
+    assert set(preds) == {r["id"] for r in records}
+    assert all(isinstance(p, list) and all(set(x) == {"question", "answer"} for x in p) for p in preds.values())
+    clar = report["clarification"]
+    assert set(clar) == {"classifier", "always"}
+    assert clar["always"]["clarify_rate"] >= clar["classifier"]["clarify_rate"]
+    assert reader.ambiguity is not None  # restored after the "always" variant
+
+
+def test_cli_eval_run_writes_reports_and_the_summary_json(tmp_path, capsys):
+    from rag.cli import main
+
+    out, js = tmp_path / "out", tmp_path / "summary.json"
+    assert main(["-q", "eval", "run", "--dataset", "ramdocs", "--reader", "ambig", "--no-llm", "--limit", "5",
+                 "--out", str(out), "--json", str(js)]) == 0
+    summary = json.loads(js.read_text())
+    assert set(summary) == {"ambig"} and 0.0 <= summary["ambig"]["ramdocs_em"] <= 1.0
+    assert (out / "report.json").exists() and "| ambig |" in (out / "report.md").read_text()
+    assert "ramdocs_em" in capsys.readouterr().out
+    data = tmp_path / "two.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in load_ramdocs()[:2]))
+    assert main(["-q", "eval", "run", "--dataset", "ramdocs", "--data", str(data), "--reader", "ambig",
+                 "--no-llm", "--json", str(js)]) == 0
+    assert main(["-q", "eval", "run", "--dataset", "ramdocs", "--reader", "ambig", "--no-llm",
+                 "--limit", "0"]) == 2
+
+
+@pytest.mark.parametrize("bad", ['{"question": "q"}\n', "not json\n"])
+def test_a_bad_data_file_is_named(tmp_path, bad):
+    from rag.cli import main
+
+    f = tmp_path / "bad.jsonl"
+    f.write_text(bad)
+    assert main(["-q", "eval", "run", "--dataset", "ramdocs", "--data", str(f), "--reader", "ambig", "--no-llm"]) == 2

@@ -1,0 +1,134 @@
+"""Interpretation, decomposition and in-context expansion rewriters on real AmbigQA questions."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from eval.normalize import normalize_answer
+from retrievers.expansion import (
+    Decomposer,
+    ExampleBank,
+    ICLExpansion,
+    LLMInterpretations,
+    build_example_bank,
+    rewriter_for,
+)
+from retrievers.factory import retriever_for
+from retrievers.multi import MultiQueryRetriever
+
+
+def _n(q: str) -> str:
+    return " ".join(normalize_answer(q).split())
+
+
+@pytest.fixture(scope="module")
+def bank_dir(tmp_path_factory):
+    return build_example_bank(tmp_path_factory.mktemp("bank") / "bank", progress=False)
+
+
+@pytest.fixture(scope="module")
+def bank(bank_dir):
+    return ExampleBank(bank_dir)
+
+
+def test_the_example_bank_never_holds_a_dev_question(bank_dir, bank, shared_data):
+    import indexes
+
+    dev = json.loads((shared_data / "ambigqa" / "dev_light.json").read_text(encoding="utf-8"))
+    titles = {_n(p.title) for p in indexes.load(bank_dir).store}
+    assert len(titles) > 4000
+    assert not titles & {_n(r["question"]) for r in dev}
+    manifest = json.loads((bank_dir / "manifest.json").read_text())
+    assert manifest["example_bank"]["excluded_files"] == ["dev_light.json"]
+    # and a query never gets itself back as an example
+    q = next(iter(sorted(titles)))
+    assert all(_n(ex["question"]) != q for ex in bank.nearest(q, 5))
+
+
+def test_an_excluded_train_question_is_left_out(tmp_path, shared_data):
+    train = json.loads((shared_data / "ambigqa" / "train_light.json").read_text(encoding="utf-8"))
+    multi = [r for r in train if any(a["type"] == "multipleQAs" for a in r["annotations"])][:30]
+    (tmp_path / "train.json").write_text(json.dumps(multi))
+    (tmp_path / "held_out.json").write_text(json.dumps(multi[:5]))
+    path = build_example_bank(tmp_path / "bank", train=tmp_path / "train.json",
+                              exclude=[tmp_path / "held_out.json"], progress=False)
+    import indexes
+
+    titles = {_n(p.title) for p in indexes.load(path).store}
+    assert not titles & {_n(r["question"]) for r in multi[:5]}
+    assert titles & {_n(r["question"]) for r in multi[5:]}
+
+
+def test_decomposer_gives_literal_and_implied_subquestions(dev_questions):
+    d = Decomposer()
+    assert d.rewrite("Who wrote the music and lyrics for Hamilton?") == [
+        "Who wrote the music and lyrics for Hamilton?", "Who wrote the music", "lyrics for Hamilton", "Hamilton"]
+    assert d.rewrite("What sport is Bobby Carpenter associated with?")[1:] == ["Bobby Carpenter"]
+    for rec in dev_questions[:50]:
+        out = d.rewrite(rec["question"])
+        assert out[0] == rec["question"] and len(out) == len(set(out)) <= 5
+
+
+def test_icl_expansion_prepends_the_nearest_examples_and_caches(bank):
+    calls = []
+    real = bank.nearest
+
+    def counting(q, k):
+        calls.append(q)
+        return real(q, k)
+
+    bank.nearest = counting
+    try:
+        icl = ICLExpansion(bank, shots=2)
+        q = "Who played the weasley brothers in harry potter?"
+        out = icl.rewrite(q)
+        assert out[0] == q and out[1].endswith(q) and "harry potter" in out[1][: -len(q)].lower()
+        assert icl.rewrite(q) == out and len(calls) == 1
+    finally:
+        bank.nearest = real
+
+
+class _ScriptedLLM:
+    id = "scripted"
+
+    def __init__(self, reply):
+        self.reply, self.calls = reply, 0
+
+    def generate(self, prompts, max_tokens=64, stop=None):
+        self.calls += len(prompts)
+        return [self.reply] * len(prompts)
+
+
+def test_llm_interpretations_are_few_shot_parsed_filtered_and_cached(bank):
+    q = "When did the Eagles win the Super Bowl?"
+    llm = _ScriptedLLM(" When did the Eagles win Super Bowl LII?\n- When did the Eagles win their first Super Bowl?\n"
+                       "- banana\n- When did the Eagles win the Super Bowl?\n- Who won?")
+    rw = LLMInterpretations(llm, bank, shots=2)
+    prompt = rw.prompt(q)
+    assert prompt.count("Question:") == 3 and prompt.endswith(f"Question: {q}\n-")
+    assert rw.rewrite(q) == [q, "When did the Eagles win Super Bowl LII?", "When did the Eagles win their first Super Bowl?"]
+    assert rw.rewrite(q) and llm.calls == 1
+    assert LLMInterpretations(_ScriptedLLM(None), bank).rewrite(q) == [q]  # malformed reply: the question only
+
+
+def test_rewriting_never_drops_the_original_querys_hits(small_index, bank, dev_questions):
+    hybrid = retriever_for(small_index, "hybrid")
+    q = "who portrayed darth vader"
+    top = hybrid.retrieve([q], 1)[0][0].passage.id
+    for names in ("evidence", "decompose", "icl", ["evidence", "decompose", "icl"]):
+        fused = MultiQueryRetriever(hybrid, rewriter_for(names, retriever=hybrid, bank=bank)).retrieve([q], 10)[0]
+        assert top in [h.passage.id for h in fused], names
+    with pytest.raises(ValueError, match="subset of"):
+        rewriter_for("interpretations,telepathy", retriever=hybrid)
+
+
+@pytest.mark.slow
+def test_real_smollm2_writes_interpretations(bank):
+    pytest.importorskip("llama_cpp")
+    from rag.llm.llamacpp import LlamaCppLLM
+
+    q = "Who won the world series in 2016?"
+    out = LLMInterpretations(LlamaCppLLM(), bank).rewrite(q)
+    assert out[0] == q and all(isinstance(x, str) and x for x in out)

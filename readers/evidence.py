@@ -55,24 +55,36 @@ def descriptor_label(text: str) -> str | None:
 
 
 def supported_answer(reply: str, question: str, spans: Sequence[Span], prior: Sequence[float],
-                     passage: str, min_overlap: float = 0.6) -> str | None:
-    """What of an LLM reply the passage supports: the candidate span with the most words that the
-    reply contains (ties: the prior's favourite); else the passage window of the reply's length
-    with the best word overlap with the reply's non-question words (at least ``min_overlap``);
-    else None.
+                     passage: str, min_overlap: float = 0.6, prefer: str = "reply") -> str | None:
+    """What of an LLM reply the passage supports, or None.
+
+    * ``reply`` (default): the passage window that best matches the reply's own words (those not
+      echoing the question), if at least ``min_overlap`` of them match (Jaccard); else the span
+      rule below. "Bobby Carpenter is an American football linebacker." -> "American football
+      linebacker" when the passage says so.
+    * ``span``: the candidate span with the most words that the reply contains (ties: the
+      prior's favourite); else the window rule.
 
     >>> s = [Span("American football", 0, "phrase"), Span("American", 0, "name")]
     >>> supported_answer("Bobby Carpenter is an American football player.", "What sport is Bobby "
-    ...                  "Carpenter associated with?", s, [1.0, 2.0], "American football linebacker")
+    ...                  "Carpenter associated with?", s, [1.0, 2.0], "American football linebacker", prefer="span")
     'American football'
     """
     said = f" {normalize_answer(reply)} "
     inside = [i for i, s in enumerate(spans) if f" {normalize_answer(s.text)} " in said]
+    window = _window(reply, question, passage, min_overlap)
+    if prefer == "reply" and window is not None:
+        return window
     if inside:
         i = max(inside, key=lambda i: (len(normalize_answer(spans[i].text).split()), prior[i]))
         return spans[i].text
+    return window
+
+
+def _window(reply: str, question: str, passage: str, min_overlap: float) -> str | None:
+    """The passage window (reply length +-1 words) with the best overlap with the reply's words."""
     target = content_words(reply) - content_words(question)
-    if not target:
+    if not target or len(target) > 12:
         return None
     words = _TOKEN.findall(passage)
     best, best_span = 0.0, None
@@ -114,10 +126,12 @@ class SpanExtractor:
 
     def __init__(self, llm=None, *, mode: str = "generate", n_sentences: int = 3, max_spans: int = 16,
                  llm_candidates: int = 6, min_relevance: float = 0.5, prior_weight: float = 4.0,
-                 length_power: float = 1.0, max_tokens: int = 24):
+                 length_power: float = 1.0, max_tokens: int = 24, prefer: str = "reply"):
         if mode not in ("generate", "score"):
             raise ValueError(f"mode must be 'generate' or 'score', got {mode!r}")
-        self.mode, self.max_tokens = mode, max_tokens
+        if prefer not in ("reply", "span"):
+            raise ValueError(f"prefer must be 'reply' or 'span', got {prefer!r}")
+        self.mode, self.max_tokens, self.prefer = mode, max_tokens, prefer
         if min(n_sentences, max_spans, llm_candidates) < 1:
             raise ValueError("n_sentences, max_spans and llm_candidates must be >= 1, got "
                              f"{n_sentences}, {max_spans}, {llm_candidates}")
@@ -160,7 +174,7 @@ class SpanExtractor:
         return [r if isinstance(r, str) else "" for r in replies]
 
     def _from_reply(self, question: str, p, spans, prior, reply: str) -> Evidence | None:
-        answer = supported_answer(reply, question, spans, prior, p.text)
+        answer = supported_answer(reply, question, spans, prior, p.text, prefer=self.prefer)
         if answer is None:
             return None
         return Evidence(p.id, p.title or descriptor_label(p.text) or answer, answer, 1.0)

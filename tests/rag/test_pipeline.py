@@ -118,3 +118,16 @@ def test_cli_ask_json_and_interactive(example_index, monkeypatch, capsys):
     assert lines[0].startswith("Which do you mean:") and "ice hockey" in lines[-1] + lines[0]
     monkeypatch.setattr("sys.stdin", io.StringIO(""))
     assert cli.main(["-q", "ask", "--index", str(example_index), "--interactive", Q]) == 2
+
+
+def test_the_pipeline_as_a_langchain_runnable(pipe):
+    pytest.importorskip("langchain_core")
+    from rag.integrations.langchain import as_runnable
+
+    chain = as_runnable(pipe)
+    out = chain.invoke(Q)
+    assert out["kind"] == "multi" and {r["answer"] for r in out["readings"]} == {"American football", "ice hockey"}
+    assert chain.invoke({"question": Q}) == out
+    assert chain.batch([Q, "Who won the 1950 Tour de France?"])[1]["kind"] == "abstain"
+    with pytest.raises(TypeError, match="question"):
+        chain.invoke(42)

@@ -82,7 +82,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not records:
         raise ValueError(f"no {args.dataset} questions to run")
     llm = None if (args.no_llm and args.reader == "ambig") else default_llm(backend=args.llm_backend)
-    gold_docs = args.dataset == "ramdocs" or all(d.get("text") for r in records for d in r["documents"])
+    gold_docs = args.dataset == "ramdocs" or (
+        args.dataset == "ambigdocs" and all(d.get("text") for r in records for d in r["documents"]))
     index = None if gold_docs else indexes.load(args.index or default_index())
     encoder = index.encoder() if index is not None else None
     scorer = AmbiguityScorer(encoder=encoder) if args.dataset == "ambigqa" else None

@@ -93,3 +93,16 @@ def test_a_bad_data_file_is_named(tmp_path, bad):
     f = tmp_path / "bad.jsonl"
     f.write_text(bad)
     assert main(["-q", "eval", "run", "--dataset", "ramdocs", "--data", str(f), "--reader", "ambig", "--no-llm"]) == 2
+
+
+def test_cli_eval_run_ambigqa_on_an_index(small_index_dir, tmp_path):
+    from rag.cli import main
+
+    js, out = tmp_path / "aq.json", tmp_path / "aq"
+    assert main(["-q", "eval", "run", "--dataset", "ambigqa", "--index", str(small_index_dir), "--limit", "4",
+                 "--reader", "ambig", "--no-llm", "--out", str(out), "--json", str(js)]) == 0
+    summary = json.loads(js.read_text())["ambig"]
+    assert summary["n"] == 4 and "f1_ans_multi" in summary and "f1_edit_multi" in summary
+    preds = json.loads((out / "predictions_ambig.json").read_text())
+    assert len(preds) == 4
+    assert "Clarification" in (out / "report.md").read_text()

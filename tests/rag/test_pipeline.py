@@ -34,7 +34,7 @@ class _ScriptedLLM:
         for p in prompts:
             passage = p.split("<passage>")[-1].split("</passage>")[0]
             sport = "ice hockey" if "ice hockey" in passage else "American football" if "football" in passage else "none"
-            out.append(f"He played {sport}.")
+            out.append(f"{sport}.")
         return out
 
     def score(self, prompts, continuations):

@@ -106,9 +106,13 @@ def test_a_reply_is_kept_only_where_the_passage_supports_it():
     passage = "Bobby Carpenter is a former American football linebacker for Ohio State."
     spans = candidate_spans(q, passage)
     prior = prior_scores(q, spans, passage)
-    assert supported_answer("He is an American football linebacker.", q, spans, prior, passage) == "American football"
-    assert supported_answer("He played for Ohio State University.", q, spans, prior, passage) == "Ohio State"
-    assert supported_answer("Paris is the capital of France.", q, spans, prior, passage) is None
+    said = "He is an American football linebacker."
+    assert supported_answer(said, q, spans, prior, passage) == "American football linebacker"  # the reply's words
+    assert supported_answer(said, q, spans, prior, passage, prefer="span") == "American football"
+    assert supported_answer("He played for Ohio State University.", q, spans, prior, passage, prefer="span") \
+        == "Ohio State"
+    for prefer in ("reply", "span"):
+        assert supported_answer("Paris is the capital of France.", q, spans, prior, passage, prefer=prefer) is None
 
 
 def test_injected_instructions_in_a_passage_do_not_change_the_answer(ramdocs):

@@ -85,12 +85,13 @@ def read_all(reader, questions: Sequence[str], hits: Sequence[Sequence[Hit]], de
 
 
 def run_gold_docs(dataset: str, records: Sequence[dict], readers: Mapping[str, Any],
-                  progress: bool = True) -> dict[str, Any]:
-    """RAMDocs (or AmbigDocs with documents): every reader on each record's own documents."""
+                  progress: bool = True, hits: Sequence[Sequence[Hit]] | None = None) -> dict[str, Any]:
+    """RAMDocs (or AmbigDocs with documents): every reader on each record's own documents, or
+    on the given ``hits`` (AmbigDocs records without document texts)."""
     from eval import ambigdocs, ramdocs
 
     questions = [r["question"] for r in records]
-    hits = [record_hits(r) for r in records]
+    hits = hits if hits is not None else [record_hits(r) for r in records]
     systems, rows, seconds = {}, {}, {}
     for name, reader in readers.items():
         answers, seconds[name] = _timed(reader, questions, hits, f"{dataset} {name}", progress)

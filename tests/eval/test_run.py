@@ -106,3 +106,21 @@ def test_cli_eval_run_ambigqa_on_an_index(small_index_dir, tmp_path):
     preds = json.loads((out / "predictions_ambig.json").read_text())
     assert len(preds) == 4
     assert "Clarification" in (out / "report.md").read_text()
+
+
+def test_ambigdocs_records_with_documents_are_read_like_ramdocs(tmp_path):
+    from pathlib import Path
+
+    from rag.cli import main
+
+    example = Path(__file__).resolve().parents[2] / "examples" / "bobby_carpenter.jsonl"
+    docs = [json.loads(line) for line in example.read_text().splitlines()][:3]
+    rec = {"question": "What sport is Bobby Carpenter associated with?", "ambiguous_entity": "Bobby Carpenter",
+           "documents": [{"title": d["title"], "text": d["text"], "pid": d["id"],
+                          "answer": "ice hockey" if "hockey" in d["title"] else "American football"} for d in docs]}
+    data, js = tmp_path / "ambigdocs.jsonl", tmp_path / "out.json"
+    data.write_text(json.dumps(rec) + "\n")
+    assert main(["-q", "eval", "run", "--dataset", "ambigdocs", "--data", str(data), "--reader", "ambig",
+                 "--no-llm", "--json", str(js)]) == 0
+    s = json.loads(js.read_text())["ambig"]
+    assert s["n"] == 1 and 0.0 <= s["answer_recall"] <= 1.0 and s["entity_recall"] is not None

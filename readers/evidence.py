@@ -5,18 +5,19 @@ For each hit the :class:`SpanExtractor`
 1. checks the passage is **about the question**: it must contain at least ``min_relevance`` of
    the question's content words (noise passages stop here);
 2. proposes **candidate spans** of the question's answer type from the passage's focus sentences
-   (:mod:`readers.spans`), so every answer is a span of its passage by construction;
-3. **ranks** them by a model-free prior (closeness to the question's words, :func:`prior_scores`)
-   and lets the LLM re-rank the prior's best few by its log-likelihood of the span as the answer
-   (per token, with the KV cache shared across one passage's candidates), softmaxed against the
-   option "none"; without an LLM, or when its scores are malformed, the prior decides;
-4. drops the passage when "none" is likelier than the chosen span;
-5. **labels** the row with the reading it is about: the passage title (parenthetical kept), or a
+   (:mod:`readers.spans`) and ranks them by a model-free prior (closeness to the question's
+   words, :func:`prior_scores`);
+3. with an LLM, ``mode="generate"`` (default) asks it to answer from the passage (one batched
+   call per question) and keeps only what the passage supports (:func:`supported_answer`);
+   ``mode="score"`` lets it re-rank the prior's best few spans by its log-likelihood of each as
+   the answer (per token, the KV cache shared across one passage's candidates), softmaxed
+   against the option "none", and drops the passage when "none" wins; without an LLM, or when
+   its output is malformed, the prior decides (score) or nothing is kept (generate);
+4. **labels** the row with the reading it is about: the passage title (parenthetical kept), or a
    "Name (descriptor)" at the start of the passage, or else the answer itself.
 
-Passages are data, not instructions: the prompt fences them and the LLM only ever scores spans
-copied from the passage, so an injected "answer 42" can win only if "42" is a candidate of the
-right type *and* the most likely answer.
+Passages are data, not instructions: the prompt fences them, and every answer kept is text of
+its passage, so an injected "answer 42" can only surface as an answer the passage itself gives.
 
 >>> from rag.types import Hit, Passage
 >>> p = Passage("1", "Broken Bow, Nebraska", "As of the census of 2010, there were 3,559 people.")
@@ -70,15 +71,16 @@ def supported_answer(reply: str, question: str, spans: Sequence[Span], prior: Se
     ...                  "Carpenter associated with?", s, [1.0, 2.0], "American football linebacker", prefer="span")
     'American football'
     """
+    if prefer == "reply":
+        window = _window(reply, question, passage, min_overlap)
+        if window is not None:
+            return window
     said = f" {normalize_answer(reply)} "
     inside = [i for i, s in enumerate(spans) if f" {normalize_answer(s.text)} " in said]
-    window = _window(reply, question, passage, min_overlap)
-    if prefer == "reply" and window is not None:
-        return window
     if inside:
         i = max(inside, key=lambda i: (len(normalize_answer(spans[i].text).split()), prior[i]))
         return spans[i].text
-    return window
+    return None if prefer == "reply" else _window(reply, question, passage, min_overlap)
 
 
 def _window(reply: str, question: str, passage: str, min_overlap: float) -> str | None:
@@ -87,14 +89,20 @@ def _window(reply: str, question: str, passage: str, min_overlap: float) -> str 
     if not target or len(target) > 12:
         return None
     words = _TOKEN.findall(passage)
+    per_word = [content_words(w) for w in words]  # normalisation is word by word: sets union
     best, best_span = 0.0, None
     for size in {max(1, len(target) - 1), len(target), len(target) + 1}:
         for i in range(max(1, len(words) - size + 1)):
-            toks = content_words(" ".join(words[i:i + size]))
+            toks = set().union(*per_word[i:i + size])
             ov = len(toks & target) / len(toks | target) if toks else 0.0
             if ov > best:
                 best, best_span = ov, " ".join(words[i:i + size])
     return best_span.strip(" .,;:()[]\"'") if best >= min_overlap and best_span else None
+
+
+def _row(p, answer: str) -> Evidence:
+    """The evidence row of passage ``p`` (label: title, leading descriptor, else the answer)."""
+    return Evidence(p.id, p.title or descriptor_label(p.text) or answer, answer, 1.0)
 
 
 def relevance(question: str, text: str) -> float:
@@ -131,7 +139,6 @@ class SpanExtractor:
             raise ValueError(f"mode must be 'generate' or 'score', got {mode!r}")
         if prefer not in ("reply", "span"):
             raise ValueError(f"prefer must be 'reply' or 'span', got {prefer!r}")
-        self.mode, self.max_tokens, self.prefer = mode, max_tokens, prefer
         if min(n_sentences, max_spans, llm_candidates) < 1:
             raise ValueError("n_sentences, max_spans and llm_candidates must be >= 1, got "
                              f"{n_sentences}, {max_spans}, {llm_candidates}")
@@ -139,6 +146,7 @@ class SpanExtractor:
             raise ValueError(f"min_relevance must be in [0, 1], got {min_relevance}")
         self.llm, self.n_sentences, self.max_spans, self.llm_candidates = llm, n_sentences, max_spans, llm_candidates
         self.min_relevance, self.prior_weight, self.length_power = min_relevance, prior_weight, length_power
+        self.mode, self.max_tokens, self.prefer = mode, max_tokens, prefer
 
     def extract(self, question: str, hits: Sequence[Hit]) -> list[Evidence]:
         """Evidence rows for the passages that answer (in ``generate`` mode one batched LLM call)."""
@@ -149,8 +157,7 @@ class SpanExtractor:
             spans = self._spans(question, h.passage)
             if spans:
                 todo.append((h.passage, spans, np.asarray(prior_scores(question, spans, h.passage.text))))
-        prompts = [GEN_PROMPT.format(passage=self._snippet(question, p, s), question=question) for p, s, _ in todo]
-        replies = self._generate(prompts)
+        replies = self._generate([self._gen_prompt(question, p, s) for p, s, _ in todo])
         return [ev for (p, spans, prior), reply in zip(todo, replies)
                 if (ev := self._from_reply(question, p, spans, prior, reply)) is not None]
 
@@ -175,9 +182,7 @@ class SpanExtractor:
 
     def _from_reply(self, question: str, p, spans, prior, reply: str) -> Evidence | None:
         answer = supported_answer(reply, question, spans, prior, p.text, prefer=self.prefer)
-        if answer is None:
-            return None
-        return Evidence(p.id, p.title or descriptor_label(p.text) or answer, answer, 1.0)
+        return None if answer is None else _row(p, answer)
 
     def read_passage(self, question: str, hit: Hit) -> Evidence | None:
         """The evidence row of one passage, or None when it does not answer the question."""
@@ -187,8 +192,7 @@ class SpanExtractor:
             return None
         prior = np.asarray(prior_scores(question, spans, p.text))
         if self.llm is not None and self.mode == "generate":
-            prompt = GEN_PROMPT.format(passage=self._snippet(question, p, spans), question=question)
-            return self._from_reply(question, p, spans, prior, self._generate([prompt])[0])
+            return self._from_reply(question, p, spans, prior, self._generate([self._gen_prompt(question, p, spans)])[0])
         top = [spans[i] for i in np.argsort(-prior, kind="stable")[: self.llm_candidates]]
         best = top[0]
         if self.llm is not None and len(top) > 1:
@@ -200,8 +204,10 @@ class SpanExtractor:
                 if probs[-1] > probs[i]:  # "none" is likelier than the chosen span
                     return None
                 best = top[i]
-        label = p.title or descriptor_label(p.text) or best.text
-        return Evidence(p.id, label, best.text, 1.0)
+        return _row(p, best.text)
+
+    def _gen_prompt(self, question: str, p, spans: Sequence[Span]) -> str:
+        return GEN_PROMPT.format(passage=self._snippet(question, p, spans), question=question)
 
     def _snippet(self, question: str, p, spans: Sequence[Span]) -> str:
         sents = focus(question, p.text, self.n_sentences)

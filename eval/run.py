@@ -92,14 +92,13 @@ def run_gold_docs(dataset: str, records: Sequence[dict], readers: Mapping[str, A
 
     questions = [r["question"] for r in records]
     hits = hits if hits is not None else [record_hits(r) for r in records]
-    systems, rows, seconds = {}, {}, {}
+    systems, rows = {}, {}
     for name, reader in readers.items():
-        answers, seconds[name] = _timed(reader, questions, hits, f"{dataset} {name}", progress)
+        answers, secs = _timed(reader, questions, hits, f"{dataset} {name}", progress)
         responses = {r["id"]: response_text(a) for r, a in zip(records, answers)}
         scored = ramdocs.evaluate(records, responses) if dataset == "ramdocs" else \
             ambigdocs.evaluate(records, responses)
-        kinds = _kinds(answers)
-        systems[name] = {**scored["summary"], **kinds, "seconds": seconds[name]}
+        systems[name] = {**scored["summary"], **_kinds(answers), "seconds": secs}
         rows[name] = [{**row, "kind": a.kind, "text": a.text, "reason": a.reason}
                       for row, a in zip(scored["rows"], answers)]
     return {"dataset": dataset, "n": len(records), "systems": systems, "rows": rows}
@@ -141,24 +140,19 @@ def run_clarification(records: Sequence[dict], hits: Sequence[Sequence[Hit]], re
     clarify whenever several readings are found)."""
     from eval.ambigqa import is_multi
     from eval.clarification import summarize
+    from readers.reader import AmbigReader
 
     picked = [(r, h) for r, h in zip(records, hits) if is_multi(r)]
+    always = AmbigReader(reader.extractor, reader.policy, ambiguity=None, max_passages=reader.max_passages)
     out = {}
-    scorer = reader.ambiguity
-    for variant in ("classifier", "always"):
-        reader.ambiguity = scorer if variant == "classifier" else None
-        try:
-            rows = [_converse(rec, h, reader, encoder) for rec, h in picked]
-        finally:
-            reader.ambiguity = scorer
+    for variant, r in (("classifier", reader), ("always", always)):
+        rows = [_converse(rec, h, r, encoder) for rec, h in picked]
         out[variant] = summarize(rows) if rows else {"n": 0}
     return out
 
 
 def _converse(record: dict, hits: Sequence[Hit], reader, encoder) -> dict[str, Any]:
     """One question: ask interactively; if it clarifies, each gold reading's user replies."""
-    from dataclasses import replace
-
     from eval.ambigqa import gold_items
     from eval.clarification import Conversation, SimulatedUser, clarify_f1, direct_f1
     from readers.clarify import follow_up, option_text
@@ -175,7 +169,6 @@ def _converse(record: dict, hits: Sequence[Hit], reader, encoder) -> dict[str, A
     for pair in pairs:
         said = user.reply(record["question"], pair["question"], options)
         final, _ = follow_up(ans.clarifying_question or "", ans.readings, said, encoder=encoder)
-        final = replace(final, question=record["question"])
         answers = tuple(r.answer for r in final.readings) if final.kind == "single" else ()
         convs.append(Conversation(tuple(pair["answer"]), ans.clarifying_question or "", said, answers))
     return {"clarified": True, "turns": 1, "f1": clarify_f1(convs)}

@@ -90,19 +90,19 @@ def cmd_run(args: argparse.Namespace) -> int:
     readers = _readers(args, llm, scorer)
     if gold_docs:
         report = run_gold_docs(args.dataset, records, readers)
-    elif args.dataset == "ambigdocs":  # the offline copy has no document texts: retrieve
-        from retrievers.base import retrieve_batched
-        from retrievers.factory import retriever_for
-
-        hits = retrieve_batched(retriever_for(index, "hybrid", encoder=encoder), [r["question"] for r in records],
-                                args.k, batch_size=64, desc="retrieving")
-        report = run_gold_docs(args.dataset, records, readers, hits=hits)
     else:
         from retrievers.factory import retriever_for
 
         retriever = retriever_for(index, "hybrid", encoder=encoder)
-        clarify = readers.get("ambig") if args.dataset == "ambigqa" and not args.no_clarify else None
-        report = run_ambigqa(records, retriever, readers, k=args.k, clarify_reader=clarify, encoder=encoder)
+        if args.dataset == "ambigdocs":  # the offline copy has no document texts: retrieve
+            from retrievers.base import retrieve_batched
+
+            hits = retrieve_batched(retriever, [r["question"] for r in records], args.k, batch_size=64,
+                                    desc="retrieving")
+            report = run_gold_docs(args.dataset, records, readers, hits=hits)
+        else:
+            clarify = None if args.no_clarify else readers.get("ambig")
+            report = run_ambigqa(records, retriever, readers, k=args.k, clarify_reader=clarify, encoder=encoder)
     report["llm"] = getattr(llm, "id", None)
     _write(args, report)
     return 0
@@ -118,15 +118,13 @@ def _write(args, report: dict) -> None:
         json_path, md_path = out / "report.json", out / "report.md"
         for name, preds in report.get("predictions", {}).items():
             (out / f"predictions_{name}.json").write_text(json.dumps(preds, indent=1, ensure_ascii=False))
-    md = write_report(report, json_path, md_path, title=f"{args.dataset}: ambig vs baseline ({report['n']} questions)")
+    md = write_report(report, json_path, title=f"{args.dataset}: ambig vs baseline ({report['n']} questions)")
     if "clarification" in report:
         from eval.report import summary_table
 
-        extra = "\n## Clarification (multi-answer questions, simulated user)\n\n" + \
-            summary_table(report["clarification"])
-        md += extra
-        if md_path:
-            md_path.write_text(md, encoding="utf-8")
+        md += "\n## Clarification (multi-answer questions, simulated user)\n\n" + summary_table(report["clarification"])
+    if md_path:
+        md_path.write_text(md, encoding="utf-8")
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(report["systems"], indent=2))

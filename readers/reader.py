@@ -19,6 +19,7 @@ Each stage is its own, separately testable piece:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 
@@ -77,10 +78,4 @@ class AmbigReader:
         p = self.ambiguity.probability(question, hits) if self.ambiguity is not None else None
         numbering = {h.passage.id: i for i, h in enumerate(hits, start=1)}
         ans = decide(grouping, p_ambiguous=p, interactive=interactive, policy=self.policy, numbering=numbering)
-        return _with(ans, question=question, sources=tuple(h.passage.id for h in hits), p_ambiguous=p)
-
-
-def _with(ans: Answer, **changes) -> Answer:
-    from dataclasses import replace
-
-    return replace(ans, **changes)
+        return replace(ans, question=question, sources=tuple(h.passage.id for h in hits), p_ambiguous=p)

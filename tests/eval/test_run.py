@@ -65,7 +65,7 @@ def test_ambigqa_run_with_clarification_against_a_simulated_user(small_index, en
     clar = report["clarification"]
     assert set(clar) == {"classifier", "always"}
     assert clar["always"]["clarify_rate"] >= clar["classifier"]["clarify_rate"]
-    assert reader.ambiguity is not None  # restored after the "always" variant
+    assert reader.ambiguity is not None  # the "always" variant is a second reader, not a mutation
 
 
 def test_cli_eval_run_writes_reports_and_the_summary_json(tmp_path, capsys):

@@ -24,36 +24,15 @@ from __future__ import annotations
 import json
 import re
 import tempfile
-import threading
-from collections import OrderedDict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from eval.normalize import normalize_answer
+from retrievers.rewriters import LRUCache
 
 INTERPRET_HEAD = ("Each question below is ambiguous. List the specific questions it could mean, one per line.\n\n")
 _CAPS = re.compile(r"\b[A-Z][\w'’.-]*(?:\s+(?:of|the|de|and)?\s*[A-Z0-9][\w'’.-]*)*")
 _SPLIT = re.compile(r"\s*(?:,\s*)?\b(?:and|or)\b\s*|\s*;\s*")
-
-
-class _Cached:
-    """A small thread-safe LRU of question -> rewrites."""
-
-    def __init__(self, size: int = 10_000):
-        self._d: OrderedDict[str, list[str]] = OrderedDict()
-        self._size, self._lock = size, threading.Lock()
-
-    def get(self, key: str, make: Callable[[], list[str]]) -> list[str]:
-        with self._lock:
-            if key in self._d:
-                self._d.move_to_end(key)
-                return list(self._d[key])
-        value = make()
-        with self._lock:
-            self._d[key] = value
-            if len(self._d) > self._size:
-                self._d.popitem(last=False)
-        return list(value)
 
 
 def _norm(q: str) -> str:
@@ -154,7 +133,7 @@ class LLMInterpretations:
             raise ValueError("shots, max_readings and max_tokens must be >= 1")
         self.llm, self.bank = llm, bank or ExampleBank()
         self.shots, self.max_readings, self.max_tokens = shots, max_readings, max_tokens
-        self._cache = _Cached()
+        self._cache = LRUCache()
 
     def prompt(self, question: str) -> str:
         parts = [INTERPRET_HEAD]
@@ -178,7 +157,7 @@ class Decomposer:
         if max_subqueries < 1:
             raise ValueError(f"max_subqueries must be >= 1, got {max_subqueries}")
         self.llm, self.max_subqueries = llm, max_subqueries
-        self._cache = _Cached()
+        self._cache = LRUCache()
 
     @staticmethod
     def literal(question: str) -> list[str]:
@@ -211,7 +190,7 @@ class ICLExpansion:
         if shots < 1:
             raise ValueError(f"shots must be >= 1, got {shots}")
         self.bank, self.shots, self.llm, self.max_tokens = bank or ExampleBank(), shots, llm, max_tokens
-        self._cache = _Cached()
+        self._cache = LRUCache()
 
     def expand(self, question: str) -> str:
         shots = self.bank.nearest(question, self.shots)

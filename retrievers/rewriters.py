@@ -10,6 +10,30 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
+
+
+class LRUCache:
+    """A small thread-safe LRU of question -> rewrites, shared by the rewriters."""
+
+    def __init__(self, size: int = 10_000):
+        if size < 1:
+            raise ValueError(f"cache size must be >= 1, got {size}")
+        self._d: OrderedDict[str, list[str]] = OrderedDict()
+        self._size, self._lock = size, threading.Lock()
+
+    def get(self, key: str, make: Callable[[], list[str]]) -> list[str]:
+        """The cached value of ``key``, computing it with ``make()`` (outside the lock) on a miss."""
+        with self._lock:
+            if key in self._d:
+                self._d.move_to_end(key)
+                return list(self._d[key])
+        value = make()
+        with self._lock:
+            self._d[key] = value
+            if len(self._d) > self._size:
+                self._d.popitem(last=False)
+        return list(value)
 
 
 class EvidenceInterpretations:
@@ -25,15 +49,12 @@ class EvidenceInterpretations:
         if k < 1 or max_readings < 1:
             raise ValueError("k and max_readings must be >= 1")
         self.retriever, self.k, self.max_readings = retriever, k, max_readings
-        self._cache: OrderedDict[str, list[str]] = OrderedDict()
-        self._cache_size = cache_size
-        self._lock = threading.Lock()
+        self._cache = LRUCache(cache_size)
 
     def rewrite(self, question: str) -> list[str]:
-        with self._lock:
-            if question in self._cache:
-                self._cache.move_to_end(question)
-                return list(self._cache[question])
+        return self._cache.get(question, lambda: self._interpretations(question))
+
+    def _interpretations(self, question: str) -> list[str]:
         hits = self.retriever.retrieve([question], self.k)[0]
         titles: list[str] = []
         for h in hits:
@@ -42,9 +63,4 @@ class EvidenceInterpretations:
                 titles.append(t)
             if len(titles) == self.max_readings:
                 break
-        out = [question] + [f"{question} {t}" for t in titles]
-        with self._lock:
-            self._cache[question] = out
-            if len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
-        return list(out)
+        return [question] + [f"{question} {t}" for t in titles]

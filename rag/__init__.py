@@ -4,6 +4,6 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from rag.types import Answer, Hit, Passage, Reading  # noqa: E402  (light: dataclasses only)
+from rag.types import Answer, Hit, Passage, Reading, SpanLog  # noqa: E402  (light: dataclasses only)
 
-__all__ = ["Answer", "Hit", "Passage", "Reading", "__version__"]
+__all__ = ["Answer", "Hit", "Passage", "Reading", "SpanLog", "__version__"]

@@ -52,13 +52,29 @@ class Hit:
 
 
 @dataclass(frozen=True)
+class SpanLog:
+    """What the reader showed for one citation, as learning from feedback needs it: the passage,
+    the span (character offsets into the passage text) and its probability under the model."""
+
+    passage_id: str
+    text: str
+    start: int
+    end: int
+    probability: float
+
+
+@dataclass(frozen=True)
 class Reading:
-    """One interpretation of a question with its answer and the passages that support it."""
+    """One interpretation of a question with its answer and the passages that support it.
+
+    ``spans`` logs, per supporting passage, the span the reader extracted (empty for readers that
+    extract no spans)."""
 
     label: str
     answer: str
     citations: tuple[str, ...] = ()
     support: float = 0.0
+    spans: tuple[SpanLog, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -67,7 +83,8 @@ class Answer:
 
     ``sources`` are the passage ids behind the citation numbers in ``text`` ([1] is
     ``sources[0]``); ``question`` is what was asked; ``turn`` counts clarification rounds
-    (a clarify answer is also the state that ``Pipeline.reply`` continues from).
+    (a clarify answer is also the state that ``Pipeline.reply`` continues from);
+    ``model_version`` names the reader model that produced the spans (None without one).
     """
 
     kind: AnswerKind
@@ -79,6 +96,7 @@ class Answer:
     sources: tuple[str, ...] = ()
     turn: int = 0
     p_ambiguous: float | None = None
+    model_version: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (the CLI's ``--json`` shape)."""

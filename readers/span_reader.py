@@ -1,0 +1,180 @@
+"""Reading passages with the trained span model, and the evidence rows the reader groups.
+
+:class:`SpanReader` reads a question against a batch of passages (strided windows, batched
+forward passes) and returns :class:`~readers.span_model.PassageSpans` per passage.
+:class:`SpanEvidence` turns them into the reader's evidence table: one row per passage whose
+best span beats "no answer", labelled with the passage's entity (title with its parenthetical,
+else a "Name (descriptor)" at the start of the passage, else the answer), scored by the span's
+probability, and logging the span for learning from feedback.
+
+>>> from rag.types import Hit, Passage
+>>> ev = SpanEvidence()                                                    # doctest: +SKIP
+>>> p = Passage("1", "Broken Bow, Nebraska", "As of the census of 2010, there were 3,559 people.")
+>>> [e.answer for e in ev.extract("What is the population of Broken Bow?", [Hit(p, 1, 1, "x")])]  # doctest: +SKIP
+['3,559 people']
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from rag.types import Hit, SpanLog
+from readers.readings import Evidence
+from readers.span_model import (
+    PassageSpans,
+    decode_window,
+    load_reader,
+    merge_windows,
+    shipped_reader_dir,
+    windows,
+)
+
+
+class SpanReader:
+    """Question + passages -> spans and no-answer probabilities (see module docstring).
+
+    ``model_dir``: a saved reader directory (default: the shipped one); or pass ``tokenizer`` and
+    ``model`` directly (a model being trained). ``top_k`` spans per passage."""
+
+    def __init__(self, model_dir: str | Path | None = None, *, tokenizer=None, model=None,
+                 max_length: int | None = None, stride: int | None = None, top_k: int = 3,
+                 max_answer_tokens: int = 30, batch_size: int = 32, device: str | None = None):
+        if (tokenizer is None) != (model is None):
+            raise ValueError("pass both tokenizer and model, or neither")
+        if top_k < 1 or batch_size < 1 or max_answer_tokens < 1:
+            raise ValueError(f"top_k, batch_size and max_answer_tokens must be >= 1, got "
+                             f"{top_k}, {batch_size}, {max_answer_tokens}")
+        self.manifest: dict = {}
+        if model is None:
+            tokenizer, model, self.manifest = load_reader(model_dir or shipped_reader_dir())
+        settings = self.manifest.get("settings", {})
+        self.tokenizer, self.model = tokenizer, model
+        self.max_length = max_length or settings.get("max_length", 256)
+        self.stride = stride or settings.get("stride", 96)
+        self.top_k, self.max_answer_tokens, self.batch_size = top_k, max_answer_tokens, batch_size
+        self.version = self.manifest.get("version", "untrained")
+        self.device = device or "cpu"
+        self.model.to(self.device)
+        self._lock = threading.Lock()
+
+    def read(self, question: str, passages: Sequence[str]) -> list[PassageSpans]:
+        """One :class:`PassageSpans` per passage, in order."""
+        if isinstance(passages, str):
+            raise TypeError("pass a list of passages, not a single string")
+        passages = list(passages)
+        if not passages:
+            return []
+        enc = windows(self.tokenizer, question, passages, self.max_length, self.stride)
+        ls, le = self._logprobs(enc["input_ids"], enc["attention_mask"], enc.get("token_type_ids"))
+        per: list[list] = [[] for _ in passages]
+        for w, pi in enumerate(enc["overflow_to_sample_mapping"]):
+            per[pi].append(decode_window(ls[w], le[w], enc["offset_mapping"][w], enc.sequence_ids(w),
+                                         self.top_k, self.max_answer_tokens))
+        return [merge_windows(t, w, self.top_k) for t, w in zip(passages, per)]
+
+    def _logprobs(self, ids, mask, types) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """Log-softmaxed start/end scores per window (real tokens only), batched by length."""
+        import torch
+
+        order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+        ls: list = [None] * len(ids)
+        le: list = [None] * len(ids)
+        with self._lock, torch.inference_mode():
+            for b in range(0, len(order), self.batch_size):
+                rows = order[b:b + self.batch_size]
+                width = max(len(ids[i]) for i in rows)
+                batch = {"input_ids": _pad([ids[i] for i in rows], width),
+                         "attention_mask": _pad([mask[i] for i in rows], width)}
+                if types is not None:
+                    batch["token_type_ids"] = _pad([types[i] for i in rows], width)
+                out = self.model(**{k: torch.tensor(v, device=self.device) for k, v in batch.items()})
+                m = torch.tensor(batch["attention_mask"], device=self.device) == 0
+                s = torch.log_softmax(out.start_logits.float().masked_fill(m, -1e4), -1).cpu().numpy()
+                e = torch.log_softmax(out.end_logits.float().masked_fill(m, -1e4), -1).cpu().numpy()
+                for r, i in enumerate(rows):
+                    ls[i], le[i] = s[r, :len(ids[i])], e[r, :len(ids[i])]
+        return ls, le
+
+
+def _pad(rows: list[list[int]], width: int) -> list[list[int]]:
+    return [list(r) + [0] * (width - len(r)) for r in rows]
+
+
+class SpanEvidence:
+    """Evidence rows from the span reader (see module docstring).
+
+    ``min_margin``: a passage counts when P(best span) > ``min_margin`` x P(no answer)."""
+
+    def __init__(self, reader: SpanReader | None = None, *, min_margin: float = 1.0):
+        if min_margin <= 0:
+            raise ValueError(f"min_margin must be > 0, got {min_margin}")
+        self.reader = reader or SpanReader()
+        self.min_margin = min_margin
+
+    @property
+    def version(self) -> str:
+        return self.reader.version
+
+    def extract(self, question: str, hits: Sequence[Hit]) -> list[Evidence]:
+        from readers.evidence import descriptor_label
+
+        hits = list(hits)
+        out = self.reader.read(question, [h.passage.text for h in hits])
+        rows = []
+        for h, ps in zip(hits, out):
+            b = ps.best
+            if b is None or b.probability <= self.min_margin * ps.no_answer:
+                continue
+            p = h.passage
+            label = p.title or descriptor_label(p.text) or b.text
+            log = SpanLog(p.id, b.text, b.start, b.end, b.probability)
+            rows.append(Evidence(p.id, label, b.text, b.probability, log))
+        return rows
+
+
+def span_ambig_reader(model_dir: str | Path | None = None, *, ambiguity=None, max_passages: int = 10,
+                      reader: SpanReader | None = None):
+    """The default reader: :class:`~readers.reader.AmbigReader` over :class:`SpanEvidence` with
+    the aggregation settings saved in the model's manifest (``aggregation``: chosen on the
+    out-of-fold predictions of the training questions; defaults when absent)."""
+    from readers.policy import Policy
+    from readers.reader import AmbigReader
+
+    reader = reader or SpanReader(model_dir)
+    agg = reader.manifest.get("aggregation", {}).get("settings", {})
+    policy = Policy(min_support=agg.get("min_support", 0.5),
+                    min_relative_support=agg.get("min_relative_support", 0.0),
+                    abstain_on_conflict=agg.get("abstain_on_conflict", False))
+    return AmbigReader(SpanEvidence(reader, min_margin=agg.get("min_margin", 1.0)), policy=policy,
+                       ambiguity=ambiguity, max_passages=max_passages)
+
+
+class SpanBaseline:
+    """Ordinary one-answer RAG with the same span model: the most probable span of any passage
+    read, cited to its passage (the reference for the ambiguity reader's figures)."""
+
+    def __init__(self, reader: SpanReader | None = None, max_passages: int = 10):
+        if max_passages < 1:
+            raise ValueError(f"max_passages must be >= 1, got {max_passages}")
+        self.reader, self.max_passages = reader or SpanReader(), max_passages
+
+    def read(self, question: str, hits: Sequence[Hit], *, interactive: bool = False):
+        from rag.types import Answer, Reading
+
+        hits = list(hits)[: self.max_passages]
+        sources = tuple(h.passage.id for h in hits)
+        best = None
+        for h, ps in zip(hits, self.reader.read(question, [h.passage.text for h in hits])):
+            if ps.best is not None and (best is None or ps.best.probability > best[1].probability):
+                best = (h, ps.best)
+        if best is None:
+            return Answer("abstain", reason="no span in the retrieved passages", question=question, sources=sources)
+        h, s = best
+        log = SpanLog(h.passage.id, s.text, s.start, s.end, s.probability)
+        r = Reading(h.passage.title or s.text, s.text, (h.passage.id,), s.probability, (log,))
+        return Answer("single", (r,), text=f"{s.text} [{sources.index(h.passage.id) + 1}].", question=question,
+                      sources=sources, model_version=self.reader.version)

@@ -26,8 +26,11 @@ def register(evs) -> None:
     p.add_argument("--no-llm", action="store_true", help="rank answer spans without an LLM (ambig only)")
     p.add_argument("--llm-backend", choices=("auto", "llamacpp", "transformers"), default="transformers",
                    help="runtime for SmolLM2 (default transformers: slower to load, faster per passage)")
-    p.add_argument("--extract", choices=("generate", "score"), default="generate",
-                   help="evidence step: verified LLM reply (default) or LLM-scored candidate spans")
+    p.add_argument("--extract", choices=("span", "generate", "score"), default="span",
+                   help="evidence step: the trained span reader (default; the baseline is then the "
+                        "one-answer reader with the same model), a verified LLM reply, or "
+                        "LLM-scored candidate spans")
+    p.add_argument("--reader-model", metavar="DIR", help="span reader directory (default: the shipped one)")
     p.add_argument("--max-passages", type=int,
                    help="passages each reader reads (default: all of a record's documents; 5 retrieved for ambigqa)")
     p.add_argument("--no-clarify", action="store_true", help="ambigqa: skip the simulated clarification runs")
@@ -36,10 +39,35 @@ def register(evs) -> None:
     p.set_defaults(func=cmd_run)
 
 
+def _span_readers(args, scorer, n: int, data_path) -> dict:
+    """The span reader and its one-answer baseline; refuses to score RAMDocs with a model trained on
+    the same file (its figures are the out-of-fold ones of ``ambigrag train reader``)."""
+    from readers.span_reader import SpanBaseline, SpanReader, span_ambig_reader
+    from readers.span_train import data_hash
+
+    model = SpanReader(args.reader_model)
+    trained_on = model.manifest.get("training_data", {}).get("sha256")
+    if data_path is not None and trained_on and trained_on == data_hash(data_path):
+        raise ValueError(f"the span reader {model.version} was trained on {data_path}: scoring it there "
+                         "would be in-sample. Out-of-fold figures: `ambigrag train reader` (report.md); "
+                         "or pass --reader-model with a model trained on other questions")
+    out = {}
+    if args.reader in ("ambig", "both"):
+        out["ambig"] = span_ambig_reader(reader=model, ambiguity=scorer, max_passages=n)
+    if args.reader in ("baseline", "both"):
+        out["baseline"] = SpanBaseline(model, max_passages=n)
+    return out
+
+
 def _readers(args, llm, scorer) -> dict:
     n = args.max_passages or (5 if args.dataset == "ambigqa" else 100)
     if n < 1:
         raise ValueError(f"--max-passages must be >= 1, got {n}")
+    if args.extract == "span":
+        from eval.data import default_path
+
+        path = args.data or (default_path(args.dataset) if args.dataset == "ramdocs" else None)
+        return _span_readers(args, scorer, n, path)
     from readers.baseline import BaselineReader
     from readers.evidence import SpanExtractor
     from readers.reader import AmbigReader
@@ -81,7 +109,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     records = _load(args)
     if not records:
         raise ValueError(f"no {args.dataset} questions to run")
-    llm = None if (args.no_llm and args.reader == "ambig") else default_llm(backend=args.llm_backend)
+    needs_llm = args.extract != "span" and not (args.no_llm and args.reader == "ambig")
+    llm = default_llm(backend=args.llm_backend) if needs_llm else None
     gold_docs = args.dataset == "ramdocs" or (
         args.dataset == "ambigdocs" and all(d.get("text") for r in records for d in r["documents"]))
     index = None if gold_docs else indexes.load(args.index or default_index())

@@ -94,7 +94,12 @@ def _add_ask(sub) -> None:
     p.add_argument("-k", type=int, default=10, help="passages to read (default 10)")
     p.add_argument("--interactive", action="store_true",
                    help="ask a clarifying question when the question is ambiguous; read the reply on stdin")
-    p.add_argument("--no-llm", action="store_true", help="rank answer spans without the LLM")
+    p.add_argument("--extract", choices=("span", "llm"), default="span",
+                   help="who reads the passages: the trained span reader (default, shipped) or the "
+                        "local LLM (the llm extra)")
+    p.add_argument("--reader-model", metavar="DIR", help="a span reader directory (default: the shipped one)")
+    p.add_argument("--no-llm", action="store_true",
+                   help="load no LLM (with --extract llm: rank typed candidate spans without it)")
     p.add_argument("--rewrite", metavar="NAMES", help="query rewriting before retrieval: comma-separated "
                                                       "interpretations,evidence,decompose,icl")
     p.add_argument("--json", action="store_true", help="print the structured Answer as JSON")
@@ -114,8 +119,10 @@ def _cmd_ask(args) -> int:
     from rag.defaults import default_index
     from rag.pipeline import Pipeline, default_llm
 
-    pipe = Pipeline.from_index(args.index or default_index(), llm=None if args.no_llm else default_llm(), k=args.k,
-                               rewrite=args.rewrite)
+    wants_llm = args.extract == "llm" or "interpretations" in (args.rewrite or "")
+    llm = default_llm() if wants_llm and not args.no_llm else None
+    pipe = Pipeline.from_index(args.index or default_index(), llm=llm, k=args.k, rewrite=args.rewrite,
+                               extract=args.extract, reader_model=args.reader_model)
     ans = pipe.ask(args.question, interactive=args.interactive)
     while ans.kind == "clarify":
         _print_answer(ans, args.json)
@@ -143,6 +150,9 @@ def build_parser() -> argparse.ArgumentParser:
     from readers.ambiguity_cli import register_train
 
     register_train(train)
+    from rag.train_reader_cli import register as register_train_reader
+
+    register_train_reader(train)
     from eval.cli import register as register_eval
 
     register_eval(sub)

@@ -58,6 +58,26 @@ def default_llm(cache: bool = True, backend: str = "auto"):
     return CachedLLM(llm, cache_dir() / "llm.sqlite") if cache else llm
 
 
+EXTRACTORS = ("span", "llm")
+
+
+def _default_reader(extract: str, llm, reader_model, encoder, k: int):
+    """The ambiguity reader with the span model (``span``) or the LLM evidence step (``llm``)."""
+    from readers.reader import AmbiguityScorer
+
+    if extract not in EXTRACTORS:
+        raise ValueError(f"extract must be one of {EXTRACTORS}, got {extract!r}")
+    scorer = AmbiguityScorer(encoder=encoder) if encoder is not None else None
+    if extract == "span":
+        from readers.span_reader import span_ambig_reader
+
+        return span_ambig_reader(reader_model, ambiguity=scorer, max_passages=k)
+    from readers.evidence import SpanExtractor
+    from readers.reader import AmbigReader
+
+    return AmbigReader(SpanExtractor(llm), ambiguity=scorer, max_passages=k)
+
+
 class Pipeline:
     """Retrieve ``k`` hits per question, then read them into an :class:`~rag.types.Answer`.
 
@@ -74,9 +94,15 @@ class Pipeline:
 
     @classmethod
     def from_index(cls, path: str | Path, *, llm=None, retriever=None, reader=None, k: int = 10,
-                   mode: str = "hybrid", ambiguity: bool = True, rewrite: str | None = None) -> Pipeline:
-        """A pipeline over the index at ``path``: hybrid retrieval and the ambiguity reader with
-        ``llm`` reading passages and the shipped ambiguity classifier, unless overridden.
+                   mode: str = "hybrid", ambiguity: bool = True, rewrite: str | None = None,
+                   extract: str = "span", reader_model: str | Path | None = None) -> Pipeline:
+        """A pipeline over the index at ``path``: hybrid retrieval and the ambiguity reader with the
+        shipped ambiguity classifier, unless overridden.
+
+        ``extract="span"`` (default) reads passages with the trained span reader
+        (``reader_model``: a reader directory, default the shipped one); ``"llm"`` with ``llm``
+        (the verified-reply evidence step of :class:`readers.evidence.SpanExtractor`; with
+        ``llm=None`` it ranks typed candidate spans without a model).
 
         ``rewrite`` ("interpretations,decompose,icl", see :func:`retrievers.expansion.rewriter_for`)
         retrieves for every rewrite of the question and fuses the runs."""
@@ -92,20 +118,19 @@ class Pipeline:
 
             retriever = MultiQueryRetriever(retriever, rewriter_for(rewrite, retriever=retriever, llm=llm))
         if reader is None:
-            from readers.evidence import SpanExtractor
-            from readers.reader import AmbigReader, AmbiguityScorer
-
-            scorer = AmbiguityScorer(encoder=encoder) if ambiguity else None
-            reader = AmbigReader(SpanExtractor(llm), ambiguity=scorer)
+            reader = _default_reader(extract, llm, reader_model, encoder if ambiguity else None, k)
         return cls(retriever, reader, k=k, encoder=encoder)
 
     @classmethod
-    def default(cls, *, llm="auto", k: int = 10) -> Pipeline:
+    def default(cls, *, extract: str = "span", llm="auto", k: int = 10) -> Pipeline:
         """Offline pipeline on the default corpus (index built on first use), the shipped encoder,
-        SmolLM2 (``llm="auto"``; pass None for no LLM) and the shipped ambiguity classifier."""
+        the shipped span reader and ambiguity classifier. With ``extract="llm"`` SmolLM2 reads the
+        passages instead (``llm="auto"``: the ``llm`` extra's model; or pass any LLM)."""
         from rag.defaults import default_index
 
-        return cls.from_index(default_index(), llm=default_llm() if llm == "auto" else llm, k=k)
+        if extract == "llm" and llm == "auto":
+            llm = default_llm()
+        return cls.from_index(default_index(), llm=None if llm == "auto" else llm, k=k, extract=extract)
 
     def retrieve(self, questions: Sequence[str]) -> list[list[Hit]]:
         return self.retriever.retrieve(list(questions), self.k)

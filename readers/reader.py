@@ -78,4 +78,5 @@ class AmbigReader:
         p = self.ambiguity.probability(question, hits) if self.ambiguity is not None else None
         numbering = {h.passage.id: i for i, h in enumerate(hits, start=1)}
         ans = decide(grouping, p_ambiguous=p, interactive=interactive, policy=self.policy, numbering=numbering)
-        return replace(ans, question=question, sources=tuple(h.passage.id for h in hits), p_ambiguous=p)
+        return replace(ans, question=question, sources=tuple(h.passage.id for h in hits), p_ambiguous=p,
+                       model_version=getattr(self.extractor, "version", None))

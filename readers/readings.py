@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from eval.normalize import normalize_answer
-from rag.types import Reading
+from rag.types import Reading, SpanLog
 
 _PAREN = re.compile(r"^(.*?)\s*\(([^)]*)\)\s*$")
 
@@ -31,6 +31,7 @@ class Evidence:
     label: str
     answer: str
     score: float = 1.0
+    span: SpanLog | None = None
 
 
 @dataclass(frozen=True)
@@ -91,7 +92,9 @@ def group_evidence(table: Sequence[Evidence], *, min_support: float = 0.5,
         if support < min_support:
             dropped.extend(top)
             continue
-        readings.append(Reading(names[k], _best_surface(top), tuple(dict.fromkeys(e.passage_id for e in top)), support))
+        spans = tuple(e.span for e in top if e.span is not None)
+        readings.append(Reading(names[k], _best_surface(top), tuple(dict.fromkeys(e.passage_id for e in top)),
+                                support, spans))
     return Grouping(tuple(_merge_same_answers(readings)), tuple(conflicts), tuple(dropped))
 
 
@@ -130,5 +133,6 @@ def _merge_same_answers(readings: list[Reading]) -> list[Reading]:
             merged.append(r)
         else:
             m = merged[i]
-            merged[i] = Reading(m.label, m.answer, tuple(dict.fromkeys(m.citations + r.citations)), m.support + r.support)
+            merged[i] = Reading(m.label, m.answer, tuple(dict.fromkeys(m.citations + r.citations)),
+                                m.support + r.support, m.spans + r.spans)
     return sorted(merged, key=lambda r: (-r.support, r.label))

@@ -32,6 +32,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from eval.normalize import normalize_answer, ptb_normalized
+from indexes.datafiles import validate_reference  # noqa: F401  (re-exported: defined on the bottom floor)
 
 
 def exact_match(aliases: Sequence[str] | str, prediction: str) -> bool:
@@ -198,21 +199,6 @@ def summarize(rows: list[dict]) -> dict[str, Any]:
     if any(r["f1_edit"] is not None for r in rows):
         out["f1_edit_multi"] = _mean([r["f1_edit"] or 0.0 for r in multi])
     return out
-
-
-def validate_reference(reference: Any, source: str = "reference") -> list[dict]:
-    """Check the AmbigQA light format (list of ``{id, question, annotations}``)."""
-    if not isinstance(reference, list) or not reference:
-        raise ValueError(f"{source}: expected a non-empty JSON list of questions")
-    for i, ref in enumerate(reference):
-        ok = (isinstance(ref, dict) and isinstance(ref.get("id"), str) and isinstance(ref.get("question"), str)
-              and isinstance(ref.get("annotations"), list) and ref["annotations"]
-              and all(isinstance(a, dict) and a.get("type") in ("singleAnswer", "multipleQAs")
-                      for a in ref["annotations"]))
-        if not ok:
-            raise ValueError(f"{source}: record {i} is not an AmbigQA question "
-                             "({id, question, annotations:[{type: singleAnswer|multipleQAs, ...}]})")
-    return reference
 
 
 def validate_predictions(predictions: Any, ids: Sequence[str], source: str = "predictions") -> dict[str, list]:

@@ -2,48 +2,26 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
+
+from indexes.datafiles import read_ambigqa, read_json_or_jsonl
+
+__all__ = ["DATASETS", "default_path", "load_ambigdocs", "load_ambigqa", "load_generations",
+           "load_ramdocs", "read_json_or_jsonl", "require_ids"]
 
 DATASETS = ("ambigqa", "ambigdocs", "ramdocs")
 
 
 def default_path(dataset: str) -> Path:
-    from rag.defaults import shared_data_dir
+    from indexes.paths import shared_data_dir
 
     rel = {"ambigqa": "ambigqa/dev_light.json", "ramdocs": "ramdocs/RAMDocs_dev.jsonl",
            "ambigdocs": "ambigdocs/ambigdocs_validation_qa.jsonl"}[dataset]
     return shared_data_dir() / rel
 
 
-def read_json_or_jsonl(path: str | Path) -> Any:
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: no such file")
-    text = path.read_text(encoding="utf-8")
-    if not text.strip():
-        raise ValueError(f"{path}: file is empty")
-    if path.suffix == ".jsonl":
-        out = []
-        for n, line in enumerate(text.splitlines(), start=1):
-            if line.strip():
-                try:
-                    out.append(json.loads(line))
-                except json.JSONDecodeError as e:
-                    raise ValueError(f"{path}, line {n}: invalid JSON: {e.msg}") from None
-        return out
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as e:
-        raise ValueError(f"{path}: invalid JSON at line {e.lineno}: {e.msg}") from None
-
-
 def load_ambigqa(path: str | Path | None = None) -> list[dict]:
-    from eval.ambigqa import validate_reference
-
-    path = Path(path) if path else default_path("ambigqa")
-    return validate_reference(read_json_or_jsonl(path), str(path))
+    return read_ambigqa(Path(path) if path else default_path("ambigqa"))
 
 
 def load_ramdocs(path: str | Path | None = None) -> list[dict]:

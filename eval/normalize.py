@@ -1,8 +1,9 @@
 """Text normalisation shared by the metrics.
 
-* :func:`normalize_answer` is SQuAD v1.1's (Rajpurkar et al. 2016; also the ``normalize_answer``
-  of AmbigQA's ``ambigqa_evaluate_script.py`` and AmbigDocs' ``src/eval/eval.py``): lowercase,
-  drop ASCII punctuation (``string.punctuation``), drop the articles a/an/the, collapse whitespace.
+* :func:`normalize_answer` (defined in :mod:`indexes.text`, re-exported here) is SQuAD v1.1's
+  (Rajpurkar et al. 2016; also the ``normalize_answer`` of AmbigQA's ``ambigqa_evaluate_script.py``
+  and AmbigDocs' ``src/eval/eval.py``): lowercase, drop ASCII punctuation (``string.punctuation``),
+  drop the articles a/an/the, collapse whitespace.
 * :func:`ptb_tokenize` is a Python stand-in for the Stanford CoreNLP 3.4.1 PTBTokenizer
   (``-preserveLines -lowerCase``) that AmbigQA's script runs from a Java jar, followed by the
   script's removal of punctuation tokens. See its docstring for the known differences.
@@ -11,22 +12,10 @@
 from __future__ import annotations
 
 import re
-import string
 
-_PUNCT = set(string.punctuation)
-_ARTICLES = re.compile(r"\b(a|an|the)\b", re.UNICODE)
+from indexes.text import normalize_answer
 
-
-def normalize_answer(s: str) -> str:
-    """SQuAD normalisation: lower, remove punctuation, remove articles, fix whitespace.
-
-    >>> normalize_answer("The  Beatles!")
-    'beatles'
-    """
-    s = s.lower()
-    s = "".join(ch for ch in s if ch not in _PUNCT)
-    s = _ARTICLES.sub(" ", s)
-    return " ".join(s.split())
+__all__ = ["PTB_PUNCTUATIONS", "normalize_answer", "ptb_normalized", "ptb_tokenize", "squad_tokens"]
 
 
 def squad_tokens(s: str) -> list[str]:

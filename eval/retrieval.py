@@ -23,7 +23,7 @@ from typing import Any
 
 from eval.ambigqa import gold_items, is_multi
 from eval.normalize import normalize_answer
-from rag.types import Hit
+from indexes.types import Hit
 
 SUBSETS = ("all", "multi", "covered", "covered_multi")
 

@@ -18,7 +18,8 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from rag.types import Answer, Hit, Passage
+from indexes.types import Hit, Passage
+from readers.types import Answer
 
 
 def record_hits(record: dict) -> list[Hit]:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rag.types import Passage
+from indexes.types import Passage
 
 FORMATS = ("jsonl", "tsv", "hf")
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from rag.types import Passage
+from indexes.types import Passage
 
 log = logging.getLogger("ambigrag")
 

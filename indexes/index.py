@@ -79,7 +79,7 @@ def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
 
 
 def _version() -> str:
-    from rag import __version__
+    from indexes._version import __version__
 
     return __version__
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.types import Passage
+from indexes.types import Passage
 
 STORE_FILES = ("passages.jsonl", "passages_offsets.npy")
 

@@ -147,13 +147,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_search(sub)
     _add_ask(sub)
     train = sub.add_parser("train", help="train models").add_subparsers(dest="train_cmd", required=True)
-    from readers.ambiguity_cli import register_train
+    from rag.commands.ambiguity_cli import register_train
 
     register_train(train)
-    from rag.train_reader_cli import register as register_train_reader
+    from rag.commands.train_reader_cli import register as register_train_reader
 
     register_train_reader(train)
-    from eval.cli import register as register_eval
+    from rag.commands.eval_cli import register as register_eval
 
     register_eval(sub)
     return parser

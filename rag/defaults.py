@@ -1,5 +1,7 @@
 """Where the default corpus, the user cache and the default index live.
 
+The corpus, data and cache paths are defined in :mod:`indexes.paths` and re-exported here.
+
 * Default corpus: ``$AMBIGRAG_CORPUS`` if set, else ``../shared/data/ambigqa_passages/corpus.jsonl``
   next to the repository checkout (found by walking up from this file and from the working
   directory).
@@ -13,66 +15,21 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 from pathlib import Path
 
+from indexes.paths import (
+    CORPUS_REL,
+    DATA_REL,
+    cache_dir,
+    corpus_digest,
+    default_corpus,
+    shared_data_dir,
+)
+
+__all__ = ["CORPUS_REL", "DATA_REL", "cache_dir", "corpus_digest", "default_corpus", "default_index",
+           "default_index_path", "shared_data_dir"]
+
 log = logging.getLogger("ambigrag")
-
-CORPUS_REL = Path("shared/data/ambigqa_passages/corpus.jsonl")
-DATA_REL = Path("shared/data")
-
-
-def _candidates() -> list[Path]:
-    here = Path(__file__).resolve()
-    return [*here.parents, *Path.cwd().resolve().parents, Path.cwd().resolve()]
-
-
-def shared_data_dir() -> Path:
-    """``$AMBIGRAG_DATA`` or the ``shared/data`` folder beside the repo checkout."""
-    env = os.environ.get("AMBIGRAG_DATA")
-    if env:
-        return Path(env)
-    for base in _candidates():
-        for cand in (base / DATA_REL, base.parent / DATA_REL):
-            if cand.is_dir():
-                return cand
-    raise FileNotFoundError("cannot find shared/data beside the repository; set AMBIGRAG_DATA")
-
-
-def default_corpus() -> Path:
-    env = os.environ.get("AMBIGRAG_CORPUS")
-    if env:
-        p = Path(env)
-        if not p.exists():
-            raise FileNotFoundError(f"AMBIGRAG_CORPUS={env} does not exist")
-        return p
-    try:
-        return shared_data_dir() / "ambigqa_passages" / "corpus.jsonl"
-    except FileNotFoundError:
-        raise FileNotFoundError("default corpus not found (../shared/data/ambigqa_passages/"
-                                "corpus.jsonl); pass --corpus or set AMBIGRAG_CORPUS") from None
-
-
-def cache_dir() -> Path:
-    env = os.environ.get("AMBIGRAG_CACHE")
-    if env:
-        return Path(env)
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg) if xdg else Path.home() / ".cache") / "ambigrag"
-
-
-def corpus_digest(path: Path) -> str:
-    """sha256 of a corpus file (or of a dataset folder's file names and contents), 16 hex digits."""
-    from indexes.index import sha256_file
-
-    if not path.is_dir():
-        return sha256_file(path)[:16]
-    h = hashlib.sha256()
-    for f in sorted(path.rglob("*")):
-        if f.is_file():
-            h.update(f.name.encode())
-            h.update(sha256_file(f).encode())
-    return h.hexdigest()[:16]
 
 
 def default_index_path(corpus: str | Path | None = None) -> Path:

@@ -1,43 +1,19 @@
-"""One small Protocol per pipeline stage. All are batch-first.
+"""One small Protocol per pipeline stage, re-exported from the floor of each stage. All are
+batch-first.
 
 Implementations do not inherit from these; any object with the right methods fits.
+
+* :class:`Encoder` (:mod:`indexes.protocols`): texts to L2-normalised vectors;
+* :class:`Retriever`, :class:`QueryRewriter` (:mod:`retrievers.protocols`);
+* :class:`LLM` (:mod:`retrievers.llm`): batch ``generate`` and ``score``;
+* :class:`Reader` (:mod:`readers.protocols`): a question and its hits to an Answer.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
+from indexes.protocols import Encoder
+from readers.protocols import Reader
+from retrievers.llm import LLM
+from retrievers.protocols import QueryRewriter, Retriever
 
-import numpy as np
-
-from rag.types import Answer, Hit
-
-
-@runtime_checkable
-class Encoder(Protocol):
-    """Texts to L2-normalised vectors, shape (len(texts), dim)."""
-
-    id: str
-
-    def encode(self, texts: Sequence[str]) -> np.ndarray: ...
-
-
-@runtime_checkable
-class Retriever(Protocol):
-    """For each query, its top-``k`` hits, best first."""
-
-    def retrieve(self, queries: Sequence[str], k: int) -> list[list[Hit]]: ...
-
-
-@runtime_checkable
-class QueryRewriter(Protocol):
-    """A question to the queries to retrieve for (the question itself included)."""
-
-    def rewrite(self, question: str) -> list[str]: ...
-
-
-@runtime_checkable
-class Reader(Protocol):
-    """A question and its hits to an :class:`~rag.types.Answer`."""
-
-    def read(self, question: str, hits: Sequence[Hit]) -> Answer: ...
+__all__ = ["LLM", "Encoder", "QueryRewriter", "Reader", "Retriever"]

@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from rag.types import Hit
+from indexes.types import Hit
 
 LEXICAL_NAMES = (
     "wh_who", "wh_what", "wh_when", "wh_where", "wh_which", "wh_how", "wh_other", "has_year",

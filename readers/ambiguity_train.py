@@ -8,7 +8,6 @@ from typing import Any
 
 import numpy as np
 
-from eval.abstention import auroc
 from readers.ambiguity import (
     AmbiguityModel,
     FeatureSpec,
@@ -18,6 +17,7 @@ from readers.ambiguity import (
     log_loss,
     sigmoid,
 )
+from readers.metrics import auroc
 
 # Ridge strength on standardised features, chosen by log loss on the train calibration split
 # (l2 = 1, 30, 100, 300, 1000, 3000 gave 0.6655, 0.6641, 0.6626, 0.6610, 0.6596, 0.6595; 1000

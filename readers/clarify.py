@@ -12,9 +12,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from eval.normalize import normalize_answer
-from rag.types import Reading
+from indexes.text import normalize_answer
 from readers.readings import split_title
+from readers.types import Reading
 
 ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "last": -1,
             "one": 1, "two": 2, "three": 3, "four": 4, "five": 5}
@@ -73,8 +73,8 @@ def follow_up(question_asked: str, readings: Sequence[Reading], reply: str, *, a
     """The system's turn after the user's reply: the chosen reading's answer; if the reply matches
     nothing, the question once more (``attempts`` counts earlier misses); after that, the
     complete answer. Returns ``(Answer, attempts)``."""
-    from rag.types import Answer
-    from readers.policy import render
+    from readers.render import render
+    from readers.types import Answer
 
     i = match_reply(reply, readings, encoder)
     if i is not None:

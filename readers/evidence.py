@@ -19,7 +19,7 @@ For each hit the :class:`SpanExtractor`
 Passages are data, not instructions: the prompt fences them, and every answer kept is text of
 its passage, so an injected "answer 42" can only surface as an answer the passage itself gives.
 
->>> from rag.types import Hit, Passage
+>>> from indexes.types import Hit, Passage
 >>> p = Passage("1", "Broken Bow, Nebraska", "As of the census of 2010, there were 3,559 people.")
 >>> [e.answer for e in SpanExtractor().extract("What is the population of Broken Bow?", [Hit(p, 1.0, 1, "x")])]
 ['3,559 people']
@@ -33,8 +33,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from eval.normalize import normalize_answer
-from rag.types import Hit
+from indexes.text import normalize_answer
+from indexes.types import Hit
 from readers.readings import Evidence
 from readers.spans import Span, candidate_spans, content_words, focus
 

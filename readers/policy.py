@@ -21,8 +21,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rag.types import Answer, Reading
 from readers.readings import Conflict, Grouping
+from readers.render import cite, render
+from readers.types import Answer, Reading
+
+__all__ = ["Policy", "cite", "decide", "render", "same_name_entities"]
 
 
 @dataclass(frozen=True)
@@ -59,18 +62,6 @@ def same_name_entities(readings: tuple[Reading, ...]) -> bool:
     return False
 
 
-def cite(r: Reading, numbering: dict[str, int]) -> str:
-    return "".join(f"[{numbering[c]}]" for c in r.citations if c in numbering)
-
-
-def render(readings: tuple[Reading, ...], numbering: dict[str, int]) -> str:
-    """"For A: x [1]. For B: y [3]." (a single reading: "x [1].")."""
-    if len(readings) == 1:
-        r = readings[0]
-        return f"{r.answer} {cite(r, numbering)}".strip() + "."
-    return " ".join(f"For {r.label}: {r.answer} {cite(r, numbering)}".rstrip() + "." for r in readings)
-
-
 def _conflict_reason(c: Conflict) -> str:
     alts = " vs ".join(f"{a!r} ({s:g})" for a, s in c.answers)
     return f"conflicting evidence for {c.label}: {alts}"
@@ -78,7 +69,7 @@ def _conflict_reason(c: Conflict) -> str:
 
 def decide(grouping: Grouping, *, p_ambiguous: float | None = None, interactive: bool = False,
            policy: Policy = Policy(), numbering: dict[str, int] | None = None) -> Answer:
-    """Turn grouped evidence into an :class:`~rag.types.Answer` (see module docstring).
+    """Turn grouped evidence into an :class:`~readers.types.Answer` (see module docstring).
 
     ``numbering`` maps passage ids to the citation numbers shown in the text (1-based hit rank).
     """

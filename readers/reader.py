@@ -8,7 +8,7 @@ Each stage is its own, separately testable piece:
    P(ambiguous) from :class:`AmbiguityScorer` when one is given;
 4. :mod:`readers.clarify`: the clarifying question and the reply.
 
->>> from rag.types import Hit, Passage
+>>> from indexes.types import Hit, Passage
 >>> hits = [Hit(Passage("a", "Bobby Carpenter (ice hockey)", "He played ice hockey for the Capitals."), 1, 1, "x"),
 ...         Hit(Passage("b", "Bobby Carpenter (American football)",
 ...                     "He played American football for the Cowboys."), 1, 2, "x")]
@@ -23,10 +23,11 @@ from dataclasses import replace
 
 import numpy as np
 
-from rag.types import Answer, Hit
+from indexes.types import Hit
 from readers.evidence import SpanExtractor
 from readers.policy import Policy, decide
 from readers.readings import group_evidence
+from readers.types import Answer
 
 
 class AmbiguityScorer:

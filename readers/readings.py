@@ -17,8 +17,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from eval.normalize import normalize_answer
-from rag.types import Reading, SpanLog
+from indexes.text import normalize_answer
+from readers.types import Reading, SpanLog
 
 _PAREN = re.compile(r"^(.*?)\s*\(([^)]*)\)\s*$")
 

@@ -7,7 +7,7 @@ best span beats "no answer", labelled with the passage's entity (title with its 
 else a "Name (descriptor)" at the start of the passage, else the answer), scored by the span's
 probability, and logging the span for learning from feedback.
 
->>> from rag.types import Hit, Passage
+>>> from indexes.types import Hit, Passage
 >>> ev = SpanEvidence()                                                    # doctest: +SKIP
 >>> p = Passage("1", "Broken Bow, Nebraska", "As of the census of 2010, there were 3,559 people.")
 >>> [e.answer for e in ev.extract("What is the population of Broken Bow?", [Hit(p, 1, 1, "x")])]  # doctest: +SKIP
@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.types import Hit, SpanLog
+from indexes.types import Hit
 from readers.readings import Evidence
 from readers.span_model import (
     PassageSpans,
@@ -32,6 +32,7 @@ from readers.span_model import (
     shipped_reader_dir,
     windows,
 )
+from readers.types import SpanLog
 
 
 class SpanReader:
@@ -163,7 +164,7 @@ class SpanBaseline:
         self.reader, self.max_passages = reader or SpanReader(), max_passages
 
     def read(self, question: str, hits: Sequence[Hit], *, interactive: bool = False):
-        from rag.types import Answer, Reading
+        from readers.types import Answer, Reading
 
         hits = list(hits)[: self.max_passages]
         sources = tuple(h.passage.id for h in hits)

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from indexes.dense import DenseIndex
 from indexes.store import PassageStore
-from rag.types import Hit
+from indexes.types import Hit
 from retrievers.base import check_queries
 
 

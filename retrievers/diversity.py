@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from rag.types import Hit
+from indexes.types import Hit
 from retrievers.base import check_queries
 
 

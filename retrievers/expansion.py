@@ -27,7 +27,7 @@ import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from eval.normalize import normalize_answer
+from indexes.text import normalize_answer
 from retrievers.rewriters import LRUCache
 
 INTERPRET_HEAD = ("Each question below is ambiguous. List the specific questions it could mean, one per line.\n\n")
@@ -60,14 +60,14 @@ def build_example_bank(out: str | Path, train: str | Path | None = None,
                        exclude: Sequence[str | Path] | None = None, progress: bool = True) -> Path:
     """Build the example bank index at ``out`` from AmbigQA ``train`` (default train_light),
     leaving out every question of the ``exclude`` files (default: AmbigQA dev_light)."""
-    from eval.data import load_ambigqa
+    from indexes.datafiles import read_ambigqa
     from indexes.index import build
-    from rag.defaults import shared_data_dir
+    from indexes.paths import shared_data_dir
 
     train = Path(train) if train else shared_data_dir() / "ambigqa" / "train_light.json"
     excl = [Path(p) for p in (exclude if exclude is not None else [shared_data_dir() / "ambigqa" / "dev_light.json"])]
-    banned = {_norm(r["question"]) for p in excl for r in load_ambigqa(p)}
-    records = bank_examples(load_ambigqa(train), banned)
+    banned = {_norm(r["question"]) for p in excl for r in read_ambigqa(p)}
+    records = bank_examples(read_ambigqa(train), banned)
     with tempfile.TemporaryDirectory() as tmp:
         corpus = Path(tmp) / "bank.jsonl"
         corpus.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
@@ -81,7 +81,7 @@ def build_example_bank(out: str | Path, train: str | Path | None = None,
 
 def default_bank(progress: bool = True) -> Path:
     """The example bank in the user cache, built on first use (a few seconds)."""
-    from rag.defaults import cache_dir
+    from indexes.paths import cache_dir
 
     path = cache_dir() / "example_bank"
     if not (path / "manifest.json").exists():

@@ -5,7 +5,7 @@ optional per-run ``weights`` and ``k`` (how many fused hits to return), and retu
 ``list[Hit]`` with 1-based ranks. Ties in fused score break by passage id (ascending), so
 results are deterministic whatever the input order.
 
->>> from rag.types import Hit, Passage
+>>> from indexes.types import Hit, Passage
 >>> P = {i: Passage(i, "", "") for i in "abc"}
 >>> run1 = [Hit(P["a"], 9.0, 1, "bm25"), Hit(P["b"], 5.0, 2, "bm25")]
 >>> run2 = [Hit(P["b"], 0.9, 1, "dense"), Hit(P["c"], 0.8, 2, "dense")]
@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from rag.types import Hit, Passage
+from indexes.types import Hit, Passage
 
 RRF_K = 60  # Cormack, Clarke & Büttcher (SIGIR 2009), "Reciprocal Rank Fusion outperforms ..."
 NORMALISERS = ("minmax", "zscore")

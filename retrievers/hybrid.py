@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from rag.types import Hit
+from indexes.types import Hit
 from retrievers.base import check_queries
 from retrievers.fusion import hybrid_convex
 

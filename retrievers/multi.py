@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from rag.types import Hit
+from indexes.types import Hit
 from retrievers.base import check_queries
 from retrievers.fusion import reciprocal_rank_fusion
 

@@ -1,4 +1,4 @@
-"""The LLM protocol, deterministic defaults, and a persistent cache.
+"""The LLM protocol (defined in :mod:`retrievers.llm`, re-exported here) and a persistent cache.
 
 :class:`CachedLLM` keys every call by (model id, method, prompt, continuation, parameters) in a
 small SQLite file, so re-running an evaluation costs nothing. It is safe to share between
@@ -13,33 +13,10 @@ import sqlite3
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol, runtime_checkable
 
+from retrievers.llm import LLM, check_batch
 
-@runtime_checkable
-class LLM(Protocol):
-    """``generate``: one completion per prompt (greedy by default). ``score``: total
-    log-probability of each continuation given its prompt (backends that cannot score raise
-    ``NotImplementedError``)."""
-
-    id: str
-
-    def generate(self, prompts: Sequence[str], max_tokens: int = 64,
-                 stop: Sequence[str] | None = None) -> list[str]: ...
-
-    def score(self, prompts: Sequence[str], continuations: Sequence[str]) -> list[float]: ...
-
-
-def check_batch(prompts: Sequence[str], max_tokens: int | None = None) -> list[str]:
-    if isinstance(prompts, str):
-        raise TypeError("pass a list of prompts, not a single string")
-    if max_tokens is not None and max_tokens < 1:
-        raise ValueError(f"max_tokens must be >= 1, got {max_tokens}")
-    out = list(prompts)
-    bad = [i for i, p in enumerate(out) if not isinstance(p, str)]
-    if bad:
-        raise TypeError(f"prompt {bad[0]} is {type(out[bad[0]]).__name__}, expected str")
-    return out
+__all__ = ["LLM", "CachedLLM", "check_batch"]
 
 
 class CachedLLM:

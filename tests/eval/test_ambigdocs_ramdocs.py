@@ -98,8 +98,8 @@ def test_ramdocs_real_data_gold_and_wrong_responses(shared_data):
 
 
 def test_ambigdocs_qa_only_file_scores_answer_recall(shared_data, tmp_path):
-    from eval.cli import score_file
     from eval.data import load_ambigdocs
+    from eval.score import score_file
 
     exs = load_ambigdocs()
     assert len(exs) == 3610

@@ -124,7 +124,7 @@ def test_abstention_coverage_and_selective_f1(dev_questions):
 
 
 def test_prediction_file_validation(dev_questions, tmp_path):
-    from eval.cli import score_file
+    from eval.score import score_file
 
     ids = [r["id"] for r in dev_questions]
     with pytest.raises(ValueError, match="2002 id\\(s\\) missing"):

@@ -1,10 +1,9 @@
-"""``ambigrag eval ...`` subcommands."""
+"""``ambigrag eval ...`` subcommands (``eval score`` here; the others in :mod:`rag.commands`)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from eval.data import DATASETS
 
@@ -22,34 +21,18 @@ def register(sub) -> None:
     p.add_argument("--json", metavar="OUT", help="write metrics, per-example rows and categories as JSON")
     p.add_argument("--md", metavar="OUT", help="also write the markdown table to a file")
     p.set_defaults(func=cmd_score)
-    from eval.retrieval_cli import register as register_retrieval
-    from eval.run_cli import register as register_run
-    from readers.ambiguity_cli import register_eval as register_ambiguity
+    from rag.commands.ambiguity_cli import register_eval as register_ambiguity
+    from rag.commands.retrieval_cli import register as register_retrieval
+    from rag.commands.run_cli import register as register_run
 
     register_retrieval(evs)
     register_ambiguity(evs)
     register_run(evs)
 
 
-def score_file(dataset: str, gold: str | Path | None, pred: str | Path) -> dict:
-    """Score a prediction file; return ``{"dataset", "summary", "rows"}``."""
-    from eval import ambigdocs, ambigqa, data, ramdocs
-
-    if dataset == "ambigqa":
-        ref = data.load_ambigqa(gold)
-        preds = ambigqa.validate_predictions(data.read_json_or_jsonl(pred), [r["id"] for r in ref], str(pred))
-        result = ambigqa.evaluate(ref, preds)
-    elif dataset == "ramdocs":
-        recs = data.load_ramdocs(gold)
-        result = ramdocs.evaluate(recs, data.load_generations(pred, [r["id"] for r in recs]))
-    else:
-        exs = data.load_ambigdocs(gold)
-        result = ambigdocs.evaluate(exs, data.load_generations(pred, [e["id"] for e in exs]))
-    return {"dataset": dataset, **result}
-
-
 def cmd_score(args: argparse.Namespace) -> int:
     from eval.report import write_report
+    from eval.score import score_file
 
     result = score_file(args.dataset, args.gold, args.pred)
     md = write_report(result, args.json, args.md, title=f"{args.dataset} scores for {args.pred}")

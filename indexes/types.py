@@ -1,0 +1,49 @@
+"""Passage and Hit: what an index stores and a retriever returns.
+
+Records are frozen dataclasses: a stage never mutates what it was given.
+
+>>> p = Passage(id="d1", title="Dexter (TV series)", text="Dexter is ...")
+>>> Hit(passage=p, score=1.5, rank=1, source="bm25").passage.title
+'Dexter (TV series)'
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Passage:
+    """One retrievable unit of text. ``meta`` holds any extra corpus fields."""
+
+    id: str
+    title: str
+    text: str
+    meta: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"id": self.id, "title": self.title, "text": self.text}
+        if self.meta:
+            d["meta"] = self.meta
+        return d
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A passage returned for a query: its score, 1-based rank and which retriever found it."""
+
+    passage: Passage
+    score: float
+    rank: int
+    source: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rank": self.rank,
+            "id": self.passage.id,
+            "title": self.passage.title,
+            "score": self.score,
+            "source": self.source,
+            "text": self.passage.text,
+        }

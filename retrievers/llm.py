@@ -1,0 +1,40 @@
+"""The LLM protocol: what readers and query rewriters may ask of a language model.
+
+Its backends (llama.cpp, transformers, LangChain chat models) and the persistent cache live in
+:mod:`rag.llm`; this module sits low enough that readers and rewriters see the protocol without
+importing :mod:`rag`.
+
+>>> check_batch(["Who wrote Dune?"], max_tokens=8)
+['Who wrote Dune?']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
+
+
+@runtime_checkable
+class LLM(Protocol):
+    """``generate``: one completion per prompt (greedy by default). ``score``: total
+    log-probability of each continuation given its prompt (backends that cannot score raise
+    ``NotImplementedError``)."""
+
+    id: str
+
+    def generate(self, prompts: Sequence[str], max_tokens: int = 64,
+                 stop: Sequence[str] | None = None) -> list[str]: ...
+
+    def score(self, prompts: Sequence[str], continuations: Sequence[str]) -> list[float]: ...
+
+
+def check_batch(prompts: Sequence[str], max_tokens: int | None = None) -> list[str]:
+    if isinstance(prompts, str):
+        raise TypeError("pass a list of prompts, not a single string")
+    if max_tokens is not None and max_tokens < 1:
+        raise ValueError(f"max_tokens must be >= 1, got {max_tokens}")
+    out = list(prompts)
+    bad = [i for i, p in enumerate(out) if not isinstance(p, str)]
+    if bad:
+        raise TypeError(f"prompt {bad[0]} is {type(out[bad[0]]).__name__}, expected str")
+    return out

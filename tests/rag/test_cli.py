@@ -19,7 +19,9 @@ def test_index_build_and_search_json(sample_corpus, tmp_path, capsys):
 def test_hybrid_search_text_output(small_index_dir, capsys):
     assert main(["-q", "search", str(small_index_dir), "rainbow six siege maps", "-k", "2"]) == 0
     out = capsys.readouterr().out
-    assert out.lstrip().startswith("1") and "Rainbow Six Siege" in out
+    ranked = [line for line in out.splitlines() if line[:3].strip().isdigit()]  # "  1  0.8123  [id] title"
+    assert [line.split()[0] for line in ranked] == ["1", "2"]
+    assert ranked[0].endswith("] Tom Clancy's Rainbow Six Siege")
 
 
 def test_bad_corpus_gives_a_clear_error_and_exit_2(tmp_path, capsys):

@@ -17,7 +17,7 @@ def test_chat_model_adapter_batches_and_refuses_scoring(tmp_path):
 
     llm = ChatModelLLM(FakeListChatModel(responses=["  Paris ", "Shakespeare"]))
     assert llm.generate(["capital of France?", "author of Hamlet?"]) == ["Paris", "Shakespeare"]
-    with pytest.raises(NotImplementedError):
+    with pytest.raises(NotImplementedError, match="no log-likelihood"):
         llm.score(["q"], ["a"])
     cached = CachedLLM(llm, tmp_path / "c.sqlite")
     first = cached.generate(["x"])

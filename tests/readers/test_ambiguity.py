@@ -47,8 +47,22 @@ def test_evidence_features_on_real_hits(small_index, encoder):
 
     hits = retriever_for(small_index, "hybrid", encoder=encoder).retrieve(["who portrayed darth vader"], 10)[0]
     f = evidence_features(hits)
-    assert f.shape == (5,) and 0 < f[0] <= 1 and f[4] >= 0.2
-    assert (evidence_features([]) == 0).all()
+    # EVIDENCE_NAMES, from the top-10 titles and scores of the real hits
+    titles = [h.passage.title.strip().lower() for h in hits]
+    shares = np.array([titles.count(t) for t in dict.fromkeys(titles)]) / 10
+    assert len(hits) == 10 and titles[:3] == ["darth vader"] * 3
+    np.testing.assert_allclose(f, [len(set(titles)) / 10, sum("(" in t for t in set(titles)) / 10,
+                                   -(shares * np.log(shares)).sum(), (hits[0].score - hits[9].score) / hits[0].score,
+                                   shares.max()], rtol=1e-5)  # float32 features
+    from rag.types import Hit, Passage
+
+    made = [Hit(Passage(str(i), t, "x"), s, i + 1, "x") for i, (t, s) in
+            enumerate([("Mercury (planet)", 2.0), ("Mercury (planet)", 1.5), ("Mercury (element)", 1.0),
+                       ("Freddie Mercury", 0.5)])]
+    # 3 distinct titles /10, 2 with a qualifier /10, entropy of (1/2, 1/4, 1/4) = 1.5 ln 2,
+    # score spread (2 - 0.5) / 2, largest title share 2/4
+    np.testing.assert_allclose(evidence_features(made), [0.3, 0.2, 1.5 * np.log(2), 0.75, 0.5], rtol=1e-6)
+    assert evidence_features([]).tolist() == [0.0] * 5
 
 
 def test_training_is_deterministic(train_sample, sample_embeddings):

@@ -65,7 +65,9 @@ def test_prior_extraction_answers_from_the_passage_and_skips_unrelated_ones(ramd
     rows = SpanExtractor().extract(rec["question"], _hits(rec))
     assert {r.answer for r in rows} == {"February 8, 1900", "July 15, 1905"}  # correct + misinformation
     other = _record(ramdocs, "What is the population of Broken Bow?")
-    assert relevance(rec["question"], other["documents"][0]["text"]) < 0.5
+    # relevance = share of the question's content words {general, bryan} found in the passage
+    assert relevance(rec["question"], rec["documents"][0]["text"]) == 1.0
+    assert relevance(rec["question"], other["documents"][0]["text"]) == 0.0
     assert SpanExtractor().extract(rec["question"], _hits(other)) == []
 
 
@@ -96,7 +98,7 @@ def test_malformed_llm_output_falls_back_instead_of_crashing(ramdocs, how, mode)
     if mode == "score":  # unusable scores: the prior decides
         assert {r.answer for r in rows} == {"February 8, 1900", "July 15, 1905"}
     else:  # an unusable reply supports nothing: no evidence, no crash
-        assert all(normalize_answer(r.answer) for r in rows)
+        assert rows == []
 
 
 def test_a_reply_is_kept_only_where_the_passage_supports_it():

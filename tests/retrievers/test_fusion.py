@@ -44,7 +44,10 @@ def test_rrf_hand_computed():
 def test_rrf_weights_and_k():
     fused = reciprocal_rank_fusion([R1, R2], k=2, weights=(1.0, 3.0))
     # c: 1/63 + 3/61 = .0651 ; a: 1/61 + 3/62 = .0648
-    assert ids(fused) == ["c", "a"]
+    assert ids(fused) == ["c", "a"]  # k=2 keeps the top two
+    assert [h.score for h in fused] == pytest.approx([1 / 63 + 3 / 61, 1 / 61 + 3 / 62])
+    assert ids(reciprocal_rank_fusion([R1, R2], weights=(1.0, 3.0))) == ["c", "a", "d", "b"]  # d: 3/63 > b: 1/62
+    assert [h.score for h in reciprocal_rank_fusion([R1, R2], rrf_k=0)] == pytest.approx([1 + 1 / 2, 1 / 3 + 1, 1 / 2, 1 / 3])
     with pytest.raises(ValueError, match="2 weights"):
         reciprocal_rank_fusion([R1], weights=(1, 2))
 
@@ -82,6 +85,9 @@ def test_dbsf_hand_computed():
     a_expected = (10 - (mu - 3 * sd)) / (6 * sd)
     fused = distribution_based_fusion([R1])
     assert fused[0].passage.id == "a" and fused[0].score == pytest.approx(a_expected)
+    # (s - (mu - 3 sd)) / (6 sd) for every hit: b and c sit below a in the same proportion
+    assert ids(fused) == ["a", "b", "c"]
+    assert [h.score for h in fused] == pytest.approx([(x - (mu - 3 * sd)) / (6 * sd) for x in s])
     assert distribution_based_fusion([run(("a", 1.0), ("b", 1.0))])[0].score == 0.5
 
 
@@ -89,6 +95,7 @@ def test_default_hybrid_weights_favour_dense_run():
     dense, sparse = run(("a", 0.9), ("b", 0.1)), run(("b", 20.0), ("a", 10.0))
     fused = hybrid_convex([dense, sparse])
     assert ids(fused) == ["a", "b"]  # a: .7*1 + .3*0 = .7 ; b: 0 + .3 = .3
+    assert [h.score for h in fused] == pytest.approx([0.7, 0.3])
 
 
 def test_fusion_is_deterministic_under_shuffled_input():

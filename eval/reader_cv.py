@@ -106,7 +106,7 @@ def train_and_ship(records: Sequence[dict], settings: TrainSettings, out_dir: st
 
 # --- scoring the out-of-fold predictions -------------------------------------------------------
 
-AGG_GRID = {"min_margin": (0.5, 1.0, 2.0, 4.0), "min_support": (0.2, 0.35, 0.5, 0.7),
+AGG_GRID = {"min_margin": (0.25, 0.5, 1.0, 2.0, 4.0), "min_support": (0.05, 0.1, 0.2, 0.35, 0.5, 0.7),
             "min_relative_support": (0.0, 0.1, 0.2, 0.35, 0.5), "abstain_on_conflict": (False,)}
 
 

@@ -152,7 +152,12 @@ def test_tampered_or_foreign_reader_is_refused(tmp_path):
 
 # Documents the shipped model reads right (it was trained on them: this checks the shipped
 # weights load and decode exactly, not generalisation; out-of-fold figures are in its manifest).
-CASES = [("What is the population of Broken Bow?", 0, "3,559 people")]
+CASES = [("What is the population of Broken Bow?", 0, "3,559 people"),
+         ("What sport is Bobby Carpenter associated with?", 0, "American football"),
+         ('Who are the directors of the film "Lahu Ke Do Rang"?', 0, "Mahesh Bhatt"),
+         ("What sport is Ryan Davis associated with?", 1, "AFL")]
+NOISE = [('Who are the directors of the film "Lahu Ke Do Rang"?', 5),
+         ("What sport is Ryan Davis associated with?", 3), ("What sport is Justin Thomas associated with?", 0)]
 
 
 def test_shipped_reader_exact_spans_on_real_documents(shipped, ramdocs):
@@ -166,10 +171,12 @@ def test_shipped_reader_exact_spans_on_real_documents(shipped, ramdocs):
 
 
 def test_shipped_reader_reads_noise_as_no_answer(shipped, ramdocs):
-    rec = next(r for r in ramdocs if r["question"] == "What is the population of Broken Bow?")
-    noise = [d["text"] for d in rec["documents"] if d["type"] == "noise"]
-    out = shipped.read(rec["question"], noise)
-    assert [ps.answers for ps in out] == [False] * len(noise)
+    by_q = {r["question"]: r for r in ramdocs}
+    for q, j in NOISE:
+        doc = by_q[q]["documents"][j]
+        assert doc["type"] == "noise"
+        ps = shipped.read(q, [doc["text"]])[0]
+        assert not ps.answers and ps.no_answer > ps.best.probability
 
 
 @pytest.mark.slow

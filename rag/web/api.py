@@ -1,0 +1,143 @@
+"""Routes, request bodies and JSON error handlers of the web API (used by :func:`rag.web.app.create_app`).
+
+Bodies are pydantic models with strict strings: a number where text belongs, an empty or
+whitespace-only text, a text over ``MAX_TEXT`` characters or an unknown field is a 422, malformed
+JSON a 400, each with ``{"error": "..."}`` naming the field.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, StrictStr, StringConstraints
+
+from rag.types import Answer
+from rag.web.app import MAX_COMMENT, MAX_TEXT, payload
+
+log = logging.getLogger("ambigrag.web")
+
+Text = Annotated[StrictStr, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TEXT)]
+InteractionId = Annotated[StrictStr, StringConstraints(min_length=1, max_length=64)]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class AskBody(_Body):
+    question: Text
+
+
+class ReplyBody(_Body):
+    interaction_id: InteractionId
+    text: Text
+
+
+class FeedbackBody(_Body):
+    interaction_id: InteractionId
+    rating: Literal["correct", "partial", "wrong"]
+    comment: Annotated[StrictStr, StringConstraints(strip_whitespace=True, max_length=MAX_COMMENT)] | None = None
+
+
+class FollowupBody(_Body):
+    interaction_id: InteractionId
+    text: Text
+
+
+def register_routes(app, pipeline, store, passages) -> None:
+    """The ``/api/*`` routes. Handlers are plain functions: FastAPI runs them in its thread pool,
+    and each returns only after the store committed its rows."""
+    from fastapi import HTTPException
+
+    from rag.feedback.implicit import CLASSIFIER_VERSION, classify
+    from rag.feedback.store import NotAwaitingReply, UnknownInteraction
+
+    def ask(text: str) -> Answer:
+        try:
+            return pipeline.ask(text, interactive=True)
+        except ValueError as e:
+            raise HTTPException(400, str(e)) from None
+
+    def pick_reading(prev: Answer, text: str) -> Answer | None:
+        """A correction naming one of the previous answer's readings ("no, I meant the hockey
+        player") gets that reading's answer; None when it names none of them."""
+        if prev.kind not in ("multi", "clarify") or len(prev.readings) < 2:
+            return None
+        state = replace(prev, kind="clarify", clarifying_question=prev.clarifying_question or prev.text, turn=0)
+        picked = pipeline.reply(state, text)
+        return picked if picked.kind == "single" else None
+
+    @app.get("/api/health")
+    def health() -> dict:
+        return {"status": "ok", "interactions": store.count("interactions")}
+
+    @app.post("/api/ask")
+    def api_ask(body: AskBody) -> dict:
+        ans = ask(body.question)
+        return payload(store.new_interaction(body.question, ans), ans, passages)
+
+    @app.post("/api/reply")
+    def api_reply(body: ReplyBody) -> dict:
+        try:
+            state, version = store.clarify_state(body.interaction_id)
+            ans = pipeline.reply(state, body.text)
+            store.add_reply(body.interaction_id, version, body.text, ans)
+        except UnknownInteraction:
+            raise HTTPException(404, f"unknown interaction_id {body.interaction_id!r}") from None
+        except NotAwaitingReply as e:
+            raise HTTPException(409, str(e)) from None
+        return payload(body.interaction_id, ans, passages)
+
+    @app.post("/api/feedback")
+    def api_feedback(body: FeedbackBody) -> dict:
+        try:
+            store.add_rating(body.interaction_id, body.rating, body.comment or None)
+        except UnknownInteraction:
+            raise HTTPException(404, f"unknown interaction_id {body.interaction_id!r}") from None
+        return {"interaction_id": body.interaction_id, "rating": body.rating, "stored": True}
+
+    @app.post("/api/followup")
+    def api_followup(body: FollowupBody) -> dict:
+        try:
+            prev = store.state(body.interaction_id)
+        except UnknownInteraction:
+            raise HTTPException(404, f"unknown interaction_id {body.interaction_id!r}") from None
+        label = classify(body.text)
+        ans = pick_reading(prev, body.text) if label.label == "rephrase" else None
+        ans = ans or ask(body.text)
+        new_id = store.add_followup(body.interaction_id, body.text, label.label, label.confidence,
+                                    f"{CLASSIFIER_VERSION}/{label.source}", ans)
+        out = payload(new_id, ans, passages)
+        out["parent_id"] = body.interaction_id
+        out["followup"] = {"label": label.label, "confidence": label.confidence, "source": label.source}
+        return out
+
+
+def register_errors(app) -> None:
+    """Every error as ``{"error": "..."}``: 400 malformed JSON, 422 invalid fields, the
+    HTTPException's status otherwise, 500 (logged) for anything unexpected."""
+    from fastapi.exceptions import RequestValidationError
+    from fastapi.responses import JSONResponse
+    from starlette.exceptions import HTTPException as StarletteHTTPException
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request, exc: RequestValidationError):
+        errors = exc.errors()
+        if any(e.get("type") == "json_invalid" for e in errors):
+            return JSONResponse({"error": "malformed JSON in the request body"}, status_code=400)
+        parts = []
+        for e in errors:
+            loc = ".".join(str(x) for x in e.get("loc", ()) if x != "body") or "body"
+            parts.append(f"{loc}: {e.get('msg', 'invalid')}")
+        return JSONResponse({"error": "; ".join(parts)}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request, exc: StarletteHTTPException):
+        return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code)
+
+    @app.exception_handler(Exception)
+    async def crash(request, exc: Exception):
+        log.exception("error on %s %s", request.method, request.url.path)
+        return JSONResponse({"error": "internal server error"}, status_code=500)

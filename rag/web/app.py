@@ -12,9 +12,10 @@
 * ``GET /api/health``; ``GET /`` the page.
 
 Answer payload: ``{interaction_id, kind: answer|multi|clarify|abstain, text, readings: [{label,
-answer, citations: [{id, title, text}]}], clarifying_question, options, reason, question,
+answer, citations: [{id, title, text, number}]}], clarifying_question, options, reason, question,
 model_version}`` (``Answer.to_dict()`` with kind ``single`` named ``answer``, citations resolved
-to passages, and ``options``: the clarifying question's choices, in order).
+to passages with ``number``, the ``[n]`` that ``text`` cites them by, and ``options``: the
+clarifying question's choices, in order).
 
 Errors are ``{"error": "..."}`` with a 4xx status: 400 malformed JSON or a bad question,
 404 unknown interaction, 409 nothing to reply to, 413 body over :data:`MAX_BODY` bytes,
@@ -65,9 +66,11 @@ def payload(interaction_id: str, ans: Answer, passages: Callable[[str], Passage 
     """The JSON the API returns for an answer (see the module docstring)."""
     from readers.clarify import option_text
 
-    def cite(pid: str) -> dict[str, str]:
+    number = {pid: i for i, pid in enumerate(ans.sources, start=1)}
+
+    def cite(pid: str) -> dict[str, Any]:
         p = passages(pid) if passages else None
-        return {"id": pid, "title": p.title if p else "", "text": p.text if p else ""}
+        return {"id": pid, "title": p.title if p else "", "text": p.text if p else "", "number": number.get(pid)}
 
     return {
         "interaction_id": interaction_id,

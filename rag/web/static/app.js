@@ -38,7 +38,8 @@ function renderReadings(readings) {
     const cites = el("ul", null, "citations");
     for (const c of r.citations) {
       const details = el("details");
-      details.append(el("summary", c.title || c.id, "citation-title"), el("p", c.text, "citation-text"));
+      const title = (c.number ? "[" + c.number + "] " : "") + (c.title || c.id);
+      details.append(el("summary", title, "citation-title"), el("p", c.text, "citation-text"));
       const item = el("li");
       item.append(details);
       cites.append(item);

@@ -44,6 +44,7 @@ def test_ask_clarify_reply_rate_round_trip_is_stored(client):
     assert r.status_code == 200 and a["kind"] == "answer" and a["interaction_id"] == iid
     assert [(x["label"], x["answer"]) for x in a["readings"]] == [("Bobby Carpenter (ice hockey)", "1981")]
     assert a["readings"][0]["citations"][0]["id"] == "bc-hockey"
+    assert a["text"] == f"1981 [{a['readings'][0]['citations'][0]['number']}]."
     assert rows(client.db, "SELECT role, text FROM turns WHERE interaction_id = ? ORDER BY seq", iid) == [
         ("question", Q), ("clarify", d["clarifying_question"]), ("reply", "the hockey player"), ("answer", a["text"])]
     logs = rows(client.db, "SELECT l.reading_label, l.answer FROM reader_logs l JOIN turns t ON t.id = l.turn_id "

@@ -55,13 +55,15 @@ def cmd_stats(args) -> int:
 
 
 def cmd_crossval(args) -> int:
-    from rag.feedback.implicit import LABELS, cross_validate, load_examples
+    from rag.feedback.implicit import LABELS, cross_validate, held_out, load_examples
 
     if args.folds < 2:
         raise ValueError(f"--folds must be >= 2, got {args.folds}")
     res = cross_validate(load_examples(args.data) if args.data else None, k=args.folds)
     print("| classifier | " + " | ".join(LABELS) + " | all | n |")
     print("|---" * (len(LABELS) + 3) + "|")
+    if not args.data:
+        res["held-out (rules+nb)"] = held_out()
     for name, acc in res.items():
         print(f"| {name} | " + " | ".join(f"{acc[lab]:.3f}" for lab in (*LABELS, "all")) + f" | {acc['n']} |")
     return 0

@@ -6,7 +6,15 @@ from collections import Counter
 
 import pytest
 
-from rag.feedback.implicit import DATA, LABELS, NaiveBayes, classify, cross_validate, load_examples, rule_label
+from rag.feedback.implicit import (
+    DATA,
+    LABELS,
+    NaiveBayes,
+    classify,
+    cross_validate,
+    load_examples,
+    rule_label,
+)
 
 
 def test_the_labelled_set_has_150_distinct_examples_spread_over_the_labels():

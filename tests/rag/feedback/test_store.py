@@ -15,7 +15,13 @@ import pytest
 
 from rag import cli
 from rag.feedback.answers import answer_from_dict
-from rag.feedback.store import MIGRATIONS, FeedbackStore, NotAwaitingReply, UnknownInteraction, migrate
+from rag.feedback.store import (
+    MIGRATIONS,
+    FeedbackStore,
+    NotAwaitingReply,
+    UnknownInteraction,
+    migrate,
+)
 from rag.types import Answer, Reading, SpanLog
 
 HOCKEY = Reading("Bobby Carpenter (ice hockey)", "1981", ("bc-hockey",), 1.0,

@@ -39,6 +39,8 @@ def cmd_serve(args) -> int:
 
     index_dir = args.index or default_index()
     pipe = Pipeline.from_index(index_dir, llm=None if args.no_llm else default_llm(), k=args.k)
+    log.info("warming up (loads the encoder and the reader before the first request)")
+    pipe.ask("What is this?", interactive=True)
     db = args.feedback_db or default_db_path()
     app = create_app(pipe, FeedbackStore(db), passages=PassageLookup(index_dir))
     log.info("serving http://%s:%d  (index %s, feedback database %s)", args.host, args.port, index_dir, db)

@@ -141,12 +141,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--clients", type=int, default=8)
     ap.add_argument("--loops", type=int, default=25, help="ask -> reply -> feedback loops per client")
     ap.add_argument("--kill-after", type=float, help="kill -9 the server after this many seconds of load")
+    ap.add_argument("--baseline-loops", type=int, default=6,
+                    help="loops of one client first: the same-run baseline for the latency ratios")
     args = ap.parse_args(argv)
     tmp = Path(tempfile.mkdtemp(prefix="web_load_"))
     index = Path(args.index) if args.index else build_example_index(tmp / "idx")
     db, log = tmp / "feedback.sqlite", tmp / "server.log"
     proc, url = start_server(index, db, log)
-    acks, stop = Acks(), threading.Event()
+    base, stop = Acks(), threading.Event()
+    client_loop(url, args.baseline_loops, 0, base, stop)
+    acks = Acks()
     threads = [threading.Thread(target=client_loop, args=(url, args.loops, j, acks, stop)) for j in range(args.clients)]
     t0 = time.perf_counter()
     for t in threads:
@@ -160,21 +164,26 @@ def main(argv: list[str] | None = None) -> int:
     if proc.poll() is None:
         proc.send_signal(signal.SIGKILL)
     proc.wait()
-    report(args, acks, count_lost(db, acks), wall, log)
+    for name in ("asked", "replied"):
+        getattr(acks, name).update(getattr(base, name))
+    acks.rated.update(base.rated)
+    report(args, acks, base, count_lost(db, acks), wall, log)
     return 0
 
 
-def report(args, acks: Acks, counts: dict, wall: float, log: Path) -> None:
+def report(args, acks: Acks, base: Acks, counts: dict, wall: float, log: Path) -> None:
     n = sum(len(v) for v in acks.latency.values())
     logged = sum(1 for line in log.read_text().splitlines() if " /api/" in line and " ms" in line)
     print(f"{args.clients} clients, {args.loops} loops each{f', kill -9 after {args.kill_after} s' if args.kill_after else ''}; "
           f"{n} requests in {wall:.1f} s ({n / wall:.1f} req/s); server logged {logged} request lines; "
           f"client errors {dict(acks.errors) or 'none'}")
-    print("| endpoint | requests | p50 ms | p95 ms |\n|---|---|---|---|")
-    for path, xs in sorted(acks.latency.items()):
-        print(f"| {path} | {len(xs)} | {pct(xs, 0.5):.1f} | {pct(xs, 0.95):.1f} |")
-    everything = [x for xs in acks.latency.values() for x in xs]
-    print(f"| all | {len(everything)} | {pct(everything, 0.5):.1f} | {pct(everything, 0.95):.1f} |")
+    print(f"| endpoint | requests | p50 ms | p95 ms | 1-client p50 ms (baseline, {args.baseline_loops} loops) | p50 ratio |")
+    print("|---|---:|---:|---:|---:|---:|")
+    rows = sorted(acks.latency.items()) + [("all", [x for xs in acks.latency.values() for x in xs])]
+    base_all = [x for xs in base.latency.values() for x in xs]
+    for path, xs in rows:
+        b = pct(base_all if path == "all" else base.latency.get(path, []), 0.5)
+        print(f"| {path} | {len(xs)} | {pct(xs, 0.5):.1f} | {pct(xs, 0.95):.1f} | {b:.1f} | {pct(xs, 0.5) / b:.1f}× |")
     print(f"acknowledged: {len(acks.asked)} interactions, {len(acks.replied)} replies, "
           f"{sum(acks.rated.values())} ratings; rows after kill -9: {counts['rows']}; lost: {counts['lost']}")
 

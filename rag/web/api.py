@@ -8,6 +8,7 @@ JSON a 400, each with ``{"error": "..."}`` naming the field.
 from __future__ import annotations
 
 import logging
+from contextlib import contextmanager
 from dataclasses import replace
 from typing import Annotated, Literal
 
@@ -46,73 +47,89 @@ class FollowupBody(_Body):
     text: Text
 
 
-def register_routes(app, pipeline, store, passages) -> None:
-    """The ``/api/*`` routes. Handlers are plain functions: FastAPI runs them in its thread pool,
+class Handlers:
+    """The work behind each ``/api/*`` route. Plain methods: FastAPI runs them in its thread pool,
     and each returns only after the store committed its rows."""
-    from fastapi import HTTPException
 
-    from rag.feedback.implicit import CLASSIFIER_VERSION, classify
-    from rag.feedback.store import NotAwaitingReply, UnknownInteraction
+    def __init__(self, pipeline, store, passages):
+        self.pipeline, self.store, self.passages = pipeline, store, passages
 
-    def ask(text: str) -> Answer:
+    def health(self) -> dict:
+        return {"status": "ok", "interactions": self.store.count("interactions")}
+
+    def ask(self, body: AskBody) -> dict:
+        ans = self._answer(body.question)
+        return payload(self.store.new_interaction(body.question, ans), ans, self.passages)
+
+    def reply(self, body: ReplyBody) -> dict:
+        with _http_errors(body.interaction_id):
+            state, version = self.store.clarify_state(body.interaction_id)
+            ans = self.pipeline.reply(state, body.text)
+            self.store.add_reply(body.interaction_id, version, body.text, ans)
+        return payload(body.interaction_id, ans, self.passages)
+
+    def feedback(self, body: FeedbackBody) -> dict:
+        with _http_errors(body.interaction_id):
+            self.store.add_rating(body.interaction_id, body.rating, body.comment or None)
+        return {"interaction_id": body.interaction_id, "rating": body.rating, "stored": True}
+
+    def followup(self, body: FollowupBody) -> dict:
+        from rag.feedback.implicit import CLASSIFIER_VERSION, classify
+
+        with _http_errors(body.interaction_id):
+            prev = self.store.state(body.interaction_id)
+        label = classify(body.text)
+        ans = self._pick_reading(prev, body.text) if label.label == "rephrase" else None
+        ans = ans or self._answer(body.text)
+        with _http_errors(body.interaction_id):
+            new_id = self.store.add_followup(body.interaction_id, body.text, label.label, label.confidence,
+                                             f"{CLASSIFIER_VERSION}/{label.source}", ans)
+        out = payload(new_id, ans, self.passages)
+        out["parent_id"] = body.interaction_id
+        out["followup"] = {"label": label.label, "confidence": label.confidence, "source": label.source}
+        return out
+
+    def _answer(self, text: str) -> Answer:
+        from fastapi import HTTPException
+
         try:
-            return pipeline.ask(text, interactive=True)
+            return self.pipeline.ask(text, interactive=True)
         except ValueError as e:
             raise HTTPException(400, str(e)) from None
 
-    def pick_reading(prev: Answer, text: str) -> Answer | None:
+    def _pick_reading(self, prev: Answer, text: str) -> Answer | None:
         """A correction naming one of the previous answer's readings ("no, I meant the hockey
         player") gets that reading's answer; None when it names none of them."""
         if prev.kind not in ("multi", "clarify") or len(prev.readings) < 2:
             return None
         state = replace(prev, kind="clarify", clarifying_question=prev.clarifying_question or prev.text, turn=0)
-        picked = pipeline.reply(state, text)
+        picked = self.pipeline.reply(state, text)
         return picked if picked.kind == "single" else None
 
-    @app.get("/api/health")
-    def health() -> dict:
-        return {"status": "ok", "interactions": store.count("interactions")}
 
-    @app.post("/api/ask")
-    def api_ask(body: AskBody) -> dict:
-        ans = ask(body.question)
-        return payload(store.new_interaction(body.question, ans), ans, passages)
+@contextmanager
+def _http_errors(interaction_id: str):
+    """The store's errors as HTTP errors: 404 unknown interaction, 409 nothing to reply to."""
+    from fastapi import HTTPException
 
-    @app.post("/api/reply")
-    def api_reply(body: ReplyBody) -> dict:
-        try:
-            state, version = store.clarify_state(body.interaction_id)
-            ans = pipeline.reply(state, body.text)
-            store.add_reply(body.interaction_id, version, body.text, ans)
-        except UnknownInteraction:
-            raise HTTPException(404, f"unknown interaction_id {body.interaction_id!r}") from None
-        except NotAwaitingReply as e:
-            raise HTTPException(409, str(e)) from None
-        return payload(body.interaction_id, ans, passages)
+    from rag.feedback.store import NotAwaitingReply, UnknownInteraction
 
-    @app.post("/api/feedback")
-    def api_feedback(body: FeedbackBody) -> dict:
-        try:
-            store.add_rating(body.interaction_id, body.rating, body.comment or None)
-        except UnknownInteraction:
-            raise HTTPException(404, f"unknown interaction_id {body.interaction_id!r}") from None
-        return {"interaction_id": body.interaction_id, "rating": body.rating, "stored": True}
+    try:
+        yield
+    except UnknownInteraction:
+        raise HTTPException(404, f"unknown interaction_id {interaction_id!r}") from None
+    except NotAwaitingReply as e:
+        raise HTTPException(409, str(e)) from None
 
-    @app.post("/api/followup")
-    def api_followup(body: FollowupBody) -> dict:
-        try:
-            prev = store.state(body.interaction_id)
-        except UnknownInteraction:
-            raise HTTPException(404, f"unknown interaction_id {body.interaction_id!r}") from None
-        label = classify(body.text)
-        ans = pick_reading(prev, body.text) if label.label == "rephrase" else None
-        ans = ans or ask(body.text)
-        new_id = store.add_followup(body.interaction_id, body.text, label.label, label.confidence,
-                                    f"{CLASSIFIER_VERSION}/{label.source}", ans)
-        out = payload(new_id, ans, passages)
-        out["parent_id"] = body.interaction_id
-        out["followup"] = {"label": label.label, "confidence": label.confidence, "source": label.source}
-        return out
+
+def register_routes(app, pipeline, store, passages) -> None:
+    """Bind :class:`Handlers` to the ``/api/*`` paths."""
+    h = Handlers(pipeline, store, passages)
+    app.get("/api/health")(h.health)
+    app.post("/api/ask")(h.ask)
+    app.post("/api/reply")(h.reply)
+    app.post("/api/feedback")(h.feedback)
+    app.post("/api/followup")(h.followup)
 
 
 def register_errors(app) -> None:

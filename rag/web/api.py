@@ -8,19 +8,46 @@ JSON a 400, each with ``{"error": "..."}`` naming the field.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import replace
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, StrictStr, StringConstraints
 
-from rag.types import Answer
-from rag.web.app import MAX_COMMENT, MAX_TEXT, payload
+from rag.types import Answer, Passage
+
+MAX_TEXT = 1000            # characters of a question, reply or follow-up
+MAX_COMMENT = 2000         # characters of a rating comment
 
 log = logging.getLogger("ambigrag.web")
 
 Text = Annotated[StrictStr, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TEXT)]
 InteractionId = Annotated[StrictStr, StringConstraints(min_length=1, max_length=64)]
+
+
+def payload(interaction_id: str, ans: Answer, passages: Callable[[str], Passage | None] | None) -> dict[str, Any]:
+    """The JSON the API returns for an answer (see the module docstring)."""
+    from readers.clarify import option_text
+
+    number = {pid: i for i, pid in enumerate(ans.sources, start=1)}
+
+    def cite(pid: str) -> dict[str, Any]:
+        p = passages(pid) if passages else None
+        return {"id": pid, "title": p.title if p else "", "text": p.text if p else "", "number": number.get(pid)}
+
+    return {
+        "interaction_id": interaction_id,
+        "kind": "answer" if ans.kind == "single" else ans.kind,
+        "text": ans.text,
+        "readings": [{"label": r.label, "answer": r.answer, "citations": [cite(c) for c in r.citations]}
+                     for r in ans.readings],
+        "clarifying_question": ans.clarifying_question,
+        "options": [option_text(r) for r in ans.readings] if ans.kind == "clarify" else [],
+        "reason": ans.reason,
+        "question": ans.question,
+        "model_version": ans.model_version,
+    }
 
 
 class _Body(BaseModel):

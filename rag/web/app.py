@@ -31,15 +31,15 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-from rag.types import Answer, Passage
+from rag.types import Passage
+from rag.web.api import MAX_COMMENT, MAX_TEXT, payload, register_errors, register_routes
+
+__all__ = ["BodyLimit", "MAX_BODY", "MAX_COMMENT", "MAX_TEXT", "PassageLookup", "create_app", "payload"]
 
 log = logging.getLogger("ambigrag.web")
 
 MAX_BODY = 16 * 1024       # bytes of request body
-MAX_TEXT = 1000            # characters of a question, reply or follow-up
-MAX_COMMENT = 2000         # characters of a rating comment
 STATIC = Path(__file__).with_name("static")
 CSP = "default-src 'self'; script-src 'self'; style-src 'self'; object-src 'none'; base-uri 'none'"
 
@@ -62,30 +62,6 @@ class PassageLookup:
         return self.store.get([row])[0]
 
 
-def payload(interaction_id: str, ans: Answer, passages: Callable[[str], Passage | None] | None) -> dict[str, Any]:
-    """The JSON the API returns for an answer (see the module docstring)."""
-    from readers.clarify import option_text
-
-    number = {pid: i for i, pid in enumerate(ans.sources, start=1)}
-
-    def cite(pid: str) -> dict[str, Any]:
-        p = passages(pid) if passages else None
-        return {"id": pid, "title": p.title if p else "", "text": p.text if p else "", "number": number.get(pid)}
-
-    return {
-        "interaction_id": interaction_id,
-        "kind": "answer" if ans.kind == "single" else ans.kind,
-        "text": ans.text,
-        "readings": [{"label": r.label, "answer": r.answer, "citations": [cite(c) for c in r.citations]}
-                     for r in ans.readings],
-        "clarifying_question": ans.clarifying_question,
-        "options": [option_text(r) for r in ans.readings] if ans.kind == "clarify" else [],
-        "reason": ans.reason,
-        "question": ans.question,
-        "model_version": ans.model_version,
-    }
-
-
 def create_app(pipeline, store, *, passages: Callable[[str], Passage | None] | None = None,
                max_body: int = MAX_BODY):
     """The FastAPI app answering with ``pipeline`` (a :class:`~rag.pipeline.Pipeline`) and
@@ -94,8 +70,6 @@ def create_app(pipeline, store, *, passages: Callable[[str], Passage | None] | N
     from fastapi import FastAPI
     from fastapi.responses import FileResponse
     from fastapi.staticfiles import StaticFiles
-
-    from rag.web.api import register_errors, register_routes
 
     app = FastAPI(title="ambigrag", docs_url=None, redoc_url=None, openapi_url=None)
     register_errors(app)

@@ -156,6 +156,11 @@ def build_parser() -> argparse.ArgumentParser:
     from rag.commands.eval_cli import register as register_eval
 
     register_eval(sub)
+    from rag.feedback.cli import register as register_feedback
+    from rag.web.cli import register as register_serve
+
+    register_serve(sub)
+    register_feedback(sub)
     return parser
 
 

@@ -1,0 +1,187 @@
+"""Routes, request bodies and JSON error handlers of the web API (used by :func:`rag.web.app.create_app`).
+
+Bodies are pydantic models with strict strings: a number where text belongs, an empty or
+whitespace-only text, a text over ``MAX_TEXT`` characters or an unknown field is a 422, malformed
+JSON a 400, each with ``{"error": "..."}`` naming the field.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import replace
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, StrictStr, StringConstraints
+
+from rag.types import Answer, Passage
+
+MAX_TEXT = 1000            # characters of a question, reply or follow-up
+MAX_COMMENT = 2000         # characters of a rating comment
+
+log = logging.getLogger("ambigrag.web")
+
+Text = Annotated[StrictStr, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TEXT)]
+InteractionId = Annotated[StrictStr, StringConstraints(min_length=1, max_length=64)]
+
+
+def payload(interaction_id: str, ans: Answer, passages: Callable[[str], Passage | None] | None) -> dict[str, Any]:
+    """The JSON the API returns for an answer (see the module docstring)."""
+    from readers.clarify import option_text
+
+    number = {pid: i for i, pid in enumerate(ans.sources, start=1)}
+
+    def cite(pid: str) -> dict[str, Any]:
+        p = passages(pid) if passages else None
+        return {"id": pid, "title": p.title if p else "", "text": p.text if p else "", "number": number.get(pid)}
+
+    return {
+        "interaction_id": interaction_id,
+        "kind": "answer" if ans.kind == "single" else ans.kind,
+        "text": ans.text,
+        "readings": [{"label": r.label, "answer": r.answer, "citations": [cite(c) for c in r.citations]}
+                     for r in ans.readings],
+        "clarifying_question": ans.clarifying_question,
+        "options": [option_text(r) for r in ans.readings] if ans.kind == "clarify" else [],
+        "reason": ans.reason,
+        "question": ans.question,
+        "model_version": ans.model_version,
+    }
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class AskBody(_Body):
+    question: Text
+
+
+class ReplyBody(_Body):
+    interaction_id: InteractionId
+    text: Text
+
+
+class FeedbackBody(_Body):
+    interaction_id: InteractionId
+    rating: Literal["correct", "partial", "wrong"]
+    comment: Annotated[StrictStr, StringConstraints(strip_whitespace=True, max_length=MAX_COMMENT)] | None = None
+
+
+class FollowupBody(_Body):
+    interaction_id: InteractionId
+    text: Text
+
+
+class Handlers:
+    """The work behind each ``/api/*`` route. Plain methods: FastAPI runs them in its thread pool,
+    and each returns only after the store committed its rows."""
+
+    def __init__(self, pipeline, store, passages):
+        self.pipeline, self.store, self.passages = pipeline, store, passages
+
+    def health(self) -> dict:
+        return {"status": "ok", "interactions": self.store.count("interactions")}
+
+    def ask(self, body: AskBody) -> dict:
+        ans = self._answer(body.question)
+        return payload(self.store.new_interaction(body.question, ans), ans, self.passages)
+
+    def reply(self, body: ReplyBody) -> dict:
+        with _http_errors(body.interaction_id):
+            state, version = self.store.clarify_state(body.interaction_id)
+            ans = self.pipeline.reply(state, body.text)
+            self.store.add_reply(body.interaction_id, version, body.text, ans)
+        return payload(body.interaction_id, ans, self.passages)
+
+    def feedback(self, body: FeedbackBody) -> dict:
+        with _http_errors(body.interaction_id):
+            self.store.add_rating(body.interaction_id, body.rating, body.comment or None)
+        return {"interaction_id": body.interaction_id, "rating": body.rating, "stored": True}
+
+    def followup(self, body: FollowupBody) -> dict:
+        from rag.feedback.implicit import CLASSIFIER_VERSION, classify
+
+        with _http_errors(body.interaction_id):
+            prev = self.store.state(body.interaction_id)
+        label = classify(body.text)
+        ans = self._pick_reading(prev, body.text) if label.label == "rephrase" else None
+        ans = ans or self._answer(body.text)
+        with _http_errors(body.interaction_id):
+            new_id = self.store.add_followup(body.interaction_id, body.text, label.label, label.confidence,
+                                             f"{CLASSIFIER_VERSION}/{label.source}", ans)
+        out = payload(new_id, ans, self.passages)
+        out["parent_id"] = body.interaction_id
+        out["followup"] = {"label": label.label, "confidence": label.confidence, "source": label.source}
+        return out
+
+    def _answer(self, text: str) -> Answer:
+        from fastapi import HTTPException
+
+        try:
+            return self.pipeline.ask(text, interactive=True)
+        except ValueError as e:
+            raise HTTPException(400, str(e)) from None
+
+    def _pick_reading(self, prev: Answer, text: str) -> Answer | None:
+        """A correction naming one of the previous answer's readings ("no, I meant the hockey
+        player") gets that reading's answer; None when it names none of them."""
+        if prev.kind not in ("multi", "clarify") or len(prev.readings) < 2:
+            return None
+        state = replace(prev, kind="clarify", clarifying_question=prev.clarifying_question or prev.text, turn=0)
+        picked = self.pipeline.reply(state, text)
+        return picked if picked.kind == "single" else None
+
+
+@contextmanager
+def _http_errors(interaction_id: str):
+    """The store's errors as HTTP errors: 404 unknown interaction, 409 nothing to reply to."""
+    from fastapi import HTTPException
+
+    from rag.feedback.store import NotAwaitingReply, UnknownInteraction
+
+    try:
+        yield
+    except UnknownInteraction:
+        raise HTTPException(404, f"unknown interaction_id {interaction_id!r}") from None
+    except NotAwaitingReply as e:
+        raise HTTPException(409, str(e)) from None
+
+
+def register_routes(app, pipeline, store, passages) -> None:
+    """Bind :class:`Handlers` to the ``/api/*`` paths."""
+    h = Handlers(pipeline, store, passages)
+    app.get("/api/health")(h.health)
+    app.post("/api/ask")(h.ask)
+    app.post("/api/reply")(h.reply)
+    app.post("/api/feedback")(h.feedback)
+    app.post("/api/followup")(h.followup)
+
+
+def register_errors(app) -> None:
+    """Every error as ``{"error": "..."}``: 400 malformed JSON, 422 invalid fields, the
+    HTTPException's status otherwise, 500 (logged) for anything unexpected."""
+    from fastapi.exceptions import RequestValidationError
+    from fastapi.responses import JSONResponse
+    from starlette.exceptions import HTTPException as StarletteHTTPException
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request, exc: RequestValidationError):
+        errors = exc.errors()
+        if any(e.get("type") == "json_invalid" for e in errors):
+            return JSONResponse({"error": "malformed JSON in the request body"}, status_code=400)
+        parts = []
+        for e in errors:
+            loc = ".".join(str(x) for x in e.get("loc", ()) if x != "body") or "body"
+            parts.append(f"{loc}: {e.get('msg', 'invalid')}")
+        return JSONResponse({"error": "; ".join(parts)}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request, exc: StarletteHTTPException):
+        return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code)
+
+    @app.exception_handler(Exception)
+    async def crash(request, exc: Exception):
+        log.exception("error on %s %s", request.method, request.url.path)
+        return JSONResponse({"error": "internal server error"}, status_code=500)

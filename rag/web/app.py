@@ -1,0 +1,144 @@
+"""The web page and JSON API: ask -> clarify -> answer in a browser, every turn kept in SQLite.
+
+``create_app(pipeline, store)`` builds the FastAPI app; importing this module starts nothing.
+
+* ``POST /api/ask {question}`` -> the answer payload (below) with a new ``interaction_id``.
+* ``POST /api/reply {interaction_id, text}``: the reply to a clarifying question.
+* ``POST /api/feedback {interaction_id, rating: correct|partial|wrong, comment?}``.
+* ``POST /api/followup {interaction_id, text}``: classified (:mod:`rag.feedback.implicit`),
+  stored, and answered as a new interaction linked to the previous one: a correction that
+  names one of the previous answer's readings ("no, I meant the hockey player") gets that
+  reading's answer, anything else is asked as a new question.
+* ``GET /api/health``; ``GET /`` the page.
+
+Answer payload: ``{interaction_id, kind: answer|multi|clarify|abstain, text, readings: [{label,
+answer, citations: [{id, title, text, number}]}], clarifying_question, options, reason, question,
+model_version}`` (``Answer.to_dict()`` with kind ``single`` named ``answer``, citations resolved
+to passages with ``number``, the ``[n]`` that ``text`` cites them by, and ``options``: the
+clarifying question's choices, in order).
+
+Errors are ``{"error": "..."}`` with a 4xx status: 400 malformed JSON or a bad question,
+404 unknown interaction, 409 nothing to reply to, 413 body over :data:`MAX_BODY` bytes,
+422 a field of the wrong type, empty, or over :data:`MAX_TEXT` characters.
+
+>>> app = create_app(Pipeline.from_index("/tmp/bc"), FeedbackStore("/tmp/fb.sqlite"))  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from rag.types import Passage
+from rag.web.api import MAX_COMMENT, MAX_TEXT, payload, register_errors, register_routes
+
+__all__ = ["BodyLimit", "MAX_BODY", "MAX_COMMENT", "MAX_TEXT", "PassageLookup", "create_app", "payload"]
+
+log = logging.getLogger("ambigrag.web")
+
+MAX_BODY = 16 * 1024       # bytes of request body
+STATIC = Path(__file__).with_name("static")
+CSP = "default-src 'self'; script-src 'self'; style-src 'self'; object-src 'none'; base-uri 'none'"
+
+
+class PassageLookup:
+    """Passages of an index by id, for citations (thread-safe; the id map is built once)."""
+
+    def __init__(self, index_dir: str | Path):
+        from indexes.store import PassageStore
+
+        self.store = PassageStore(index_dir)
+        self._lock = threading.Lock()
+
+    def __call__(self, passage_id: str) -> Passage | None:
+        with self._lock:
+            try:
+                row = self.store.row_of(passage_id)
+            except KeyError:
+                return None
+        return self.store.get([row])[0]
+
+
+def create_app(pipeline, store, *, passages: Callable[[str], Passage | None] | None = None,
+               max_body: int = MAX_BODY):
+    """The FastAPI app answering with ``pipeline`` (a :class:`~rag.pipeline.Pipeline`) and
+    recording into ``store`` (a :class:`~rag.feedback.store.FeedbackStore`); ``passages`` maps
+    a passage id to its Passage for citations (:class:`PassageLookup`)."""
+    from fastapi import FastAPI
+    from fastapi.responses import FileResponse
+    from fastapi.staticfiles import StaticFiles
+
+    app = FastAPI(title="ambigrag", docs_url=None, redoc_url=None, openapi_url=None)
+    register_errors(app)
+    register_routes(app, pipeline, store, passages)
+
+    @app.get("/", include_in_schema=False)
+    def index() -> FileResponse:
+        return FileResponse(STATIC / "index.html", headers={"Content-Security-Policy": CSP,
+                                                            "Cache-Control": "no-store"})
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.middleware("http")
+    async def log_request(request, call_next):
+        t0 = time.perf_counter()
+        response = await call_next(request)
+        log.info("%s %s %d %.1f ms", request.method, request.url.path, response.status_code,
+                 1000 * (time.perf_counter() - t0))
+        return response
+
+    app.add_middleware(BodyLimit, max_bytes=max_body)
+    return app
+
+
+class BodyLimit:
+    """ASGI middleware: 413 for a body over ``max_bytes`` (by Content-Length, or while streaming)."""
+
+    def __init__(self, app, max_bytes: int = MAX_BODY):
+        self.app, self.max_bytes = app, max_bytes
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        length = dict(scope.get("headers") or []).get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
+            return await self._too_large(send)
+        seen, over = 0, False
+
+        async def limited():
+            # Past the limit the app gets an empty end of body, and its response is replaced below.
+            nonlocal seen, over
+            if over:
+                return {"type": "http.request", "body": b"", "more_body": False}
+            msg = await receive()
+            seen += len(msg.get("body", b""))
+            if seen > self.max_bytes:
+                over = True
+                return {"type": "http.request", "body": b"", "more_body": False}
+            return msg
+
+        started = False
+
+        async def guarded_send(msg):
+            nonlocal started
+            if over:
+                if not started:
+                    started = True
+                    await self._too_large(send)
+                return
+            started = started or msg["type"] == "http.response.start"
+            await send(msg)
+
+        await self.app(scope, limited, guarded_send)
+
+    async def _too_large(self, send) -> None:
+        import json
+
+        body = json.dumps({"error": f"request body over {self.max_bytes} bytes"}).encode()
+        await send({"type": "http.response.start", "status": 413,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
+

@@ -1,0 +1,130 @@
+// ambigrag page: plain JS, no build step. Every piece of server or user text reaches the page
+// through textContent, never parsed as HTML, so a passage containing <script> shows as text.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+let current = null; // the interaction shown now
+
+function el(tag, text, cls) {
+  const node = document.createElement(tag);
+  if (text !== undefined && text !== null) node.textContent = text;
+  if (cls) node.className = cls;
+  return node;
+}
+
+function setStatus(text, isError) {
+  $("status").textContent = text || "";
+  $("status").classList.toggle("error", Boolean(isError));
+}
+
+async function post(path, body) {
+  const res = await fetch(path, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  let data = null;
+  try { data = await res.json(); } catch (e) { data = null; }
+  if (!res.ok) throw new Error((data && data.error) || ("HTTP " + res.status));
+  return data;
+}
+
+function renderReadings(readings) {
+  const list = $("readings");
+  list.replaceChildren();
+  for (const r of readings) {
+    const li = el("li", null, "reading");
+    li.append(el("span", r.label, "reading-label"), el("span", ": "), el("span", r.answer, "reading-answer"));
+    const cites = el("ul", null, "citations");
+    for (const c of r.citations) {
+      const details = el("details");
+      const title = (c.number ? "[" + c.number + "] " : "") + (c.title || c.id);
+      details.append(el("summary", title, "citation-title"), el("p", c.text, "citation-text"));
+      const item = el("li");
+      item.append(details);
+      cites.append(item);
+    }
+    li.append(cites);
+    list.append(li);
+  }
+}
+
+function render(data) {
+  current = data;
+  $("result").hidden = false;
+  $("asked").textContent = data.question ? "You asked: " + data.question : "";
+  const note = $("followup-note");
+  note.hidden = !data.followup;
+  note.textContent = data.followup ? "Your follow-up was read as: " + data.followup.label.replace("_", " ") : "";
+  $("clarify").hidden = data.kind !== "clarify";
+  $("answer").hidden = data.kind !== "answer" && data.kind !== "multi";
+  $("abstain").hidden = data.kind !== "abstain";
+  $("rating").hidden = data.kind === "clarify";
+  $("followup-form").hidden = data.kind === "clarify";
+  $("rating-status").textContent = "";
+  for (const b of $("rating").querySelectorAll("button")) b.classList.remove("chosen");
+  if (data.kind === "clarify") {
+    $("clarify-question").textContent = data.clarifying_question;
+    const opts = $("options");
+    opts.replaceChildren();
+    data.options.forEach((label, i) => {
+      const b = el("button", label, "option");
+      b.type = "button";
+      b.dataset.choice = String(i + 1);
+      b.addEventListener("click", () => sendReply(String(i + 1)));
+      opts.append(b);
+    });
+    $("reply-text").value = "";
+  } else if (data.kind === "abstain") {
+    $("abstain-reason").textContent = data.reason || "";
+  } else {
+    $("answer-text").textContent = data.text;
+    renderReadings(data.readings);
+  }
+}
+
+async function run(button, work) {
+  button.disabled = true;
+  setStatus("Working…");
+  try {
+    await work();
+    setStatus("");
+  } catch (e) {
+    setStatus(e.message, true);
+  } finally {
+    button.disabled = false;
+  }
+}
+
+function sendReply(text) {
+  return run($("reply-btn"), async () => {
+    render(await post("/api/reply", { interaction_id: current.interaction_id, text: text }));
+  });
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  $("ask-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    run($("ask-btn"), async () => render(await post("/api/ask", { question: $("question").value })));
+  });
+  $("reply-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    sendReply($("reply-text").value);
+  });
+  for (const b of $("rating").querySelectorAll("button")) {
+    b.addEventListener("click", () => run(b, async () => {
+      await post("/api/feedback", { interaction_id: current.interaction_id, rating: b.dataset.rating });
+      for (const other of $("rating").querySelectorAll("button")) other.classList.remove("chosen");
+      b.classList.add("chosen");
+      $("rating-status").textContent = "Thanks, recorded: " + b.dataset.rating;
+    }));
+  }
+  $("followup-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    run($("followup-btn"), async () => {
+      const data = await post("/api/followup", { interaction_id: current.interaction_id, text: $("followup-text").value });
+      $("followup-text").value = "";
+      render(data);
+    });
+  });
+});

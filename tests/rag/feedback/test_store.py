@@ -1,0 +1,166 @@
+"""The SQLite feedback store: schema versions, transactions, reader logs, export, and rows that
+survive ``kill -9``."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from rag import cli
+from rag.feedback.answers import answer_from_dict
+from rag.feedback.store import (
+    MIGRATIONS,
+    FeedbackStore,
+    NotAwaitingReply,
+    UnknownInteraction,
+    migrate,
+)
+from rag.types import Answer, Reading, SpanLog
+
+HOCKEY = Reading("Bobby Carpenter (ice hockey)", "1981", ("bc-hockey",), 1.0,
+                 (SpanLog("bc-hockey", "1981", 180, 184, 0.83),))
+FOOTBALL = Reading("Bobby Carpenter (American football)", "2006", ("bc-football", "bc-football-2"), 2.0,
+                   (SpanLog("bc-football", "2006", 120, 124, 0.91), SpanLog("bc-football-2", "2006", 80, 84, 0.77)))
+CLARIFY = Answer("clarify", (FOOTBALL, HOCKEY), clarifying_question="Which do you mean: (1) A or (2) B?",
+                 text="Which do you mean: (1) A or (2) B?", question="When was Bobby Carpenter drafted?",
+                 sources=("bc-football", "bc-hockey", "bc-football-2"), p_ambiguous=0.52, model_version="span-reader-7")
+PICKED = Answer("single", (HOCKEY,), text="1981 [2].", question=CLARIFY.question, sources=CLARIFY.sources,
+                model_version="span-reader-7")
+
+
+def test_answers_round_trip_through_json():
+    for a in (CLARIFY, PICKED, Answer("abstain", reason="no supporting evidence")):
+        assert answer_from_dict(json.loads(json.dumps(a.to_dict()))) == a
+    with pytest.raises(ValueError, match="answer kind must be one of"):
+        answer_from_dict({"kind": "maybe"})
+
+
+def test_a_full_interaction_is_stored_and_exported(tmp_path):
+    store = FeedbackStore(tmp_path / "fb.sqlite")
+    iid = store.new_interaction(CLARIFY.question, CLARIFY)
+    state, version = store.clarify_state(iid)
+    assert state == CLARIFY and version == 1
+    store.add_reply(iid, version, "the hockey player", PICKED)
+    with pytest.raises(NotAwaitingReply):
+        store.clarify_state(iid)
+    store.add_rating(iid, "correct", "right one")
+    new = store.add_followup(iid, "thanks!", "positive", 1.0, "rules", Answer("abstain", reason="none", question="thanks!"))
+    [rec, rec2] = list(store.records())
+    assert rec["interaction_id"] == iid and rec["rating"] == "correct" and rec["kind"] == "single"
+    assert [t["role"] for t in rec["turns"]] == ["question", "clarify", "reply", "answer"]
+    assert answer_from_dict(rec["turns"][3]["answer"]) == PICKED
+    assert rec["turns"][3]["reader_logs"] == [
+        {"reading_label": "Bobby Carpenter (ice hockey)", "answer": "1981", "passage_id": "bc-hockey", "span": "1981",
+         "span_start": 180, "span_end": 184, "probability": 0.83, "model_version": "span-reader-7"}]
+    assert len(rec["turns"][1]["reader_logs"]) == 3      # every span of both readings of the clarify turn
+    assert [(f["label"], f["next_interaction_id"]) for f in rec["followups"]] == [("positive", new)]
+    assert rec2["parent_id"] == iid and rec2["kind"] == "abstain"
+    out = tmp_path / "out.jsonl"
+    assert store.export(out) == 2
+    assert [json.loads(x)["interaction_id"] for x in out.read_text().splitlines()] == [iid, new]
+    assert store.stats() == {"kind": {"single": 1, "abstain": 1}, "rating": {"correct": 1}, "followup": {"positive": 1}}
+
+
+def test_bad_ids_ratings_and_a_second_reply_are_refused(tmp_path):
+    store = FeedbackStore(tmp_path / "fb.sqlite")
+    iid = store.new_interaction(CLARIFY.question, CLARIFY)
+    with pytest.raises(UnknownInteraction):
+        store.add_rating("nope", "correct")
+    with pytest.raises(ValueError, match="rating must be one of"):
+        store.add_rating(iid, "fine")
+    with pytest.raises(ValueError, match="follow-up label must be one of"):
+        store.add_followup(iid, "x", "meh", None, "rules", PICKED)
+    _, version = store.clarify_state(iid)
+    store.add_reply(iid, version, "2", PICKED)
+    with pytest.raises(NotAwaitingReply, match="already took a reply"):
+        store.add_reply(iid, version, "1", PICKED)       # a concurrent reply that lost the race
+    assert store.count("turns") == 4 and store.count("ratings") == 0
+
+
+def test_schema_is_versioned_in_wal_mode_and_migrations_are_atomic(tmp_path):
+    db = tmp_path / "fb.sqlite"
+    FeedbackStore(db).close()
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    extra = (*MIGRATIONS, "ALTER TABLE ratings ADD COLUMN source TEXT;")
+    store = FeedbackStore(db, migrations=extra)             # upgrade in place
+    iid = store.new_interaction("q", PICKED)
+    store._conn().execute("UPDATE ratings SET source = ? WHERE interaction_id = ?", ("web", iid))
+    store.close()
+    broken = (*extra, "CREATE TABLE t (x INTEGER);\nINSERT INTO missing VALUES (1);")
+    with pytest.raises(sqlite3.OperationalError, match="no such table: missing"):
+        FeedbackStore(db, migrations=broken)
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == len(extra)
+        assert conn.execute("SELECT name FROM sqlite_master WHERE name = 't'").fetchall() == []
+    with pytest.raises(ValueError, match="schema version 2, newer than this ambigrag"):
+        FeedbackStore(db)
+    with sqlite3.connect(":memory:") as conn:
+        assert migrate(conn) == 0 and migrate(conn) == len(MIGRATIONS)
+
+
+def test_threads_write_concurrently_without_losing_rows(tmp_path):
+    store = FeedbackStore(tmp_path / "fb.sqlite")
+    ids = [store.new_interaction(f"q{i}", PICKED) for i in range(8)]
+
+    def rate(iid):
+        for _ in range(25):
+            store.add_rating(iid, "partial")
+
+    threads = [threading.Thread(target=rate, args=(i,)) for i in ids]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert store.count("ratings") == 200 and store.stats()["rating"] == {"partial": 200}
+
+
+WRITER = """
+import sys
+from rag.feedback.store import FeedbackStore
+from rag.types import Answer
+store = FeedbackStore(sys.argv[1])
+iid = store.new_interaction("q", Answer("abstain", reason="r"))
+i = 0
+while True:
+    store.add_rating(iid, "wrong", str(i))
+    print(i, flush=True)   # acknowledged only after the commit returned
+    i += 1
+"""
+
+
+def test_every_acknowledged_row_survives_kill_9(tmp_path):
+    db = tmp_path / "fb.sqlite"
+    root = Path(__file__).resolve().parents[3]
+    proc = subprocess.Popen([sys.executable, "-c", WRITER, str(db)], stdout=subprocess.PIPE, text=True,
+                            env={"PYTHONPATH": str(root), "PATH": ""}, cwd=root)
+    acked = [int(proc.stdout.readline()) for _ in range(200)]
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    with sqlite3.connect(db) as conn:
+        stored = {int(c) for (c,) in conn.execute("SELECT comment FROM ratings")}
+    assert acked == list(range(200)) and set(acked) <= stored
+
+
+def test_cli_export_and_stats(tmp_path, capsys):
+    db = tmp_path / "fb.sqlite"
+    store = FeedbackStore(db)
+    iid = store.new_interaction(CLARIFY.question, PICKED)
+    store.add_rating(iid, "wrong")
+    store.close()
+    out = tmp_path / "x.jsonl"
+    assert cli.main(["-q", "feedback", "export", "--db", str(db), "--out", str(out)]) == 0
+    assert json.loads(out.read_text())["rating"] == "wrong"
+    assert cli.main(["-q", "feedback", "stats", "--db", str(db), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out.splitlines()[-1]) == {
+        "kind": {"single": 1}, "rating": {"wrong": 1}, "followup": {}}
+    assert cli.main(["-q", "feedback", "stats", "--db", str(tmp_path / "none.sqlite")]) == 2
+    assert "no feedback database at" in capsys.readouterr().err

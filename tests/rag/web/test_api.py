@@ -1,0 +1,136 @@
+"""The JSON API with the real app, the real model-free pipeline and a real SQLite store."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import pytest
+from fastapi.testclient import TestClient
+
+from rag.web.app import MAX_BODY, MAX_TEXT
+
+Q = "When was Bobby Carpenter drafted?"  # two readings in the example corpus (see conftest)
+
+
+@pytest.fixture()
+def client(make_app, tmp_path):
+    app, store = make_app(tmp_path / "fb.sqlite")
+    with TestClient(app) as c:
+        c.db = tmp_path / "fb.sqlite"
+        yield c
+
+
+def rows(db, sql, *params):
+    with sqlite3.connect(db) as conn:
+        return conn.execute(sql, params).fetchall()
+
+
+def test_ask_clarify_reply_rate_round_trip_is_stored(client):
+    r = client.post("/api/ask", json={"question": Q})
+    assert r.status_code == 200
+    d = r.json()
+    assert d["kind"] == "clarify" and d["question"] == Q
+    assert d["options"] == ["Bobby Carpenter, American football", "Bobby Carpenter, ice hockey"]
+    assert d["clarifying_question"] == d["text"] and "(2) Bobby Carpenter, ice hockey" in d["text"]
+    cites = {c["id"]: c for rd in d["readings"] for c in rd["citations"]}
+    assert cites["bc-hockey"]["title"] == "Bobby Carpenter (ice hockey)"
+    assert "Washington Capitals in 1981" in cites["bc-hockey"]["text"]
+    iid = d["interaction_id"]
+    assert rows(client.db, "SELECT status, kind, question FROM interactions WHERE id = ?", iid) == [("clarify", "clarify", Q)]
+
+    r = client.post("/api/reply", json={"interaction_id": iid, "text": "the hockey player"})
+    a = r.json()
+    assert r.status_code == 200 and a["kind"] == "answer" and a["interaction_id"] == iid
+    assert [(x["label"], x["answer"]) for x in a["readings"]] == [("Bobby Carpenter (ice hockey)", "1981")]
+    assert a["readings"][0]["citations"][0]["id"] == "bc-hockey"
+    assert a["text"] == f"1981 [{a['readings'][0]['citations'][0]['number']}]."
+    assert rows(client.db, "SELECT role, text FROM turns WHERE interaction_id = ? ORDER BY seq", iid) == [
+        ("question", Q), ("clarify", d["clarifying_question"]), ("reply", "the hockey player"), ("answer", a["text"])]
+    logs = rows(client.db, "SELECT l.reading_label, l.answer FROM reader_logs l JOIN turns t ON t.id = l.turn_id "
+                "WHERE t.interaction_id = ? AND t.role = 'answer'", iid)
+    assert logs == [("Bobby Carpenter (ice hockey)", "1981")]
+
+    r = client.post("/api/feedback", json={"interaction_id": iid, "rating": "partial", "comment": "ok"})
+    assert r.status_code == 200 and r.json()["stored"] is True
+    assert rows(client.db, "SELECT rating, comment FROM ratings WHERE interaction_id = ?", iid) == [("partial", "ok")]
+    again = client.post("/api/reply", json={"interaction_id": iid, "text": "2"})
+    assert again.status_code == 409 and "no clarifying question" in again.json()["error"]
+
+
+def test_a_restarted_server_still_takes_the_reply(make_app, tmp_path):
+    db = tmp_path / "fb.sqlite"
+    app1, store1 = make_app(db)
+    with TestClient(app1) as c1:
+        iid = c1.post("/api/ask", json={"question": Q}).json()["interaction_id"]
+    store1.close()
+    app2, _ = make_app(db)                   # a new app and store: nothing shared in memory
+    with TestClient(app2) as c2:
+        a = c2.post("/api/reply", json={"interaction_id": iid, "text": "1"}).json()
+    assert a["kind"] == "answer" and a["readings"][0]["label"] == "Bobby Carpenter (American football)"
+    assert a["readings"][0]["answer"] == "2006"
+
+
+def test_followups_are_classified_linked_and_answered(client):
+    iid = client.post("/api/ask", json={"question": Q}).json()["interaction_id"]
+    r = client.post("/api/followup", json={"interaction_id": iid, "text": "no, I meant the ice hockey player"})
+    f = r.json()
+    assert r.status_code == 200 and f["followup"]["label"] == "rephrase" and f["parent_id"] == iid
+    assert f["kind"] == "answer" and f["readings"][0]["answer"] == "1981"   # the correction picks a reading
+    new = client.post("/api/followup", json={"interaction_id": f["interaction_id"],
+                                             "text": "Who won the 1950 Tour de France?"}).json()
+    assert new["followup"]["label"] == "new_topic" and new["kind"] == "abstain"
+    assert new["reason"] == "no supporting evidence in the retrieved passages"
+    assert rows(client.db, "SELECT interaction_id, label, next_interaction_id FROM followups ORDER BY id") == [
+        (iid, "rephrase", f["interaction_id"]), (f["interaction_id"], "new_topic", new["interaction_id"])]
+    assert rows(client.db, "SELECT parent_id FROM interactions WHERE id = ?", new["interaction_id"]) == [(f["interaction_id"],)]
+
+
+@pytest.mark.parametrize("body, status, fragment", [
+    ({"question": ""}, 422, "question: String should have at least 1 character"),
+    ({"question": "   "}, 422, "question: String should have at least 1 character"),
+    ({"question": 42}, 422, "question: Input should be a valid string"),
+    ({"question": ["a"]}, 422, "question: Input should be a valid string"),
+    ({"question": "x" * (MAX_TEXT + 1)}, 422, f"at most {MAX_TEXT} characters"),
+    ({}, 422, "question: Field required"),
+    ({"question": "a?", "admin": True}, 422, "admin: Extra inputs are not permitted"),
+])
+def test_bad_questions_get_a_4xx_json_error(client, body, status, fragment):
+    r = client.post("/api/ask", json=body)
+    assert r.status_code == status and fragment in r.json()["error"]
+
+
+def test_unknown_ids_bad_ratings_malformed_and_oversized_bodies(client):
+    iid = client.post("/api/ask", json={"question": Q}).json()["interaction_id"]
+    for path, extra in (("/api/reply", {"text": "1"}), ("/api/feedback", {"rating": "correct"}),
+                        ("/api/followup", {"text": "thanks"})):
+        r = client.post(path, json={"interaction_id": "0" * 32, **extra})
+        assert r.status_code == 404 and r.json()["error"] == f"unknown interaction_id {'0' * 32!r}"
+    r = client.post("/api/feedback", json={"interaction_id": iid, "rating": "great"})
+    assert r.status_code == 422 and "'correct', 'partial' or 'wrong'" in r.json()["error"]
+    r = client.post("/api/ask", content=b'{"question": "a', headers={"content-type": "application/json"})
+    assert r.status_code == 400 and r.json() == {"error": "malformed JSON in the request body"}
+    big = json.dumps({"question": "a" * MAX_BODY}).encode()
+    r = client.post("/api/ask", content=big, headers={"content-type": "application/json"})
+    assert r.status_code == 413 and r.json() == {"error": f"request body over {MAX_BODY} bytes"}
+    r = client.post("/api/ask", content=iter([big[:9000], big[9000:]]), headers={"content-type": "application/json"})
+    assert r.status_code == 413 and r.json() == {"error": f"request body over {MAX_BODY} bytes"}   # chunked
+    assert client.get("/api/nothing").json() == {"error": "Not Found"}
+    assert rows(client.db, "SELECT COUNT(*) FROM ratings") == [(0,)]
+
+
+def test_sql_in_user_text_is_stored_verbatim(client):
+    evil = "x'); DROP TABLE ratings; --"
+    d = client.post("/api/ask", json={"question": evil}).json()
+    client.post("/api/feedback", json={"interaction_id": d["interaction_id"], "rating": "wrong", "comment": evil})
+    assert rows(client.db, "SELECT question FROM interactions") == [(evil,)]
+    assert rows(client.db, "SELECT comment FROM ratings") == [(evil,)]
+
+
+def test_health_and_page(client):
+    assert client.get("/api/health").json() == {"status": "ok", "interactions": 0}
+    page = client.get("/")
+    assert page.status_code == 200 and '<script src="/static/app.js"' in page.text
+    assert "script-src 'self'" in page.headers["content-security-policy"]
+    js = client.get("/static/app.js").text
+    assert "textContent" in js and "innerHTML" not in js

@@ -1,0 +1,60 @@
+"""``ambigrag serve`` as a user starts it (a real uvicorn process), then ``feedback export``."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from rag import cli
+
+ROOT = Path(__file__).resolve().parents[3]
+Q = "When was Bobby Carpenter drafted?"
+
+
+def test_serve_answers_on_localhost_and_export_has_the_rating(web_index, tmp_path, capsys):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    db, log = tmp_path / "fb.sqlite", tmp_path / "server.log"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    with open(log, "w") as err:
+        proc = subprocess.Popen([sys.executable, "-m", "rag.cli", "serve", "--index", str(web_index), "--port",
+                                 str(port), "--feedback-db", str(db), "--extract", "llm", "--no-llm", "-k", "6"],
+                                stdout=subprocess.DEVNULL, stderr=err, env=env, cwd=ROOT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 300
+        while True:
+            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
+            try:
+                if httpx.get(url + "/api/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.3)
+        with httpx.Client(base_url=url, timeout=120) as c:
+            iid = c.post("/api/ask", json={"question": Q}).json()["interaction_id"]
+            assert c.post("/api/reply", json={"interaction_id": iid, "text": "2"}).json()["kind"] == "answer"
+            assert c.post("/api/feedback", json={"interaction_id": iid, "rating": "correct"}).status_code == 200
+            assert c.post("/api/followup", json={"interaction_id": iid, "text": "thanks!"}).status_code == 200
+    finally:
+        proc.kill()
+        proc.wait()
+    lines = log.read_text().splitlines()
+    assert f"serving http://127.0.0.1:{port}" in "\n".join(lines)
+    assert [ln.split("ambigrag.web: ")[1].rsplit(" ", 2)[0] for ln in lines if "ambigrag.web: " in ln] == [
+        "GET /api/health 200", "POST /api/ask 200", "POST /api/reply 200", "POST /api/feedback 200",
+        "POST /api/followup 200"]                       # one line per request
+    out = tmp_path / "export.jsonl"
+    assert cli.main(["-q", "feedback", "export", "--db", str(db), "--out", str(out)]) == 0
+    first, second = [json.loads(x) for x in out.read_text().splitlines()]
+    assert first["question"] == Q and first["rating"] == "correct" and first["final_answer"]["readings"][0]["answer"] == "1981"
+    assert first["followups"][0]["label"] == "positive" and second["parent_id"] == first["interaction_id"]
+    assert cli.main(["-q", "serve", "--index", str(web_index), "--port", "70000"]) == 2
+    assert "--port must be in 1..65535" in capsys.readouterr().err

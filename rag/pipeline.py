@@ -86,7 +86,8 @@ class Pipeline:
 
     @classmethod
     def from_index(cls, path: str | Path, *, llm=None, retriever=None, reader=None, k: int = 10,
-                   mode: str = "auto", ambiguity: bool = True, rewrite: str | None = None) -> Pipeline:
+                   mode: str = "auto", ambiguity: bool = True, rewrite: str | None = None,
+                   encoder=None) -> Pipeline:
         """A pipeline over the index at ``path``: retrieval by ``mode`` and the ambiguity reader
         (reading all ``k`` hits) with ``llm`` reading passages and the shipped ambiguity
         classifier, unless overridden.
@@ -95,14 +96,16 @@ class Pipeline:
         built with ``--no-dense`` answers through BM25; the shipped MiniLM still embeds the
         question for the classifier and the replies). ``rewrite``
         ("interpretations,decompose,icl", see :func:`retrievers.expansion.rewriter_for`)
-        retrieves for every rewrite of the question and fuses the runs."""
+        retrieves for every rewrite of the question and fuses the runs. ``encoder``: a loaded
+        :class:`~indexes.dense.SentenceEncoder` to share (it must be the index's encoder)."""
         import indexes
         from indexes.dense import SentenceEncoder
         from retrievers.factory import retriever_for
 
         validate_k(k)
         index = indexes.load(path)
-        encoder = index.encoder() if "dense" in index.kinds else SentenceEncoder()
+        if encoder is None:
+            encoder = index.encoder() if "dense" in index.kinds else SentenceEncoder()
         retriever = retriever or retriever_for(index, mode, encoder=encoder)
         if rewrite:
             from retrievers.expansion import rewriter_for

@@ -67,12 +67,12 @@ def test_clarify_only_when_interactive_and_probably_ambiguous():
 def test_reply_matching_by_number_ordinal_words_and_embedding(encoder):
     g = group_evidence([Evidence("d1", FB, "American football"), Evidence("d3", HK, "ice hockey")])
     rs = g.readings
-    assert match_reply("2", rs) == 1 and match_reply("(1)", rs) == 0
-    assert match_reply("the second one", rs) == 1
-    assert match_reply("the hockey player", rs) == 1
-    assert match_reply("football", rs) == 0
-    assert match_reply("banana", rs) is None
-    assert match_reply("the NHL guy", rs, encoder=encoder) == 1
+    assert match_reply("2", rs).index == 1 and match_reply("(1)", rs).index == 0
+    assert match_reply("the second one", rs).index == 1
+    assert match_reply("the hockey player", rs).index == 1
+    assert match_reply("football", rs).index == 0
+    assert match_reply("banana", rs).index is None
+    assert match_reply("the NHL guy", rs, encoder=encoder).index == 1
 
 
 def test_clarification_round_trip_asks_again_once_then_answers_completely():

@@ -14,8 +14,8 @@ answer). It never guesses: a reply that fits two readings equally picks neither.
    "the latter", "the middle one") counts only when the rest of the reply is filler ("the",
    "one", "option", "please", "I mean" ...) or words that do not single out a reading's label.
    So "the hockey one" is never option 1.
-4. **Words**: content words, lightly stemmed (Snowball, "centre" = "center", "golf" ~ "golfer"),
-   are compared with each reading's label (weight 3), answer (2) and cited passages (1). A word
+4. **Words**: content words, lightly stemmed (Snowball, "centre" = "center", "golf" ~ "golfer",
+   one typo off a label or answer word: "hokey" ~ "hockey"), are compared with each reading's label (weight 3), answer (2) and cited passages (1). A word
    counts for a reading by how much more it belongs to it than to the reading it belongs to
    least: words every reading shares ("Bobby", "Carpenter", "album") carry nothing, and the
    question's own words count only in labels and answers.
@@ -159,6 +159,14 @@ def _related(a: str, b: str) -> bool:
             and len(long_) - len(short) <= 3)
 
 
+def _one_edit(a: str, b: str) -> bool:
+    """One insertion, deletion or substitution apart (both at least 5 letters)."""
+    if min(len(a), len(b)) < 5 or abs(len(a) - len(b)) > 1 or a == b:
+        return False
+    i = next((k for k, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+    return a[i + 1:] == b[i + 1:] if len(a) == len(b) else (a[i:] == b[i + 1:] if len(a) < len(b) else a[i + 1:] == b[i:])
+
+
 class _Profiles:
     """Per reading, each content stem's weight: label 3, answer 2, cited passages 1."""
 
@@ -179,6 +187,8 @@ class _Profiles:
         raw = []
         for prof in self.words:
             w = max((v for u, v in prof.items() if _related(s, u)), default=0.0)
+            if w < ANSWER_W and len(s) >= 5:  # a typo of a label or answer word ("hokey")
+                w = max([w, *(v for u, v in prof.items() if v >= ANSWER_W and _one_edit(s, u))])
             raw.append(0.0 if (s in self.question and w <= EVIDENCE_W) else w)
         low = min(raw)
         return [w - low for w in raw]

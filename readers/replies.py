@@ -69,7 +69,7 @@ TAG_SUBJECTS = {"it", "that", "this", "he", "she", "they"}
 NEG_PAIRS = {("other", "than"), ("rather", "than"), ("instead", "of"), ("anything", "but"), ("all", "but"),
              ("everything", "but")}
 SCOPE_END = {",", ";", ".", "!", "?", "but", "rather", "instead"}
-ALL_CUES = {"both", "all", "either", "any", "whichever", "whatever", "matter", "care", "preference", "every",
+ALL_CUES = {"both", "all", "either", "any", "whichever", "whatever", "matter", "care", "mind", "preference", "every",
             "each"}
 ALL_OK = ALL_CUES | FILLERS | {"of", "them", "does", "do", "not", "are", "fine", "good", "works", "will",
                                "above", "tell", "give", "show", "they", "really", "honestly", "mind", "two",

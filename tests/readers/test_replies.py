@@ -156,6 +156,8 @@ def test_both_asks_for_the_complete_answer_and_a_miss_asks_again_naming_the_opti
     asked = clarifying_question(readings)
     ans, turns = follow_up(asked, readings, "both of them", passages=passages, question=question)
     assert (ans.kind, len(ans.readings), turns) == ("multi", 3, 0)
+    for reply in ("either is fine", "I don't mind", "any of them"):
+        assert match_reply(reply, readings).how == "all", reply
     ans, turns = follow_up(asked, readings, "the jazz one", passages=passages, question=question, encoder=encoder)
     assert ans.kind == "clarify" and turns == 1
     assert ans.text == ("Sorry, I could not tell which one you mean ('jazz' fits (1) and (2) equally). "

@@ -179,6 +179,10 @@ def test_a_clarify_state_survives_a_json_round_trip(cases):
                    passages=tuple(Passage(i, "", t) for i, t in passages.items()))
     back = Answer.from_dict(json.loads(json.dumps(state.to_dict())))
     assert back == state and back.passages == state.passages and isinstance(back.readings[0].citations, tuple)
+    from rag.types import SpanLog
+
+    logged = Answer("single", (Reading("X", "y", ("p",), 1.0, (SpanLog("p", "y", 3, 4, 0.9),)),), model_version="m1")
+    assert Answer.from_dict(json.loads(json.dumps(logged.to_dict()))) == logged
     with pytest.raises(ValueError, match="unknown Answer fields"):
         Answer.from_dict({**state.to_dict(), "colour": "red"})
     with pytest.raises(ValueError, match="kind"):

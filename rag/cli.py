@@ -57,8 +57,9 @@ def _add_search(sub) -> None:
                        description="Print ranked hits. With one positional argument it is the query and "
                                    "the default index (built on first use) is searched.")
     p.add_argument("args", nargs="+", metavar="[INDEX_DIR] QUERY")
-    p.add_argument("-k", type=int, default=10, help="number of hits (default 10)")
-    p.add_argument("--mode", choices=("bm25", "dense", "hybrid"), default="hybrid")
+    p.add_argument("-k", type=int, default=10, help="passages to retrieve (default 10; as in ask)")
+    p.add_argument("--mode", choices=("auto", "bm25", "dense", "hybrid"), default="auto",
+                   help="retrieval (default auto: hybrid, or the one part a --no-dense/--no-bm25 index has)")
     p.add_argument("--fuse", choices=("convex", "rrf", "dbsf"), default="convex", help="hybrid fusion")
     p.add_argument("--device", choices=("cpu", "cuda"))
     p.add_argument("--json", action="store_true", help="one JSON object per hit")
@@ -68,13 +69,15 @@ def _add_search(sub) -> None:
 def _cmd_search(args) -> int:
     import indexes
     from rag.defaults import default_index
+    from rag.validation import validate_k, validate_question
     from retrievers.factory import retriever_for
 
     if len(args.args) > 2:
-        raise SystemExit("search takes [INDEX_DIR] QUERY; quote a query with spaces")
+        raise ValueError("search takes [INDEX_DIR] QUERY; quote a query with spaces")
     index_dir, query = (args.args if len(args.args) == 2 else (None, args.args[0]))
+    query, k = validate_question(query, what="query"), validate_k(args.k)
     index = indexes.load(index_dir or default_index(device=args.device), device=args.device)
-    hits = retriever_for(index, args.mode, fuse=args.fuse, device=args.device).retrieve([query], args.k)[0]
+    hits = retriever_for(index, args.mode, fuse=args.fuse, device=args.device).retrieve([query], k)[0]
     for h in hits:
         if args.json:
             print(json.dumps(h.to_dict(), ensure_ascii=False))
@@ -91,7 +94,9 @@ def _add_ask(sub) -> None:
                        description="Retrieve, read every reading the evidence supports, and answer.")
     p.add_argument("question")
     p.add_argument("--index", help="index directory (default: the default index, built on first use)")
-    p.add_argument("-k", type=int, default=10, help="passages to read (default 10)")
+    p.add_argument("-k", type=int, default=10, help="passages to retrieve and read (default 10; as in search)")
+    p.add_argument("--mode", choices=("auto", "bm25", "dense", "hybrid"), default="auto",
+                   help="retrieval (default auto: hybrid, or the one part a --no-dense/--no-bm25 index has)")
     p.add_argument("--interactive", action="store_true",
                    help="ask a clarifying question when the question is ambiguous; read the reply on stdin")
     p.add_argument("--extract", choices=("span", "llm"), default="span",
@@ -118,12 +123,14 @@ def _print_answer(ans, as_json: bool) -> None:
 def _cmd_ask(args) -> int:
     from rag.defaults import default_index
     from rag.pipeline import Pipeline, default_llm
+    from rag.validation import validate_k, validate_question
 
+    question, k = validate_question(args.question), validate_k(args.k)  # before any loading
     wants_llm = args.extract == "llm" or "interpretations" in (args.rewrite or "")
     llm = default_llm() if wants_llm and not args.no_llm else None
-    pipe = Pipeline.from_index(args.index or default_index(), llm=llm, k=args.k, rewrite=args.rewrite,
-                               extract=args.extract, reader_model=args.reader_model)
-    ans = pipe.ask(args.question, interactive=args.interactive)
+    pipe = Pipeline.from_index(args.index or default_index(), llm=llm, k=k, rewrite=args.rewrite,
+                               mode=args.mode, extract=args.extract, reader_model=args.reader_model)
+    ans = pipe.ask(question, interactive=args.interactive)
     while ans.kind == "clarify":
         _print_answer(ans, args.json)
         sys.stdout.flush()
@@ -170,8 +177,13 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     for noisy in ("sentence_transformers", "transformers", "httpx", "faiss", "datasets"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    from readers.errors import ReaderError
+
     try:
         return int(args.func(args) or 0)
+    except ReaderError as e:  # the model failed: its message, status 1 (not the user's fault)
+        print(f"ambigrag: error: {e}", file=sys.stderr)
+        return 1
     except (ValueError, FileNotFoundError, FileExistsError) as e:  # bad input: a message, not a trace
         print(f"ambigrag: error: {e}", file=sys.stderr)
         return 2

@@ -15,7 +15,8 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from rag.types import Answer, Hit
+from rag.types import Answer, Hit, Passage
+from rag.validation import MAX_QUESTION_CHARS, validate_k, validate_question
 
 log = logging.getLogger("ambigrag")
 
@@ -29,7 +30,8 @@ def default_llm(cache: bool = True, backend: str = "auto"):
     ``llamacpp`` loads in a second (best for single questions); ``transformers`` reads the same
     GGUF into float32 torch (about 40 s to load) and then prefills about 3x faster on this
     2-core CPU (300 tokens: 1.0 s vs 3.2 s), so evaluations use it. ``auto``: llama.cpp when
-    installed, else transformers. None (with a warning) when no runtime is installed."""
+    installed, else transformers. None (with a warning) when no runtime is installed; a broken
+    install (the package's model file missing) raises ``FileNotFoundError``."""
     import importlib.util
     import os
 
@@ -52,7 +54,7 @@ def default_llm(cache: bool = True, backend: str = "auto"):
             if importlib.util.find_spec("gguf") is None:
                 raise ModuleNotFoundError("the transformers backend needs the gguf package: pip install -e '.[llm]'")
             llm = TransformersLLM(os.path.dirname(path), gguf_file=os.path.basename(path))
-    except (ModuleNotFoundError, FileNotFoundError) as e:
+    except ModuleNotFoundError as e:  # not installed: documented fallback; a broken install raises
         log.warning("no local LLM (%s); the reader ranks answer spans without one", e)
         return None
     return CachedLLM(llm, cache_dir() / "llm.sqlite") if cache else llm
@@ -81,36 +83,53 @@ def _default_reader(extract: str, llm, reader_model, encoder, k: int):
 class Pipeline:
     """Retrieve ``k`` hits per question, then read them into an :class:`~rag.types.Answer`.
 
-    ``reader`` is any object with ``read(question, hits, interactive=...)``; ``encoder`` (optional)
-    lets replies to a clarifying question match options by meaning."""
+    ``k`` is the number of passages retrieved *and* read (as ``-k`` in ``ambigrag search`` and
+    ``ask``); an integer >= 1. ``reader`` is any object with ``read(question, hits,
+    interactive=...)``; ``encoder`` (optional) lets replies to a clarifying question match
+    options by meaning. Questions are checked by :func:`rag.validation.validate_question`
+    (a string, not blank, at most :data:`~rag.validation.MAX_QUESTION_CHARS` characters).
 
-    def __init__(self, retriever, reader, *, k: int = 10, encoder=None):
-        if k < 1:
-            raise ValueError(f"k must be >= 1, got {k}")
+    A reader whose model fails raises :class:`readers.errors.ReaderError` ("the reader failed:
+    <backend message>"); with ``on_reader_error="abstain"`` the answer is instead an abstention
+    with that reason (e.g. to keep a batch going). Either way it is never "no evidence".
+    """
+
+    def __init__(self, retriever, reader, *, k: int = 10, encoder=None, on_reader_error: str = "raise"):
+        validate_k(k)
         for name, obj, meth in (("retriever", retriever, "retrieve"), ("reader", reader, "read")):
             if not callable(getattr(obj, meth, None)):
                 raise TypeError(f"{name} must have a .{meth}() method, got {type(obj).__name__}")
+        if on_reader_error not in ("raise", "abstain"):
+            raise ValueError(f"on_reader_error must be 'raise' or 'abstain', got {on_reader_error!r}")
         self.retriever, self.reader, self.k, self.encoder = retriever, reader, k, encoder
+        self.on_reader_error = on_reader_error
 
     @classmethod
     def from_index(cls, path: str | Path, *, llm=None, retriever=None, reader=None, k: int = 10,
-                   mode: str = "hybrid", ambiguity: bool = True, rewrite: str | None = None,
-                   extract: str = "span", reader_model: str | Path | None = None) -> Pipeline:
-        """A pipeline over the index at ``path``: hybrid retrieval and the ambiguity reader with the
-        shipped ambiguity classifier, unless overridden.
+                   mode: str = "auto", ambiguity: bool = True, rewrite: str | None = None,
+                   encoder=None, extract: str = "span", reader_model: str | Path | None = None) -> Pipeline:
+        """A pipeline over the index at ``path``: retrieval by ``mode`` and the ambiguity reader
+        (reading all ``k`` hits) with the shipped ambiguity classifier, unless overridden.
 
         ``extract="span"`` (default) reads passages with the trained span reader
         (``reader_model``: a reader directory, default the shipped one); ``"llm"`` with ``llm``
         (the verified-reply evidence step of :class:`readers.evidence.SpanExtractor`; with
         ``llm=None`` it ranks typed candidate spans without a model).
 
-        ``rewrite`` ("interpretations,decompose,icl", see :func:`retrievers.expansion.rewriter_for`)
-        retrieves for every rewrite of the question and fuses the runs."""
+        ``mode="auto"`` is hybrid when the index has both parts, else the part it has (an index
+        built with ``--no-dense`` answers through BM25; the shipped MiniLM still embeds the
+        question for the classifier and the replies). ``rewrite``
+        ("interpretations,decompose,icl", see :func:`retrievers.expansion.rewriter_for`)
+        retrieves for every rewrite of the question and fuses the runs. ``encoder``: a loaded
+        :class:`~indexes.dense.SentenceEncoder` to share (it must be the index's encoder)."""
         import indexes
+        from indexes.dense import SentenceEncoder
         from retrievers.factory import retriever_for
 
+        validate_k(k)
         index = indexes.load(path)
-        encoder = index.encoder()
+        if encoder is None:
+            encoder = index.encoder() if "dense" in index.kinds else SentenceEncoder()
         retriever = retriever or retriever_for(index, mode, encoder=encoder)
         if rewrite:
             from retrievers.expansion import rewriter_for
@@ -137,36 +156,66 @@ class Pipeline:
 
     def ask(self, question: str, interactive: bool = False) -> Answer:
         """Answer one question. With ``interactive=True`` an ambiguous question may come back as a
-        ``clarify`` answer: pass it to :meth:`reply` with the user's text."""
-        if not isinstance(question, str) or not question.strip():
-            raise ValueError(f"question must be a non-empty string, got {question!r}")
-        return self.reader.read(question, self.retrieve([question])[0], interactive=interactive)
+        ``clarify`` answer: pass it to :meth:`reply` with the user's text.
+
+        Raises ``ValueError`` for a question that is not a string, blank, or longer than
+        :data:`~rag.validation.MAX_QUESTION_CHARS` characters."""
+        question = validate_question(question)
+        return self._read(question, self.retrieve([question])[0], interactive)
+
+    def _read(self, question: str, hits: list[Hit], interactive: bool) -> Answer:
+        from readers.errors import ReaderError
+
+        try:
+            ans = self.reader.read(question, hits, interactive=interactive)
+        except ReaderError as e:
+            if self.on_reader_error == "raise":
+                raise
+            return Answer("abstain", reason=str(e), text=f"I cannot answer: {e}.", question=question,
+                          sources=tuple(h.passage.id for h in hits))
+        if ans.kind == "clarify" and not ans.passages:
+            ans = replace(ans, passages=_cited(ans, hits))
+        return ans
 
     def reply(self, state: Answer, user_text: str) -> Answer:
-        """Continue a clarification: the chosen reading's answer, the question once more if the
-        reply matched no option, and the complete answer after a second miss."""
+        """Continue a clarification: the chosen reading's answer, the question once more (saying
+        why) if the reply matched no option or several equally, the complete answer after a
+        second miss or when the reply asks for every reading. ``state`` may be an Answer rebuilt
+        with :meth:`Answer.from_dict`; its ``passages`` let the reply match words of the evidence."""
         from readers.clarify import follow_up
 
         if not isinstance(state, Answer) or state.kind != "clarify":
             raise ValueError("reply() continues a 'clarify' answer returned by ask(..., interactive=True)")
+        if not isinstance(user_text, str):
+            raise ValueError(f"the reply must be a string, got {type(user_text).__name__}")
+        if len(user_text) > MAX_QUESTION_CHARS:
+            raise ValueError(f"the reply is {len(user_text)} characters long; the limit is {MAX_QUESTION_CHARS}")
         numbering = {pid: i for i, pid in enumerate(state.sources, start=1)}
+        texts = {p.id: f"{p.title}. {p.text}" if p.title else p.text for p in state.passages}
         ans, turns = follow_up(state.clarifying_question or "", state.readings, user_text, attempts=state.turn,
-                               encoder=self.encoder, numbering=numbering)
+                               encoder=self.encoder, numbering=numbering, passages=texts, question=state.question)
         return replace(ans, question=state.question, sources=state.sources, turn=turns,
-                       p_ambiguous=state.p_ambiguous)
+                       p_ambiguous=state.p_ambiguous, model_version=state.model_version,
+                       passages=state.passages if ans.kind == "clarify" else ())
 
     def answer_many(self, questions: Sequence[str], *, batch_size: int = 32, progress: bool = True,
                     interactive: bool = False) -> list[Answer]:
         """Answers for many questions: retrieval in batches, then the reader, with a progress bar."""
         from tqdm.auto import tqdm
 
-        questions = list(questions)
+        questions = [validate_question(q, what=f"question {i}") for i, q in enumerate(questions)]
         out: list[Answer] = []
         bar = tqdm(total=len(questions), desc="answering", unit="q", disable=not progress)
         for i in range(0, len(questions), batch_size):
             chunk = questions[i:i + batch_size]
             for q, hits in zip(chunk, self.retrieve(chunk)):
-                out.append(self.reader.read(q, hits, interactive=interactive))
+                out.append(self._read(q, hits, interactive))
                 bar.update(1)
         bar.close()
         return out
+
+
+def _cited(ans: Answer, hits: Sequence[Hit]) -> tuple[Passage, ...]:
+    """The hits' passages that the answer's readings cite, in hit order."""
+    cited = {c for r in ans.readings for c in r.citations}
+    return tuple(h.passage for h in hits if h.passage.id in cited)

@@ -11,8 +11,11 @@ For each hit the :class:`SpanExtractor`
    call per question) and keeps only what the passage supports (:func:`supported_answer`);
    ``mode="score"`` lets it re-rank the prior's best few spans by its log-likelihood of each as
    the answer (per token, the KV cache shared across one passage's candidates), softmaxed
-   against the option "none", and drops the passage when "none" wins; without an LLM, or when
-   its output is malformed, the prior decides (score) or nothing is kept (generate);
+   against the option "none", and drops the passage when "none" wins; without an LLM (or a
+   backend that cannot score) the prior decides. A backend that fails (raises, e.g. a missing
+   model file or out of memory, or returns the wrong number of results, non-strings or
+   non-finite scores) raises :class:`readers.errors.ReaderError` with its message: a failure
+   never reads as "no evidence";
 4. **labels** the row with the reading it is about: the passage title (parenthetical kept), or a
    "Name (descriptor)" at the start of the passage, or else the answer itself.
 
@@ -35,6 +38,7 @@ import numpy as np
 
 from indexes.text import normalize_answer
 from indexes.types import Hit
+from readers.errors import ReaderError
 from readers.readings import Evidence
 from readers.spans import Span, candidate_spans, content_words, focus
 
@@ -169,16 +173,21 @@ class SpanExtractor:
         return candidate_spans(question, p.text, n_sentences=self.n_sentences, max_spans=self.max_spans)
 
     def _generate(self, prompts: list[str]) -> list[str]:
-        """Replies, one per prompt; an erroring backend or a malformed reply reads as ""."""
+        """Replies, one per prompt; :class:`ReaderError` when the backend fails or breaks its
+        contract (see the module docstring)."""
         if not prompts:
             return []
         try:
             replies = self.llm.generate(prompts, max_tokens=self.max_tokens, stop=["\n"])
-        except (ValueError, RuntimeError):
-            return [""] * len(prompts)
+        except Exception as e:  # noqa: BLE001 - any backend failure surfaces, with its message
+            raise ReaderError.from_backend(e) from e
         if not isinstance(replies, list) or len(replies) != len(prompts):
-            return [""] * len(prompts)
-        return [r if isinstance(r, str) else "" for r in replies]
+            n = len(replies) if isinstance(replies, list) else type(replies).__name__
+            raise ReaderError.malformed(f"the LLM returned {n} replies for {len(prompts)} prompts")
+        bad = next((r for r in replies if not isinstance(r, str)), "")
+        if not isinstance(bad, str):
+            raise ReaderError.malformed(f"the LLM returned a {type(bad).__name__} instead of text")
+        return replies
 
     def _from_reply(self, question: str, p, spans, prior, reply: str) -> Evidence | None:
         answer = supported_answer(reply, question, spans, prior, p.text, prefer=self.prefer)
@@ -216,16 +225,22 @@ class SpanExtractor:
         return (f"{p.title}. " if p.title else "") + " ".join(keep)
 
     def _llm_probs(self, question: str, p, spans: Sequence[Span]) -> np.ndarray | None:
-        """Softmax over the candidates and "none" of the length-normalised log-likelihoods, or
-        None when the backend's scores are unusable (wrong count, NaN, an error)."""
+        """Softmax over the candidates and "none" of the length-normalised log-likelihoods; None
+        when the backend cannot score (``NotImplementedError``); :class:`ReaderError` when it
+        fails or returns the wrong count or non-finite scores."""
         prompt = PROMPT.format(passage=self._snippet(question, p, spans), question=question)
         options = [s.text for s in spans] + [NONE]
         try:
             raw = self.llm.score([prompt] * len(options), [" " + o for o in options])
-        except (NotImplementedError, ValueError, RuntimeError):
+        except NotImplementedError:
             return None
-        if len(raw) != len(options) or not all(isinstance(x, (int, float)) and math.isfinite(x) for x in raw):
-            return None
+        except Exception as e:  # noqa: BLE001 - any backend failure surfaces, with its message
+            raise ReaderError.from_backend(e) from e
+        if not isinstance(raw, list) or len(raw) != len(options):
+            raise ReaderError.malformed(f"the LLM returned {len(raw) if isinstance(raw, list) else raw!r} "
+                                        f"scores for {len(options)} options")
+        if not all(isinstance(x, (int, float)) and math.isfinite(x) for x in raw):
+            raise ReaderError.malformed(f"the LLM returned non-finite scores {raw[:3]!r}")
         lengths = np.array([max(1, len(o.split())) for o in options], dtype=float)
         z = np.asarray(raw, dtype=float) / lengths ** self.length_power
         z = np.exp(z - z.max())

@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
+from indexes.types import Passage
+
 AnswerKind = Literal["single", "multi", "clarify", "abstain"]
 
 
@@ -48,7 +50,10 @@ class Answer:
     ``sources`` are the passage ids behind the citation numbers in ``text`` ([1] is
     ``sources[0]``); ``question`` is what was asked; ``turn`` counts clarification rounds
     (a clarify answer is also the state that ``Pipeline.reply`` continues from);
-    ``model_version`` names the reader model that produced the spans (None without one).
+    ``model_version`` names the reader model that produced the spans (None without one);
+    ``passages`` (a ``clarify`` answer only) carries the readings' cited passages, so that the
+    user's reply can be matched against their text after the state was stored and rebuilt
+    (``Answer.from_dict(json.loads(json.dumps(a.to_dict()))) == a``).
     """
 
     kind: AnswerKind
@@ -61,9 +66,35 @@ class Answer:
     turn: int = 0
     p_ambiguous: float | None = None
     model_version: str | None = None
+    passages: tuple[Passage, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (the CLI's ``--json`` shape)."""
         d = asdict(self)
         d["readings"] = [asdict(r) for r in self.readings]
+        d["passages"] = [p.to_dict() for p in self.passages]
         return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Answer:
+        """The inverse of :meth:`to_dict` (lists back to tuples), e.g. for a clarification state
+        kept in a database between turns. Raises ``ValueError`` naming a missing or unknown field.
+
+        >>> a = Answer("single", (Reading("X", "y", ("p1",)),), text="y [1].", sources=("p1",))
+        >>> Answer.from_dict(a.to_dict()) == a
+        True
+        """
+        if not isinstance(d, dict) or "kind" not in d:
+            raise ValueError("an Answer dict needs at least a 'kind'")
+        known = set(cls.__dataclass_fields__)
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(f"unknown Answer fields: {sorted(unknown)}")
+        if d["kind"] not in ("single", "multi", "clarify", "abstain"):
+            raise ValueError(f"Answer kind must be single, multi, clarify or abstain, got {d['kind']!r}")
+        readings = tuple(Reading(r["label"], r["answer"], tuple(r.get("citations", ())), r.get("support", 0.0),
+                                 tuple(SpanLog(**s) for s in r.get("spans", ()))) for r in d.get("readings", ()))
+        passages = tuple(Passage(p["id"], p.get("title", ""), p["text"], p.get("meta", {}))
+                         for p in d.get("passages", ()))
+        rest = {k: v for k, v in d.items() if k not in ("readings", "passages", "sources")}
+        return cls(**rest, readings=readings, passages=passages, sources=tuple(d.get("sources", ())))

@@ -42,8 +42,8 @@ class _ScriptedLLM:
 
 
 @pytest.fixture(scope="module")
-def pipe(example_index) -> Pipeline:
-    return Pipeline.from_index(example_index, llm=_ScriptedLLM(), k=6)
+def pipe(example_index, encoder) -> Pipeline:
+    return Pipeline.from_index(example_index, llm=_ScriptedLLM(), k=6, encoder=encoder)
 
 
 def test_ambiguous_name_gets_a_complete_answer_naming_both_readings(pipe):
@@ -85,7 +85,7 @@ def test_a_question_without_support_abstains_with_a_reason(pipe):
 def test_answer_many_equals_ask_and_bad_questions_are_named(pipe):
     qs = [Q, "Who won the 1950 Tour de France?"]
     assert pipe.answer_many(qs, progress=False) == [pipe.ask(q) for q in qs]
-    with pytest.raises(ValueError, match="non-empty"):
+    with pytest.raises(ValueError, match="question is only whitespace"):
         pipe.ask("  ")
 
 
@@ -137,3 +137,179 @@ def test_the_pipeline_as_a_langchain_runnable(pipe):
     assert chain.batch([Q, "Who won the 1950 Tour de France?"])[1]["kind"] == "abstain"
     with pytest.raises(TypeError, match="question"):
         chain.invoke(42)
+
+
+# --- replies to the clarifying question (issue #12.1), through the API and the CLI -------------
+
+REPLIES = [("the hockey one", "ice hockey"), ("option 2", "ice hockey"), ("not the football player", "ice hockey"),
+           ("the linebacker", "American football"), ("the centre", "ice hockey"), ("(1)", "American football"),
+           ("the Cowboys one", "American football"), ("the last one", "ice hockey")]
+
+
+def test_replies_pick_the_right_reading_from_a_state_stored_as_json(pipe):
+    state = pipe.ask(Q, interactive=True)
+    assert [r.label for r in state.readings] == ["Bobby Carpenter (American football)", "Bobby Carpenter (ice hockey)"]
+    assert {p.id for p in state.passages} == {c for r in state.readings for c in r.citations}
+    stored = Answer.from_dict(json.loads(json.dumps(state.to_dict())))
+    assert stored == state
+    for reply, sport in REPLIES:
+        ans = pipe.reply(stored, reply)
+        assert (ans.kind, ans.readings[0].answer) == ("single", sport), reply
+        assert ans.question == Q and not ans.passages
+    again = pipe.reply(stored, "the American one, not the hockey one... or the hockey one")
+    assert again.kind == "clarify" and "Which do you mean: (1)" in again.text and again.passages == state.passages
+
+
+@pytest.mark.parametrize(("stdin", "sport"), [("the hockey one\n", "ice hockey"),
+                                              ("the other one\nthe linebacker\n", "American football")])
+def test_cli_interactive_replies(example_index, monkeypatch, capsys, stdin, sport):
+    from rag import cli, pipeline
+
+    monkeypatch.setattr(pipeline, "default_llm", lambda cache=True: _ScriptedLLM())
+    monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
+    assert cli.main(["-q", "ask", "--index", str(example_index), "--interactive", Q]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0].startswith("Which do you mean: (1) Bobby Carpenter, American football")
+    assert lines[-1].startswith(sport) and len(lines) == stdin.count("\n") + 1
+    if stdin.startswith("the other"):
+        assert lines[1].startswith("Sorry, I could not tell which one you mean (no word of the reply matches")
+
+
+# --- failures surface (issue #12.2) ------------------------------------------------------------
+
+class _OutOfMemoryLLM(_ScriptedLLM):
+    id = "oom"
+
+    def generate(self, prompts, max_tokens=64, stop=None):
+        raise MemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+
+def test_a_failing_llm_raises_its_message_never_no_evidence(example_index, encoder, tmp_path):
+    from rag.llm.hf import TransformersLLM
+    from readers.errors import ReaderError
+    from readers.evidence import SpanExtractor
+    from readers.reader import AmbigReader
+
+    failing = Pipeline.from_index(example_index, llm=_OutOfMemoryLLM(), k=6, ambiguity=False, encoder=encoder)
+    with pytest.raises(ReaderError, match=r"^the reader failed: MemoryError: CUDA out of memory"):
+        failing.ask(Q)
+    soft = Pipeline(failing.retriever, failing.reader, k=6, on_reader_error="abstain")
+    ans = soft.ask(Q)
+    assert ans.kind == "abstain" and ans.reason.startswith("the reader failed: MemoryError: CUDA out of memory")
+    unanswerable = Pipeline(failing.retriever, AmbigReader(SpanExtractor(_ScriptedLLM()))).ask(
+        "Who won the 1950 Tour de France?")
+    assert unanswerable.reason == "no supporting evidence in the retrieved passages" != ans.reason
+    missing = Pipeline(failing.retriever, AmbigReader(SpanExtractor(TransformersLLM(str(tmp_path / "no-model")))))
+    with pytest.raises(ReaderError, match="^the reader failed: .*no-model"):
+        missing.ask(Q)
+
+
+def test_cli_reports_a_failing_llm_in_one_line_with_status_1(example_index, monkeypatch, capsys):
+    from rag import cli, pipeline
+
+    monkeypatch.setattr(pipeline, "default_llm", lambda cache=True: _OutOfMemoryLLM())
+    assert cli.main(["-q", "ask", "--index", str(example_index), "--mode", "bm25", Q]) == 1
+    err = [line for line in capsys.readouterr().err.splitlines() if not line.startswith("Loading weights")]
+    assert err == ["ambigrag: error: the reader failed: MemoryError: CUDA out of memory. Tried to allocate 2.00 GiB"]
+
+
+@pytest.fixture(scope="module")
+def bm25_index(tmp_path_factory) -> Path:
+    from indexes import build
+
+    return build(EXAMPLE, tmp_path_factory.mktemp("bc") / "bm25", dense=False, progress=False)
+
+
+def test_a_bm25_only_index_answers_through_the_pipeline(bm25_index, encoder, monkeypatch, capsys):
+    from rag import cli, pipeline
+
+    pipe = Pipeline.from_index(bm25_index, llm=_ScriptedLLM(), k=6, ambiguity=False, encoder=encoder)
+    ans = pipe.ask(Q)
+    assert ans.kind == "multi" and {r.answer for r in ans.readings} == {"American football", "ice hockey"}
+    assert pipe.reply(pipe.ask(Q, interactive=True), "the centre").readings[0].answer == "ice hockey"
+    with pytest.raises(ValueError, match="mode 'dense' needs an index with dense"):
+        Pipeline.from_index(bm25_index, mode="dense")
+    monkeypatch.setattr(pipeline, "default_llm", lambda cache=True: _ScriptedLLM())
+    assert cli.main(["-q", "ask", "--index", str(bm25_index), "--json", Q]) == 0
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert out["kind"] == "multi" and len(out["readings"]) == 2
+    assert cli.main(["-q", "search", str(bm25_index), "Bobby Carpenter hockey", "-k", "2", "--json"]) == 0
+    assert [json.loads(x)["id"] for x in capsys.readouterr().out.splitlines()] == ["bc-hockey-2", "bc-hockey"]
+
+
+def test_passages_without_titles_still_give_readings(shared_data, encoder, tmp_path):
+    """RAMDocs documents have no titles: readings come from "Name (descriptor)" leads, or, with
+    those cut off, from the distinct answers."""
+    import re
+
+    from indexes import build
+
+    with open(shared_data / "ramdocs" / "RAMDocs_dev.jsonl", encoding="utf-8") as f:
+        recs = {r["question"]: r for r in map(json.loads, f)}
+    lazy, killswitch = 'Who is the artist of the album "Lazy Afternoon"?', 'When was the album "Killswitch Engage" released?'
+    rows = [{"id": f"lazy{i}", "text": d["text"]} for i, d in enumerate(recs[lazy]["documents"]) if d["type"] == "correct"]
+    rows += [{"id": f"ks{i}", "text": re.sub(r"^.*?\)\s*", "", d["text"], count=1)}
+             for i, d in enumerate(recs[killswitch]["documents"]) if d["type"] == "correct"]
+    corpus = tmp_path / "untitled.jsonl"
+    corpus.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    pipe = Pipeline.from_index(build(corpus, tmp_path / "idx", dense=False, progress=False), k=4, ambiguity=False,
+                               encoder=encoder)
+    a = pipe.ask(lazy)
+    assert a.kind == "multi"
+    assert [(r.label, r.answer) for r in a.readings] == [("A Lazy Afternoon (Harold Land album)", "Harold Land"),
+                                                         ("Lazy Afternoon (Barbra Streisand album)", "Barbra Streisand")]
+    b = pipe.ask(killswitch)
+    # (the Lazy Afternoon passages are retrieved too and give their own dates, under their labels)
+    assert b.kind == "multi" and {("July 4, 2000", "July 4, 2000"), ("June 30, 2009", "June 30, 2009")} <= {
+        (r.label, r.answer) for r in b.readings}
+
+
+# --- question and k validation (issue #12.2) ----------------------------------------------------
+
+BAD_QUESTIONS = [("", "question is empty"), ("  \n\t", "question is only whitespace"),
+                 (42, "question must be a string, got int"), (None, "question must be a string, got NoneType"),
+                 ("why " * 300, "question is 1199 characters long; the limit is 1000")]
+
+
+@pytest.mark.parametrize(("question", "message"), BAD_QUESTIONS)
+def test_bad_questions_are_refused_by_the_api(pipe, question, message):
+    with pytest.raises(ValueError, match=f"^{message}"):
+        pipe.ask(question)
+    with pytest.raises(ValueError, match=f"^{message.replace('question', 'question 1', 1)}"):
+        pipe.answer_many([Q, question], progress=False)
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["ask", ""], "question is empty"), (["ask", "   "], "question is only whitespace"),
+    (["ask", "why " * 300], "question is 1199 characters long; the limit is 1000"),
+    (["ask", "-k", "0", Q], "k (passages retrieved and read) must be an integer >= 1, got 0"),
+    (["search", "IDX", Q, "-k", "0"], "k (passages retrieved and read) must be an integer >= 1, got 0"),
+    (["search", "IDX", " "], "query is only whitespace")])
+def test_bad_cli_input_is_one_line_and_status_2(example_index, capsys, argv, message):
+    from rag import cli
+
+    argv = [str(example_index) if a == "IDX" else a for a in argv]
+    index = [] if argv[0] == "search" else ["--index", str(example_index)]
+    assert cli.main(["-q", argv[0], *index, *argv[1:]]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [f"ambigrag: error: {message}"]
+
+
+def test_k_means_passages_retrieved_and_read_everywhere(pipe, example_index, encoder, sample_corpus, tmp_path,
+                                                       monkeypatch, capsys):
+    from indexes import build
+    from rag import cli, pipeline
+
+    for bad in (0, -1, True, 2.5):
+        with pytest.raises(ValueError, match="k \\(passages retrieved and read\\) must be an integer >= 1"):
+            Pipeline(pipe.retriever, pipe.reader, k=bad)
+    monkeypatch.setattr(pipeline, "default_llm", lambda cache=True: _ScriptedLLM())
+    assert cli.main(["-q", "search", str(example_index), Q, "-k", "3", "--mode", "bm25", "--json"]) == 0
+    searched = [json.loads(x)["id"] for x in capsys.readouterr().out.splitlines()]
+    assert cli.main(["-q", "ask", "--index", str(example_index), "-k", "3", "--mode", "bm25", "--json", Q]) == 0
+    asked = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    api = Pipeline.from_index(example_index, llm=_ScriptedLLM(), k=3, mode="bm25", encoder=encoder).ask(Q)
+    assert len(searched) == 3 and list(asked["sources"]) == searched == list(api.sources)
+    # all k are read: the reader's own cap of 10 used to cut k=12 to 10 (``sources`` = passages read)
+    wide = Pipeline.from_index(build(sample_corpus, tmp_path / "s", dense=False, progress=False), k=12,
+                               ambiguity=False, encoder=encoder)
+    assert len(wide.ask("who won the 2017 nfl draft first pick").sources) == 12

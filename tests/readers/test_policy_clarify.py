@@ -68,12 +68,12 @@ def test_clarify_only_when_interactive_and_probably_ambiguous():
 def test_reply_matching_by_number_ordinal_words_and_embedding(encoder):
     g = group_evidence([Evidence("d1", FB, "American football"), Evidence("d3", HK, "ice hockey")])
     rs = g.readings
-    assert match_reply("2", rs) == 1 and match_reply("(1)", rs) == 0
-    assert match_reply("the second one", rs) == 1
-    assert match_reply("the hockey player", rs) == 1
-    assert match_reply("football", rs) == 0
-    assert match_reply("banana", rs) is None
-    assert match_reply("the NHL guy", rs, encoder=encoder) == 1
+    assert match_reply("2", rs).index == 1 and match_reply("(1)", rs).index == 0
+    assert match_reply("the second one", rs).index == 1
+    assert match_reply("the hockey player", rs).index == 1
+    assert match_reply("football", rs).index == 0
+    assert match_reply("banana", rs).index is None
+    assert match_reply("the NHL guy", rs, encoder=encoder).index == 1
 
 
 def test_clarification_round_trip_asks_again_once_then_answers_completely():
@@ -83,9 +83,9 @@ def test_clarification_round_trip_asks_again_once_then_answers_completely():
     assert ans.kind == "single" and ans.readings[0].answer == "ice hockey" and tries == 0
     ans, tries = follow_up(q, g.readings, "no idea")
     assert ans.kind == "clarify" and tries == 1
-    assert ans.text == f"Sorry, I did not catch which one. {q}"  # the same options again
+    assert ans.text == f"Sorry, I could not tell which one you mean (the reply chooses no option). {q}"
     ans, tries = follow_up(q, g.readings, "still no idea", attempts=tries)
-    assert ans.kind == "multi" and ans.reason == "the reply matched no option"
+    assert ans.kind == "multi" and ans.reason == "the reply matched no option (the reply chooses no option)"
     assert [(r.label, r.answer) for r in ans.readings] == [(FB, "American football"), (HK, "ice hockey")]
 
 

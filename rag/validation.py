@@ -1,0 +1,43 @@
+"""Checks on what a caller passes to the pipeline, in one place for every reader.
+
+:class:`~rag.pipeline.Pipeline` calls them for ``ask``, ``answer_many`` and ``reply``; the CLI
+reports their ``ValueError`` as one line and exit status 2.
+
+* A question must be a string with at least one non-space character and at most
+  :data:`MAX_QUESTION_CHARS` (1,000) characters: longer text is a document, not a question, and
+  every stage (rewriting, retrieval, an LLM prompt) would pay for it.
+* ``k``, the number of passages retrieved *and* read, must be an integer >= 1 (not a bool).
+
+>>> validate_question("  Who wrote Dune? ")
+'Who wrote Dune?'
+>>> validate_k(0)
+Traceback (most recent call last):
+...
+ValueError: k (passages retrieved and read) must be an integer >= 1, got 0
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+MAX_QUESTION_CHARS = 1000
+
+
+def validate_question(question: Any, *, what: str = "question", max_chars: int = MAX_QUESTION_CHARS) -> str:
+    """The question with surrounding whitespace removed; ``ValueError`` naming the problem when
+    it is not a string, empty or only whitespace, or longer than ``max_chars`` characters."""
+    if not isinstance(question, str):
+        raise ValueError(f"{what} must be a string, got {type(question).__name__}: {question!r:.60}")
+    text = question.strip()
+    if not text:
+        raise ValueError(f"{what} is empty" if not question else f"{what} is only whitespace")
+    if len(text) > max_chars:
+        raise ValueError(f"{what} is {len(text)} characters long; the limit is {max_chars}")
+    return text
+
+
+def validate_k(k: Any) -> int:
+    """``k`` itself when it is an integer >= 1, else ``ValueError``."""
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise ValueError(f"k (passages retrieved and read) must be an integer >= 1, got {k!r}")
+    return k

@@ -1,0 +1,392 @@
+"""Which reading does the user's reply to a clarifying question pick?
+
+:func:`match_reply` scores a reply against every reading and returns a :class:`ReplyMatch`: the
+chosen index, or None with the reason (nothing matched, a tie, a contradiction, a wish for every
+answer). It never guesses: a reply that fits two readings equally picks neither.
+
+1. **Normalise**: lowercase, ``n't`` -> ``not``, possessives dropped, option marks split
+   ("(2)", "#2", "no. 2", "2nd").
+2. **Negation** ("not", "n't", "never", "other than", "rather than", "instead of", "except",
+   "anything but"; a leading "no," is an interjection) scopes the words up to the next comma or
+   "but"; the readings they match are *excluded*. With two readings, excluding one picks the
+   other.
+3. **Number or ordinal** ("2", "(2)", "option 2", "number two", "the second", "the last one",
+   "the latter", "the middle one") counts only when the rest of the reply is filler ("the",
+   "one", "option", "please", "I mean" ...) or words that do not single out a reading's label.
+   So "the hockey one" is never option 1.
+4. **Words**: content words, lightly stemmed (Snowball, "centre" = "center", "golf" ~ "golfer",
+   one typo off a label or answer word: "hokey" ~ "hockey"), are compared with each reading's label (weight 3), answer (2) and cited passages (1). A word
+   counts for a reading by how much more it belongs to it than to the reading it belongs to
+   least: words every reading shares ("Bobby", "Carpenter", "album") carry nothing, and the
+   question's own words count only in labels and answers.
+5. **Embedding** fallback (MiniLM, when an encoder is given) only when no word matches at all:
+   the cosine of the reply's content words with each reading's "label: answer" (adding the
+   first cited passage changed no decision on the test replies and cost 3x the time); it must
+   reach ``min_similarity`` (0.35) and beat the runner-up by ``margin`` (0.08).
+
+>>> from readers.types import Reading
+>>> rs = [Reading("Bobby Carpenter (American football)", "American football"),
+...       Reading("Bobby Carpenter (ice hockey)", "ice hockey")]
+>>> [match_reply(r, rs).index for r in ("the hockey one", "option 2", "not the football player")]
+[1, 1, 1]
+>>> match_reply("the American one?", [*rs, Reading("Bobby Carpenter (American poet)", "poetry")]).how
+'tie'
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Literal
+
+import numpy as np
+
+from readers.readings import split_title
+from readers.spans import STOP
+from readers.types import Reading
+
+How = Literal["number", "words", "negation", "embedding", "all", "tie", "conflict", "out_of_range",
+              "non_answer", "none", "empty"]
+LABEL_W, ANSWER_W, EVIDENCE_W = 3.0, 2.0, 1.0
+
+NUMBERS = {w: i for i, w in enumerate("one two three four five six seven eight nine ten".split(), start=1)}
+ORDINALS = {w: i for i, w in enumerate("first second third fourth fifth sixth seventh eighth ninth tenth".split(),
+                                       start=1)} | {"former": 1, "top": 1}
+LAST = {"last", "latter", "final", "bottom"}
+FILLERS = frozenset("""the a an one ones option options number num nr no choice item reading meaning entry
+alternative i id i'd im i'm me my mean meant want wanted would like prefer go going with take choose pick
+select say said guess think it is was that this those these them please pls plz thanks thank you ok okay
+yes yeah yep yup sure oh um uh er hmm well so just actually definitely of let lets us about talking asking
+for to am m be person guy man woman lady thing answer mentioned listed in on from list""".split())
+ONE_INTRO = {"option", "number", "no", "choice", "item", "num", "nr", "#"}
+NEG_CUES = {"not", "never", "except", "excluding", "no"}
+SOFT_ORDINALS = {"former", "top", "bottom", "final", "latter"}
+AUX = {"is", "was", "are", "were", "does", "do", "did", "would", "could", "should", "will"}
+TAG_SUBJECTS = {"it", "that", "this", "he", "she", "they"}
+NEG_PAIRS = {("other", "than"), ("rather", "than"), ("instead", "of"), ("anything", "but"), ("all", "but"),
+             ("everything", "but")}
+SCOPE_END = {",", ";", ".", "!", "?", "but", "rather", "instead"}
+ALL_CUES = {"both", "all", "either", "any", "whichever", "whatever", "matter", "care", "mind", "preference", "every",
+            "each"}
+ALL_OK = ALL_CUES | FILLERS | {"of", "them", "does", "do", "not", "are", "fine", "good", "works", "will",
+                               "above", "tell", "give", "show", "they", "really", "honestly", "mind", "two",
+                               "three", "answers", "readings", "options", "ones", "is"}
+NON_ANSWER = re.compile(r"\b(do not know|dunno|no idea|not sure|no clue|unsure|neither|none|nothing|"
+                        r"can not (say|tell|decide))\b")
+_TOKEN = re.compile(r"\d+(?:st|nd|rd|th)?|[a-z]+(?:'[a-z]+)?|[,;.!?]")
+_STEM_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True)
+class ReplyMatch:
+    """The outcome of matching a reply: ``index`` of the chosen reading (None when none is
+    chosen), ``how`` it was decided (or why not), a human-readable ``detail``, and the readings
+    still in question (``candidates``: the tied ones, or those left after a negation)."""
+
+    index: int | None
+    how: How
+    detail: str = ""
+    candidates: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class _Vote:
+    indices: tuple[int, ...]  # one index: a pick; several: a tie among them; none: no signal
+    how: How
+    detail: str = ""
+
+
+def tokens(text: str) -> list[str]:
+    """Reply tokens: words, option numbers and clause punctuation.
+
+    >>> tokens("No, I don't mean option #2 (the Devils' centre).")
+    ['no', ',', 'i', 'do', 'not', 'mean', 'option', 'number', '2', 'the', 'devils', 'centre', '.']
+    """
+    t = text.lower().replace("\u2019", "'")
+    t = re.sub(r"\bcan't\b", "can not", t)
+    t = re.sub(r"\bwon't\b", "will not", t)
+    t = re.sub(r"n't\b", " not", t)
+    t = re.sub(r"'s\b|s'(?=\W|$)", lambda m: "" if m.group(0) == "'s" else "s", t)
+    t = re.sub(r"\bno\.\s*(?=#?\d)", "number ", t)
+    t = re.sub(r"#\s*(?=\d)", " number ", t)
+    return _TOKEN.findall(t)
+
+
+@lru_cache(maxsize=65536)
+def stem(word: str) -> str:
+    """Light stemming: British "-re" spellings as "-er", then Snowball English; numbers as they are.
+
+    >>> [stem(w) for w in ("centre", "center", "footballer", "1932")]
+    ['center', 'center', 'footbal', '1932']
+    """
+    w = word.strip("'")
+    if not w[:1].isalpha():
+        return w
+    if len(w) >= 5 and w.endswith("re") and w[-3] not in "aeiou":
+        w = w[:-2] + "er"
+    with _STEM_LOCK:
+        return _stemmer().stemWord(w)
+
+
+@lru_cache(maxsize=1)
+def _stemmer():
+    import snowballstemmer
+
+    return snowballstemmer.stemmer("english")
+
+
+def _is_content(w: str) -> bool:
+    """A word that can tell readings apart: not a stopword or filler; numbers of 3+ digits (years)."""
+    if w[:1].isdigit():
+        return w.isdigit() and len(w) >= 3
+    return w[:1].isalpha() and len(w) > 1 and w not in STOP and w not in FILLERS
+
+
+def content_stems(text: str) -> set[str]:
+    """Stems of the content words of ``text``."""
+    return {stem(w) for w in tokens(text) if _is_content(w)}
+
+
+def _related(a: str, b: str) -> bool:
+    """Same stem, or one a prefix of the other short of at most 3 letters ("golf"/"golfer")."""
+    if a == b:
+        return True
+    short, long_ = (a, b) if len(a) <= len(b) else (b, a)
+    return (short.isalpha() and len(short) >= 4 and long_.startswith(short)
+            and len(long_) - len(short) <= 3)
+
+
+def _one_edit(a: str, b: str) -> bool:
+    """One insertion, deletion or substitution apart (both at least 5 letters)."""
+    if min(len(a), len(b)) < 5 or abs(len(a) - len(b)) > 1 or a == b:
+        return False
+    i = next((k for k, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+    return a[i + 1:] == b[i + 1:] if len(a) == len(b) else (a[i:] == b[i + 1:] if len(a) < len(b) else a[i + 1:] == b[i:])
+
+
+class _Profiles:
+    """Per reading, each content stem's weight: label 3, answer 2, cited passages 1."""
+
+    def __init__(self, readings: Sequence[Reading], passages: Mapping[str, str], question: str):
+        self.n = len(readings)
+        self.question = content_stems(question)
+        self.words: list[dict[str, float]] = []
+        for r in readings:
+            prof: dict[str, float] = {}
+            for text, w in [(option_text(r), LABEL_W), (r.answer, ANSWER_W),
+                            *[(passages[c], EVIDENCE_W) for c in r.citations if c in passages]]:
+                for s in content_stems(text):
+                    prof[s] = max(prof.get(s, 0.0), w)
+            self.words.append(prof)
+
+    def weights(self, s: str) -> list[float]:
+        """What stem ``s`` says for each reading, beyond what it says for the least-matched one."""
+        raw = []
+        for prof in self.words:
+            w = max((v for u, v in prof.items() if _related(s, u)), default=0.0)
+            if w < ANSWER_W and len(s) >= 5:  # a typo of a label or answer word ("hokey")
+                w = max([w, *(v for u, v in prof.items() if v >= ANSWER_W and _one_edit(s, u))])
+            raw.append(0.0 if (s in self.question and w <= EVIDENCE_W) else w)
+        low = min(raw)
+        return [w - low for w in raw]
+
+
+def option_text(r: Reading) -> str:
+    """"Bobby Carpenter (ice hockey)" -> "Bobby Carpenter, ice hockey"; other labels as they are."""
+    base, qual = split_title(r.label)
+    return f"{base}, {qual}" if qual else base
+
+
+def _position(toks: list[str], i: int, n: int) -> int | None:
+    """The 1-based option the token at ``i`` names (0 for "last"-like), or None."""
+    t = toks[i]
+    prev = toks[i - 1] if i else ""
+    m = re.fullmatch(r"(\d+)(?:st|nd|rd|th)?", t)
+    if m and int(m.group(1)) <= max(10, n):
+        return int(m.group(1))
+    if t == "one":
+        return 1 if (prev in ONE_INTRO or i == 0) else None
+    if t in NUMBERS:
+        return NUMBERS[t]
+    if t in ORDINALS:
+        nxt = toks[i + 1:i + 3]
+        if t == "second" and (nxt[:1] == ["last"] or nxt[:2] == ["to", "last"]):
+            return n - 1
+        return ORDINALS[t]
+    if t in LAST or t == "penultimate":
+        return n - 1 if (t == "penultimate" or prev in {"second", "next"} and t == "last") else n
+    if t == "middle" and n % 2 == 1:
+        return (n + 1) // 2
+    return None
+
+
+def _numbers(toks: list[str], n: int) -> tuple[dict[int, str], list[str]]:
+    """Option numbers named in a clause (number -> the word naming it), and its other words."""
+    pos: dict[int, str] = {}
+    rest: list[str] = []
+    skip: set[int] = set()
+    for i, t in enumerate(toks):
+        if i in skip:
+            continue
+        p = _position(toks, i, n)
+        if p is not None:
+            pos[p] = t
+            if t == "second" and p == n - 1:  # "second last", "second to last"
+                skip |= {i + 1, i + 2} if toks[i + 1:i + 2] == ["to"] else {i + 1}
+            continue
+        if _is_content(t):
+            rest.append(t)
+    return pos, rest
+
+
+def _word_vote(words: list[str], prof: _Profiles) -> tuple[list[float], dict[int, list[str]]]:
+    scores = [0.0] * prof.n
+    why: dict[int, list[str]] = {}
+    for w in dict.fromkeys(words):
+        for i, s in enumerate(prof.weights(stem(w))):
+            if s > 0:
+                scores[i] += s
+                why.setdefault(i, []).append(w)
+    return scores, why
+
+
+def _opts(idx: Sequence[int]) -> str:
+    return " and ".join(f"({i + 1})" for i in idx)
+
+
+def _clause_vote(toks: list[str], prof: _Profiles, encoder, texts, min_similarity: float,
+                 margin: float) -> _Vote:
+    """What one clause (the positive words, or the negated ones) points at."""
+    n = prof.n
+    pos, rest = _numbers(toks, n)
+    scores, why = _word_vote(rest, prof)
+    best = max(scores, default=0.0)
+    top = tuple(i for i, s in enumerate(scores) if s == best and best > 0)
+    if pos and top and all(w in SOFT_ORDINALS for w in pos.values()):
+        pos = {}  # "the former NHL player", "the top golfer": words, not an ordinal
+    if len(pos) > 1:
+        idx = tuple(sorted(p - 1 for p in pos if 1 <= p <= n))
+        return _Vote(idx, "tie", f"the reply names options {', '.join(map(str, sorted(pos)))}")
+    if pos:
+        p = next(iter(pos))
+        if not 1 <= p <= n:
+            return _Vote((), "out_of_range", f"there is no option {p}; the options are 1 to {n}")
+        if not top or (p - 1) in top:
+            return _Vote((p - 1,), "number", f"option {p}")
+        return _Vote(tuple(sorted({p - 1, *top})), "conflict",
+                     f"option {p}, but {', '.join(why[top[0]])!r} points to {_opts(top)}")
+    if len(top) == 1:
+        return _Vote(top, "words", f"{', '.join(why[top[0]])!r} fits ({top[0] + 1}) best")
+    if top:
+        return _Vote(top, "tie", f"{', '.join(why[top[0]])!r} fits {_opts(top)} equally")
+    if rest and encoder is not None:
+        return _embedding_vote(" ".join(rest), encoder, texts, min_similarity, margin)
+    return _Vote((), "none", "no word of the reply matches an option")
+
+
+def _embedding_vote(text: str, encoder, texts: Sequence[Sequence[str]], min_similarity: float,
+                    margin: float) -> _Vote:
+    flat = [t for ts in texts for t in ts]
+    vecs = np.asarray(encoder.encode([text, *flat]))
+    sims, k = [], 1
+    for ts in texts:
+        sims.append(float(np.max(vecs[k:k + len(ts)] @ vecs[0])))
+        k += len(ts)
+    order = np.argsort(sims)[::-1]
+    best, second = sims[order[0]], (sims[order[1]] if len(sims) > 1 else -1.0)
+    detail = f"meaning: similarity {best:.2f} vs {second:.2f}"
+    if best >= min_similarity and best - second >= margin:
+        return _Vote((int(order[0]),), "embedding", f"{detail} for ({order[0] + 1})")
+    return _Vote((), "none", f"no word matches and {detail} is not decisive")
+
+
+def _negates(toks: list[str], i: int) -> int:
+    """How many tokens the negation cue at ``i`` spans (0: no cue). A leading "no" is an
+    interjection, "no 2" a number, and "isn't it ...?" a question tag, not negations."""
+    t, nxt = toks[i], toks[i + 1:i + 2]
+    if tuple(toks[i:i + 2]) in NEG_PAIRS:
+        return 2
+    if t not in NEG_CUES:
+        return 0
+    if t == "no" and (i == 0 or nxt in ([], [","]) or nxt[0][:1].isdigit()):
+        return 0
+    if t == "not" and i and toks[i - 1] in AUX and nxt and nxt[0] in TAG_SUBJECTS:
+        return 0
+    return 1
+
+
+def _split_negation(toks: list[str]) -> tuple[list[str], list[str]]:
+    """(positive tokens, negated tokens): a cue negates up to the next comma or "but"."""
+    pos: list[str] = []
+    neg: list[str] = []
+    scoped, i = False, 0
+    while i < len(toks):
+        span = _negates(toks, i)
+        if span:
+            scoped, i = True, i + span
+            continue
+        if toks[i] in SCOPE_END:
+            scoped = False
+        (neg if scoped else pos).append(toks[i])
+        i += 1
+    return pos, neg
+
+
+def _wants_all(toks: list[str]) -> bool:
+    words = [t for t in toks if t[0].isalnum()]
+    return bool(words) and set(words) <= ALL_OK and bool(set(words) & ALL_CUES)
+
+
+def match_reply(reply: str, readings: Sequence[Reading], encoder=None, *,
+                passages: Mapping[str, str] | None = None, question: str = "",
+                min_similarity: float = 0.35, margin: float = 0.08) -> ReplyMatch:
+    """Match a reply to one of ``readings`` (see the module docstring).
+
+    ``passages`` maps passage ids to text (title and text) for the readings' citations;
+    ``question`` is the question asked (its words do not single out a reading by passage
+    text); ``encoder`` (``encode(texts) -> normalised vectors``) enables the embedding fallback.
+    """
+    if not isinstance(reply, str):
+        raise TypeError(f"reply must be a string, got {type(reply).__name__}")
+    toks = tokens(reply)
+    if not any(t[0].isalnum() for t in toks):
+        return ReplyMatch(None, "empty", "the reply is empty")
+    if _wants_all(toks):
+        return ReplyMatch(None, "all", "the reply asks for every reading", tuple(range(len(readings))))
+    prof = _Profiles(readings, passages or {}, question)
+    texts = [[f"{option_text(r)}: {r.answer}"] for r in readings]  # passage text measured no better
+    pos_toks, neg_toks = _split_negation(toks)
+    vote = _clause_vote(pos_toks, prof, encoder, texts, min_similarity, margin)
+    excluded, ndetail = (), ""
+    if neg_toks:
+        nvote = _clause_vote(neg_toks, prof, encoder, texts, min_similarity, margin)
+        excluded = nvote.indices if nvote.how in ("number", "words", "tie", "embedding") else ()
+        ndetail = nvote.detail
+    out = _finish(vote, excluded, readings, ndetail)
+    if out.index is None and out.how == "none" and NON_ANSWER.search(" ".join(toks)):
+        return ReplyMatch(None, "non_answer", "the reply chooses no option")
+    return out
+
+
+def _finish(vote: _Vote, excluded: tuple[int, ...], readings: Sequence[Reading], ndetail: str = "") -> ReplyMatch:
+    n = len(readings)
+    note = f"; excludes {_opts(excluded)} ({ndetail})" if excluded else ""
+    if vote.how in ("out_of_range", "conflict"):
+        return ReplyMatch(None, vote.how, vote.detail, vote.indices)
+    if len(vote.indices) == 1:
+        i = vote.indices[0]
+        if i in excluded:
+            return ReplyMatch(None, "conflict", f"{vote.detail}, but the reply also rules it out", (i,))
+        return ReplyMatch(i, vote.how, vote.detail + note, (i,))
+    pool = [i for i in (vote.indices or range(n)) if i not in excluded]
+    if excluded and len(pool) == 1:
+        return ReplyMatch(pool[0], "negation", f"the only option left{note}", (pool[0],))
+    if not pool:
+        return ReplyMatch(None, "none", f"the reply rules out every option{note}")
+    if vote.indices:
+        return ReplyMatch(None, "tie", vote.detail + note, tuple(pool))
+    return ReplyMatch(None, "none", (vote.detail + note) if not excluded else f"{_opts(pool)} remain{note}",
+                      tuple(pool) if excluded else ())

@@ -1,0 +1,189 @@
+"""Replies to a clarifying question, over real multi-reading questions.
+
+Readings are built at run time from the example corpus and from RAMDocs questions whose correct
+documents name different entities ("Down Home (Zoot Sims album)" ...): one reading per
+"Name (descriptor)" document lead, citing those documents. Nothing from ../shared/data is
+stored in the repository.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from rag.types import Answer, Reading
+from readers.clarify import clarifying_question, follow_up, match_reply
+from readers.evidence import descriptor_label
+from readers.replies import tokens
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "bobby_carpenter.jsonl"
+RAMDOCS = {"down": 'Who is the artist of the album "Down Home"?',
+           "crit": "When was the Criterion Theatre built?",
+           "hk": "What sport is the Hong Kong Open associated with?"}
+
+
+def _example():
+    rows = [json.loads(line) for line in EXAMPLE.read_text(encoding="utf-8").splitlines()]
+    sport = {"Bobby Carpenter (American football)": "American football", "Bobby Carpenter (ice hockey)": "ice hockey"}
+    readings = [Reading(t, a, tuple(r["id"] for r in rows if r["title"] == t)) for t, a in sport.items()]
+    return "What sport is Bobby Carpenter associated with?", readings, {r["id"]: f"{r['title']}. {r['text']}" for r in rows}
+
+
+def _ramdocs(record: dict):
+    """One reading per descriptor-labelled correct document group, citing those documents."""
+    groups: dict[str, list[tuple[str, dict]]] = {}
+    for j, d in enumerate(record["documents"]):
+        label = descriptor_label(d["text"])
+        if d["type"] == "correct" and label and label.split(" (")[0] in " ".join(record["disambig_entity"]):
+            groups.setdefault(label, []).append((f"doc{j}", d))
+    readings = [Reading(lab, ds[0][1]["answer"], tuple(i for i, _ in ds)) for lab, ds in groups.items()]
+    return record["question"], readings, {i: d["text"] for ds in groups.values() for i, d in ds}
+
+
+@pytest.fixture(scope="module")
+def cases(shared_data):
+    with open(shared_data / "ramdocs" / "RAMDocs_dev.jsonl", encoding="utf-8") as f:
+        records = {r["question"]: r for r in map(json.loads, f)}
+    out = {"bc": _example(), **{k: _ramdocs(records[q]) for k, q in RAMDOCS.items()}}
+    assert [[r.label for r in rs] for _, rs, _ in out.values()] == [
+        ["Bobby Carpenter (American football)", "Bobby Carpenter (ice hockey)"],
+        ["Down Home (Joey Baron album)", "Down Home (Zoot Sims album)", "Down Home (Chet Atkins album)"],
+        ["Criterion Theatre (Bar Harbor, Maine)", "Criterion Theatre (Coventry)", "Criterion Theatre (Sydney)"],
+        ["Hong Kong Open (golf)", "Hong Kong Open (tennis)"]]
+    return out
+
+
+# (question, reply, a word of the expected reading's label, how it is matched)
+PICKS = [
+    ("bc", "2", "hockey", "number"), ("bc", "(2)", "hockey", "number"), ("bc", "option 2", "hockey", "number"),
+    ("bc", "number two", "hockey", "number"), ("bc", "#1", "football", "number"),
+    ("bc", "the second", "hockey", "number"), ("bc", "the last one", "hockey", "number"),
+    ("bc", "The first one, please.", "football", "number"), ("bc", "the former", "football", "number"),
+    ("bc", "I mean number 2, the hockey player", "hockey", "number"),
+    ("bc", "the hockey one", "hockey", "words"), ("bc", "hockey", "hockey", "words"),
+    ("bc", "I mean the hockey player", "hockey", "words"), ("bc", "the footballer", "football", "words"),
+    ("bc", "the linebacker", "football", "words"), ("bc", "the centre", "hockey", "words"),
+    ("bc", "the Cowboys one", "football", "words"), ("bc", "the Stanley Cup winner", "hockey", "words"),
+    ("bc", "the former NHL player", "hockey", "words"), ("bc", "isn't it the football guy?", "football", "words"),
+    ("bc", "hockey, not football", "hockey", "words"),
+    ("bc", "not the football player", "hockey", "negation"), ("bc", "not the football one", "hockey", "negation"),
+    ("bc", "no, not hockey", "football", "negation"),
+    ("bc", "the one who isn't a hockey player", "football", "negation"),
+    ("bc", "go with 2", "hockey", "number"), ("bc", "the 2nd one", "hockey", "number"),
+    ("bc", "hokey", "hockey", "words"), ("bc", "the NFL linebacker", "football", "words"),
+    ("bc", "the assistant coach", "hockey", "words"), ("bc", "anything but football", "hockey", "negation"),
+    ("bc", "the one on skates", "hockey", "embedding"), ("bc", "quarterback", "football", "embedding"),
+    ("down", "3", "Chet", "number"), ("down", "the third one", "Chet", "number"),
+    ("down", "the last one", "Chet", "number"), ("down", "the middle one", "Zoot", "number"),
+    ("down", "second to last", "Zoot", "number"), ("down", "the second album", "Zoot", "number"),
+    ("down", "the drummer", "Joey", "words"), ("down", "the saxophonist", "Zoot", "words"),
+    ("down", "the guitarist", "Chet", "words"), ("down", "Zoot Sims", "Zoot", "words"),
+    ("down", "the Chet Atkins album", "Chet", "words"), ("down", "the 1997 recording", "Joey", "words"),
+    ("down", "not Joey Baron or Zoot Sims", "Chet", "negation"),
+    ("crit", "option 1", "Maine", "number"), ("crit", "the second theatre", "Coventry", "number"),
+    ("crit", "the one in Maine", "Maine", "words"), ("crit", "Sydney", "Sydney", "words"), ("crit", "Sidney", "Sydney", "words"),
+    ("crit", "the Australian one", "Sydney", "words"), ("crit", "Coventry", "Coventry", "words"),
+    ("crit", "the art deco one", "Maine", "words"), ("crit", "the demolished one", "Sydney", "words"),
+    ("crit", "the Methodist church one", "Coventry", "words"),
+    ("hk", "the golf one", "golf", "words"), ("hk", "tennis", "tennis", "words"),
+    ("hk", "the WTA one", "tennis", "words"), ("hk", "the golfer", "golf", "words"),
+    ("hk", "the European Tour event", "golf", "words"), ("hk", "not golf", "tennis", "negation"),
+    ("hk", "not the tennis one", "golf", "negation"), ("hk", "not the first", "tennis", "negation"),
+    ("hk", "the one with rackets", "tennis", "embedding"), ("hk", "the women's tournament", "tennis", "embedding"),
+]
+
+# (question, reply, why it is asked again, the readings still in question)
+AGAIN = [
+    ("bc", "banana", "none", ()), ("bc", "the other one", "none", ()), ("bc", "Bobby Carpenter", "none", ()),
+    ("bc", "the one", "none", ()), ("bc", "I don't know", "non_answer", ()), ("bc", "neither", "non_answer", ()),
+    ("bc", "option 3", "out_of_range", ()), ("bc", "1 or 2", "tie", (0, 1)),
+    ("bc", "2 - the football one", "conflict", (0, 1)), ("bc", "", "empty", ()), ("bc", " ?! ", "empty", ()),
+    ("bc", "hockey, not hockey", "conflict", (1,)),
+    ("down", "the jazz one", "tie", (0, 1)), ("down", "not Chet Atkins", "none", (0, 1)),
+    ("down", "not the first one", "none", (1, 2)),
+    ("crit", "the fourth", "out_of_range", ()), ("crit", "the English one", "none", ()),
+    ("hk", "the third one", "out_of_range", ()), ("hk", "the middle one", "none", ()),
+]
+
+
+@pytest.mark.parametrize(("key", "reply", "expected", "how"), PICKS, ids=[f"{k}:{r}" for k, r, _, _ in PICKS])
+def test_a_reply_picks_its_reading(cases, encoder, key, reply, expected, how):
+    question, readings, passages = cases[key]
+    m = match_reply(reply, readings, encoder, passages=passages, question=question)
+    assert m.index is not None, m
+    assert expected in readings[m.index].label, m
+    assert m.how == how, m
+
+
+@pytest.mark.parametrize(("key", "reply", "how", "left"), AGAIN, ids=[f"{k}:{r}" for k, r, _, _ in AGAIN])
+def test_an_unclear_reply_picks_nothing(cases, encoder, key, reply, how, left):
+    question, readings, passages = cases[key]
+    m = match_reply(reply, readings, encoder, passages=passages, question=question)
+    assert (m.index, m.how, m.candidates) == (None, how, left), m
+
+
+def test_the_table_covers_what_the_issue_asks_for():
+    assert len(PICKS) >= 40 and len({k for k, *_ in PICKS}) >= 3
+    assert {h for *_, h in PICKS} == {"number", "words", "negation", "embedding"}
+
+
+def test_one_is_a_number_only_when_the_reply_is_essentially_that(cases):
+    _, readings, passages = cases["bc"]
+    assert match_reply("the hockey one", readings, passages=passages).index == 1
+    assert match_reply("one", readings).index == match_reply("option one", readings).index == 0
+    assert match_reply("that one", readings).how == "none"
+    assert tokens("No. 2, isn't it?") == ["number", "2", ",", "is", "not", "it", "?"]
+
+
+def test_evidence_words_need_the_passages_and_shared_words_carry_nothing(cases):
+    question, readings, passages = cases["bc"]
+    assert match_reply("the linebacker", readings).how == "none"  # not in the labels
+    assert match_reply("the linebacker", readings, passages=passages).index == 0
+    # "sport" is the question's word: it cannot pick a reading through one passage's text
+    assert match_reply("the sport", readings, passages=passages, question=question).how == "none"
+
+
+def test_without_an_encoder_words_still_work_and_meaning_is_not_guessed(cases):
+    _, readings, passages = cases["hk"]
+    assert match_reply("the golf one", readings, passages=passages).index == 0
+    assert match_reply("the one with rackets", readings, passages=passages).how == "none"
+
+
+def test_both_asks_for_the_complete_answer_and_a_miss_asks_again_naming_the_options(cases, encoder):
+    question, readings, passages = cases["down"]
+    asked = clarifying_question(readings)
+    ans, turns = follow_up(asked, readings, "both of them", passages=passages, question=question)
+    assert (ans.kind, len(ans.readings), turns) == ("multi", 3, 0)
+    for reply in ("either is fine", "I don't mind", "any of them"):
+        assert match_reply(reply, readings).how == "all", reply
+    ans, turns = follow_up(asked, readings, "the jazz one", passages=passages, question=question, encoder=encoder)
+    assert ans.kind == "clarify" and turns == 1
+    assert ans.text == ("Sorry, I could not tell which one you mean ('jazz' fits (1) and (2) equally). "
+                        "Which do you mean: (1) Down Home, Joey Baron album, (2) Down Home, Zoot Sims album "
+                        "or (3) Down Home, Chet Atkins album?")
+    ans, turns = follow_up(asked, readings, "the saxophonist", attempts=turns, passages=passages, question=question)
+    assert ans.kind == "single" and ans.readings[0].answer == "Zoot Sims"
+    assert ans.reason == "reply matched (2) by words: 'saxophonist' fits (2) best"
+    ans, turns = follow_up(asked, readings, "no idea", attempts=1, passages=passages, question=question)
+    assert ans.kind == "multi" and turns == 2 and "no option" in ans.reason
+
+
+def test_a_clarify_state_survives_a_json_round_trip(cases):
+    from rag.types import Passage
+
+    question, readings, passages = cases["bc"]
+    state = Answer("clarify", tuple(readings), clarifying_question=clarifying_question(readings), question=question,
+                   text=clarifying_question(readings), sources=tuple(passages), turn=1, p_ambiguous=0.7,
+                   passages=tuple(Passage(i, "", t) for i, t in passages.items()))
+    back = Answer.from_dict(json.loads(json.dumps(state.to_dict())))
+    assert back == state and back.passages == state.passages and isinstance(back.readings[0].citations, tuple)
+    from rag.types import SpanLog
+
+    logged = Answer("single", (Reading("X", "y", ("p",), 1.0, (SpanLog("p", "y", 3, 4, 0.9),)),), model_version="m1")
+    assert Answer.from_dict(json.loads(json.dumps(logged.to_dict()))) == logged
+    with pytest.raises(ValueError, match="unknown Answer fields"):
+        Answer.from_dict({**state.to_dict(), "colour": "red"})
+    with pytest.raises(ValueError, match="kind"):
+        Answer.from_dict({**state.to_dict(), "kind": "maybe"})

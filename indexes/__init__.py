@@ -5,6 +5,6 @@ Importing this package loads numpy only; faiss and torch load when an index need
 
 from __future__ import annotations
 
-from indexes.index import Index, IndexLoadError, build, load
+from indexes.index import Index, IndexLoadError, build, load, verify_index
 
-__all__ = ["Index", "IndexLoadError", "build", "load"]
+__all__ = ["Index", "IndexLoadError", "build", "load", "verify_index"]

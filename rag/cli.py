@@ -52,6 +52,26 @@ def _cmd_index_build(args) -> int:
     return 0
 
 
+def _add_index_verify(sub) -> None:
+    p = sub.add_parser("verify", help="hash every file of an index against its manifest",
+                       description="Check paths and sha256 of every file the manifest lists; print OK or "
+                                   "FAIL per file; exit 1 if any fails. Verified files are stamped in the "
+                                   "cache, so later loads skip hashing them until they change.")
+    p.add_argument("dir", help="index directory")
+    p.set_defaults(func=_cmd_index_verify)
+
+
+def _cmd_index_verify(args) -> int:
+    from indexes.index import verify_index
+
+    results = verify_index(args.dir)
+    for name, error in results:
+        print(f"OK    {name}" if error is None else f"FAIL  {name}: {error}")
+    failed = sum(error is not None for _, error in results)
+    print(f"{args.dir}: {len(results) - failed} of {len(results)} files OK" + (f", {failed} FAILED" if failed else ""))
+    return 1 if failed else 0
+
+
 def _add_search(sub) -> None:
     p = sub.add_parser("search", help="search an index",
                        description="Print ranked hits. With one positional argument it is the query and "
@@ -135,8 +155,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"ambigrag {__version__}")
     parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors on stderr")
     sub = parser.add_subparsers(dest="command", required=True)
-    index = sub.add_parser("index", help="build indexes").add_subparsers(dest="index_cmd", required=True)
+    index = sub.add_parser("index", help="build and verify indexes").add_subparsers(dest="index_cmd", required=True)
     _add_index_build(index)
+    _add_index_verify(index)
     _add_search(sub)
     _add_ask(sub)
     train = sub.add_parser("train", help="train models").add_subparsers(dest="train_cmd", required=True)

@@ -6,7 +6,8 @@
 * Cache: ``$AMBIGRAG_CACHE``, else ``$XDG_CACHE_HOME/ambigrag``, else ``~/.cache/ambigrag``.
 * Default index: built on first use into the cache (a few minutes on a CPU, with progress
   bars) and reused afterwards. Its folder name carries the corpus checksum, so a changed
-  corpus gets a fresh index.
+  corpus gets a fresh index. The checksum is hashed once per corpus file state and then read
+  from a stamp in the cache (:mod:`indexes.cache`), so finding the index costs no hashing.
 """
 
 from __future__ import annotations
@@ -54,25 +55,35 @@ def default_corpus() -> Path:
 
 
 def cache_dir() -> Path:
-    env = os.environ.get("AMBIGRAG_CACHE")
-    if env:
-        return Path(env)
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg) if xdg else Path.home() / ".cache") / "ambigrag"
+    """``$AMBIGRAG_CACHE``, else ``$XDG_CACHE_HOME/ambigrag``, else ``~/.cache/ambigrag``."""
+    from indexes.cache import cache_dir as _cache_dir
+
+    return _cache_dir()
 
 
-def corpus_digest(path: Path) -> str:
-    """sha256 of a corpus file (or of a dataset folder's file names and contents), 16 hex digits."""
-    from indexes.index import sha256_file
+def corpus_digest(path: Path, stamps=None) -> str:
+    """sha256 of a corpus file (or of a dataset folder's file names and contents), 16 hex digits.
 
+    Each file is hashed only when its state (size, mtime, ctime, inode) differs from the stamp
+    in ``stamps`` (default: the user cache's); pass ``stamps=False`` to always hash."""
+    from indexes.cache import Stamps, cached_sha256, sha256_file
+
+    own = stamps is None
+    if own:
+        stamps = Stamps()
+    digest = (lambda f: sha256_file(f)) if stamps is False else (lambda f: cached_sha256(f, stamps))
     if not path.is_dir():
-        return sha256_file(path)[:16]
-    h = hashlib.sha256()
-    for f in sorted(path.rglob("*")):
-        if f.is_file():
-            h.update(f.name.encode())
-            h.update(sha256_file(f).encode())
-    return h.hexdigest()[:16]
+        out = digest(path)[:16]
+    else:
+        h = hashlib.sha256()
+        for f in sorted(path.rglob("*")):
+            if f.is_file():
+                h.update(f.name.encode())
+                h.update(digest(f).encode())
+        out = h.hexdigest()[:16]
+    if own:
+        stamps.save()
+    return out
 
 
 def default_index_path(corpus: str | Path | None = None) -> Path:
@@ -90,11 +101,12 @@ def default_index_path(corpus: str | Path | None = None) -> Path:
 def default_index(corpus: str | Path | None = None, *, device: str | None = None,
                   progress: bool = True) -> Path:
     """Path of the default hybrid index, building it on first use."""
-    from indexes.index import MANIFEST, build
+    from indexes.index import build
+    from indexes.layout import is_index
 
     corpus = Path(corpus) if corpus else default_corpus()
     path = default_index_path(corpus)
-    if not (path / MANIFEST).exists():
+    if not is_index(path):
         log.warning("building the default index for %s into %s (first use; takes a few minutes "
                     "on a CPU)", corpus, path)
         build(corpus, path, device=device, progress=progress)

@@ -1,0 +1,221 @@
+"""Cold CLI ``ask --no-llm`` and warm ``Pipeline.ask``: where the time goes, and what checksum
+verification costs before (full hash on every call) and after (stamps), in the same run.
+
+Each cold run is a fresh ``python`` process running the real CLI (``rag.cli.main``) on the
+default index. Phases are timed by wrapping the functions that do them (exclusive times, so
+nothing is counted twice):
+
+* ``startup+imports``: interpreter start and ``import rag.cli`` (measured from the parent);
+* ``index path (corpus digest)``: ``rag.defaults.default_index``, which hashes the corpus;
+* ``index load`` with ``of which hashing`` split out (every ``sha256_file`` call);
+* ``model loading``: the sentence-transformers encoder (incl. importing torch) and the
+  ambiguity classifier;
+* ``retrieval`` and ``reading``: ``Pipeline.retrieve`` and the reader's ``read``;
+* ``other``: the rest of ``main`` (argument parsing, lazy imports of our modules, printing).
+
+``--baseline`` mode reproduces the old path in the same code: ``verify="full"`` on every load
+and the corpus hashed on every call. ``--reader MODULE:FACTORY`` swaps the reader (the factory
+gets the loaded ``Index`` and returns an object with ``read``) for the warm timing, and
+``--cli-arg`` passes extra arguments to ``ask`` (for a reader flag of the CLI).
+
+    python bench/cold_ask.py                     # 3 cold runs per mode + warm asks + profile
+    python bench/cold_ask.py --runs 5 --warm 30 --profile-out /tmp/cold.prof
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+QUESTION = "Who played the weasley brothers in harry potter?"
+PHASES = ("startup+imports", "index path (corpus digest)", "index load", "of which hashing", "model loading",
+          "retrieval", "reading", "other")
+
+
+class Timers:
+    """Exclusive wall time per label of wrapped functions (a nested wrapped call is not counted twice)."""
+
+    def __init__(self):
+        self.totals: dict[str, float] = defaultdict(float)
+        self._stack: list[float] = []
+
+    def wrap(self, owner, name: str, label: str, is_property: bool = False) -> None:
+        func = getattr(owner, name).fget if is_property else getattr(owner, name)
+
+        def timed(*args, **kwargs):
+            t0 = time.perf_counter()
+            self._stack.append(0.0)
+            try:
+                return func(*args, **kwargs)
+            finally:
+                dt = time.perf_counter() - t0
+                self.totals[label] += dt - self._stack.pop()
+                if self._stack:
+                    self._stack[-1] += dt
+
+        setattr(owner, name, property(timed) if is_property else timed)
+
+
+def _instrument(baseline: bool) -> Timers:
+    import functools
+
+    import indexes
+    import indexes.cache
+    import indexes.checks
+    import indexes.index
+    import rag.defaults
+    from indexes.dense import SentenceEncoder
+    from rag.pipeline import Pipeline
+    from readers.ambiguity import AmbiguityModel
+    from readers.reader import AmbigReader
+
+    if baseline:  # the path before stamps: hash every index file and the corpus on every call
+        indexes.index._mode = lambda verify: "full"
+        rag.defaults.corpus_digest = functools.partial(rag.defaults.corpus_digest, stamps=False)
+    t = Timers()
+    t.wrap(rag.defaults, "default_index", "index path (corpus digest)")
+    t.wrap(indexes, "load", "index load")
+    t.wrap(indexes.checks, "sha256_file", "of which hashing")
+    t.wrap(indexes.cache, "sha256_file", "of which hashing")
+    t.wrap(SentenceEncoder, "model", "model loading", is_property=True)
+    t.wrap(AmbiguityModel, "load", "model loading")
+    t.wrap(Pipeline, "retrieve", "retrieval")
+    t.wrap(AmbigReader, "read", "reading")
+    return t
+
+
+def child(args) -> None:
+    """One cold CLI run in this (fresh) process; prints the phase times as JSON on the last line."""
+    t0 = time.perf_counter()
+    import rag.cli
+
+    imports = time.perf_counter() - t0
+    timers = _instrument(args.baseline)
+    argv = ["-q", "ask", "--no-llm", args.question, *args.cli_arg] + (["--index", args.index] if args.index else [])
+    prof = None
+    if args.profile_out:
+        import cProfile
+
+        prof = cProfile.Profile()
+    t1 = time.perf_counter()
+    with contextlib.redirect_stdout(sys.stderr):
+        rc = (prof.runcall if prof else (lambda f, *a: f(*a)))(rag.cli.main, argv)
+    main_s = time.perf_counter() - t1
+    if prof:
+        prof.dump_stats(args.profile_out)
+    phases = dict(timers.totals)
+    phases["other"] = main_s - sum(phases.values())
+    print(json.dumps({"rc": rc, "imports": imports, "main": main_s, "phases": phases}))
+
+
+def cold(args, baseline: bool, profile_out: str | None = None) -> dict:
+    cmd = [sys.executable, __file__, "--child", "--question", args.question]
+    cmd += ["--baseline"] if baseline else []
+    cmd += ["--index", args.index] if args.index else []
+    cmd += ["--profile-out", profile_out] if profile_out else []
+    for a in args.cli_arg:
+        cmd += [f"--cli-arg={a}"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT)
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise SystemExit(f"cold run failed:\n{proc.stderr[-3000:]}")
+    rec = json.loads(proc.stdout.strip().splitlines()[-1])
+    rec["wall"] = wall
+    rec["phases"]["startup+imports"] = wall - rec["main"]  # interpreter start, imports, exit
+    return rec
+
+
+def warm(args) -> dict:
+    """Median and p90 of ``Pipeline.ask`` over dev questions after one warm-up ask."""
+    import importlib
+
+    import indexes
+    from rag.defaults import default_index, shared_data_dir
+    from rag.pipeline import Pipeline
+
+    path = args.index or default_index()
+    reader = None
+    if args.reader:
+        module, factory = args.reader.split(":")
+        reader = getattr(importlib.import_module(module), factory)(indexes.load(path))
+    t0 = time.perf_counter()
+    pipe = Pipeline.from_index(path, llm=None, reader=reader)
+    build_s = time.perf_counter() - t0
+    dev = json.loads((shared_data_dir() / "ambigqa" / "dev_light.json").read_text(encoding="utf-8"))
+    questions = [args.question] + [q["question"] for q in dev[:args.warm]]
+    pipe.ask(questions[0])  # warm-up: loads the encoder weights and fills caches
+    times = []
+    for q in questions[1:]:
+        t = time.perf_counter()
+        pipe.ask(q)
+        times.append(time.perf_counter() - t)
+    t = time.perf_counter()
+    indexes.load(path)
+    reload_s = time.perf_counter() - t
+    return {"pipeline_s": build_s, "n": len(times), "median": statistics.median(times),
+            "p90": sorted(times)[int(0.9 * (len(times) - 1))], "max": max(times), "index_reload_s": reload_s}
+
+
+def _row(label: str, recs: list[dict], key) -> str:
+    return f"| {label} | " + " | ".join(f"{key(r):.2f}" for r in recs) + " |"
+
+
+def report(runs: dict[str, list[dict]], w: dict, args) -> str:
+    med = {mode: {p: statistics.median(r["phases"].get(p, 0.0) for r in recs) for p in PHASES}
+           for mode, recs in runs.items()}
+    wall = {mode: statistics.median(r["wall"] for r in recs) for mode, recs in runs.items()}
+    lines = [f"Question: {args.question!r}; {args.runs} cold runs per mode (median seconds); "
+             f"reader: {args.reader or 'default'}; CLI extra args: {args.cli_arg or 'none'}.", "",
+             "| phase | before (full hash every call) | after (stamps) |", "|---|---:|---:|"]
+    lines += [f"| {p} | {med['baseline'][p]:.2f} | {med['stamped'][p]:.2f} |" for p in PHASES]
+    beyond = {m: wall[m] - med[m]["model loading"] for m in wall}
+    lines += [f"| **wall, whole command** | {wall['baseline']:.2f} | {wall['stamped']:.2f} |",
+              f"| **beyond model loading** | {beyond['baseline']:.2f} | {beyond['stamped']:.2f} |", "",
+              f"Warm `Pipeline.ask` over {w['n']} dev questions: median {w['median']:.3f} s, p90 "
+              f"{w['p90']:.3f} s, max {w['max']:.3f} s; `Pipeline.from_index` {w['pipeline_s']:.2f} s; "
+              f"a second `indexes.load` in the warm process {w['index_reload_s']:.3f} s."]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--index", help="index directory (default: the default index)")
+    ap.add_argument("--question", default=QUESTION)
+    ap.add_argument("--runs", type=int, default=3, help="cold runs per mode")
+    ap.add_argument("--warm", type=int, default=20, help="dev questions for the warm timing")
+    ap.add_argument("--reader", help="MODULE:FACTORY returning a reader for the warm pipeline")
+    ap.add_argument("--cli-arg", action="append", default=[], help="extra argument for `ask` (repeatable)")
+    ap.add_argument("--profile-out", help="cProfile stats file of one cold run (stamped mode)")
+    ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--baseline", action="store_true", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        return child(args)
+    from rag.defaults import default_index
+
+    default_index() if not args.index else None  # build on first use, outside the timings
+    cold(args, baseline=False)  # once untimed: stamps the files, warms the OS page cache
+    runs: dict[str, list[dict]] = {"baseline": [], "stamped": []}
+    for _ in range(args.runs):  # interleaved, so load on the shared cores hits both modes alike
+        for mode in runs:
+            runs[mode].append(cold(args, baseline=mode == "baseline"))
+            print(mode, json.dumps({k: round(v, 3) for k, v in runs[mode][-1]["phases"].items()}), file=sys.stderr)
+    if args.profile_out:
+        cold(args, baseline=False, profile_out=args.profile_out)
+    print(report(runs, warm(args), args))
+
+
+if __name__ == "__main__":
+    main()

@@ -5,7 +5,10 @@ Each cold run is a fresh ``python`` process running the real CLI (``rag.cli.main
 default index. Phases are timed by wrapping the functions that do them (exclusive times, so
 nothing is counted twice):
 
-* ``startup+imports``: interpreter start and ``import rag.cli`` (measured from the parent);
+* ``python start + exit``: the interpreter starting and shutting down (wall time measured by
+  the parent minus everything the child measured);
+* ``imports``: ``import rag.cli`` and the modules the CLI imports lazily (pipeline, readers,
+  retrievers, indexes), imported up front to wrap them;
 * ``index path (corpus digest)``: ``rag.defaults.default_index``, which hashes the corpus;
 * ``index load`` with ``of which hashing`` split out (every ``sha256_file`` call);
 * ``model loading``: the sentence-transformers encoder (incl. importing torch) and the
@@ -28,6 +31,7 @@ import argparse
 import contextlib
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -38,30 +42,34 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 QUESTION = "Who played the weasley brothers in harry potter?"
-PHASES = ("startup+imports", "index path (corpus digest)", "index load", "of which hashing", "model loading",
+PHASES = ("python start + exit", "imports", "index path (corpus digest)", "index load", "of which hashing", "model loading",
           "retrieval", "reading", "other")
 
 
 class Timers:
-    """Exclusive wall time per label of wrapped functions (a nested wrapped call is not counted twice)."""
+    """Exclusive wall and process-CPU seconds per label of wrapped functions (a nested wrapped
+    call is not counted twice)."""
 
     def __init__(self):
-        self.totals: dict[str, float] = defaultdict(float)
-        self._stack: list[float] = []
+        self.totals: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
+        self._stack: list[list[float]] = []
 
     def wrap(self, owner, name: str, label: str, is_property: bool = False) -> None:
         func = getattr(owner, name).fget if is_property else getattr(owner, name)
 
         def timed(*args, **kwargs):
-            t0 = time.perf_counter()
-            self._stack.append(0.0)
+            t0, c0 = time.perf_counter(), time.process_time()
+            self._stack.append([0.0, 0.0])
             try:
                 return func(*args, **kwargs)
             finally:
-                dt = time.perf_counter() - t0
-                self.totals[label] += dt - self._stack.pop()
+                dt, dc = time.perf_counter() - t0, time.process_time() - c0
+                inner = self._stack.pop()
+                self.totals[label][0] += dt - inner[0]
+                self.totals[label][1] += dc - inner[1]
                 if self._stack:
-                    self._stack[-1] += dt
+                    self._stack[-1][0] += dt
+                    self._stack[-1][1] += dc
 
         setattr(owner, name, property(timed) if is_property else timed)
 
@@ -96,26 +104,27 @@ def _instrument(baseline: bool) -> Timers:
 
 def child(args) -> None:
     """One cold CLI run in this (fresh) process; prints the phase times as JSON on the last line."""
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     import rag.cli
 
-    imports = time.perf_counter() - t0
     timers = _instrument(args.baseline)
+    imports = [time.perf_counter() - t0, time.process_time() - c0]
     argv = ["-q", "ask", "--no-llm", args.question, *args.cli_arg] + (["--index", args.index] if args.index else [])
     prof = None
     if args.profile_out:
         import cProfile
 
         prof = cProfile.Profile()
-    t1 = time.perf_counter()
+    t1, c1 = time.perf_counter(), time.process_time()
     with contextlib.redirect_stdout(sys.stderr):
         rc = (prof.runcall if prof else (lambda f, *a: f(*a)))(rag.cli.main, argv)
-    main_s = time.perf_counter() - t1
+    main_s = [time.perf_counter() - t1, time.process_time() - c1]
     if prof:
         prof.dump_stats(args.profile_out)
-    phases = dict(timers.totals)
-    phases["other"] = main_s - sum(phases.values())
-    print(json.dumps({"rc": rc, "imports": imports, "main": main_s, "phases": phases}))
+    phases = {k: list(v) for k, v in timers.totals.items()}
+    phases["other"] = [m - sum(v[i] for v in timers.totals.values()) for i, m in enumerate(main_s)]
+    phases["imports"] = imports
+    print(json.dumps({"rc": rc, "measured": [a + b for a, b in zip(imports, main_s)], "phases": phases}))
 
 
 def cold(args, baseline: bool, profile_out: str | None = None) -> dict:
@@ -126,14 +135,17 @@ def cold(args, baseline: bool, profile_out: str | None = None) -> dict:
     for a in args.cli_arg:
         cmd += [f"--cli-arg={a}"]
     env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT)
     wall = time.perf_counter() - t0
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
         raise SystemExit(f"cold run failed:\n{proc.stderr[-3000:]}")
     rec = json.loads(proc.stdout.strip().splitlines()[-1])
-    rec["wall"] = wall
-    rec["phases"]["startup+imports"] = wall - rec["main"]  # interpreter start, imports, exit
+    cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
+    rec["wall"], rec["cpu"] = wall, cpu
+    rec["phases"]["python start + exit"] = [wall - rec["measured"][0], cpu - rec["measured"][1]]
     return rec
 
 
@@ -156,35 +168,37 @@ def warm(args) -> dict:
     dev = json.loads((shared_data_dir() / "ambigqa" / "dev_light.json").read_text(encoding="utf-8"))
     questions = [args.question] + [q["question"] for q in dev[:args.warm]]
     pipe.ask(questions[0])  # warm-up: loads the encoder weights and fills caches
-    times = []
+    times, cpus = [], []
     for q in questions[1:]:
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         pipe.ask(q)
         times.append(time.perf_counter() - t)
+        cpus.append(time.process_time() - c)
     t = time.perf_counter()
     indexes.load(path)
     reload_s = time.perf_counter() - t
     return {"pipeline_s": build_s, "n": len(times), "median": statistics.median(times),
-            "p90": sorted(times)[int(0.9 * (len(times) - 1))], "max": max(times), "index_reload_s": reload_s}
-
-
-def _row(label: str, recs: list[dict], key) -> str:
-    return f"| {label} | " + " | ".join(f"{key(r):.2f}" for r in recs) + " |"
+            "p90": sorted(times)[int(0.9 * (len(times) - 1))], "max": max(times), "index_reload_s": reload_s,
+            "cpu_median": statistics.median(cpus)}
 
 
 def report(runs: dict[str, list[dict]], w: dict, args) -> str:
-    med = {mode: {p: statistics.median(r["phases"].get(p, 0.0) for r in recs) for p in PHASES}
-           for mode, recs in runs.items()}
-    wall = {mode: statistics.median(r["wall"] for r in recs) for mode, recs in runs.items()}
-    lines = [f"Question: {args.question!r}; {args.runs} cold runs per mode (median seconds); "
-             f"reader: {args.reader or 'default'}; CLI extra args: {args.cli_arg or 'none'}.", "",
-             "| phase | before (full hash every call) | after (stamps) |", "|---|---:|---:|"]
-    lines += [f"| {p} | {med['baseline'][p]:.2f} | {med['stamped'][p]:.2f} |" for p in PHASES]
-    beyond = {m: wall[m] - med[m]["model loading"] for m in wall}
-    lines += [f"| **wall, whole command** | {wall['baseline']:.2f} | {wall['stamped']:.2f} |",
-              f"| **beyond model loading** | {beyond['baseline']:.2f} | {beyond['stamped']:.2f} |", "",
+    def med(mode: str, phase: str, i: int) -> float:
+        return statistics.median(r["phases"].get(phase, [0.0, 0.0])[i] for r in runs[mode])
+
+    lines = [f"Question: {args.question!r}; {args.runs} cold runs per mode, interleaved (medians); reader: "
+             f"{args.reader or 'default'}; extra `ask` args: {' '.join(args.cli_arg) or 'none'}.", "",
+             "| phase | before: wall s | before: CPU s | after: wall s | after: CPU s |", "|---|---:|---:|---:|---:|"]
+    lines += [f"| {p} | " + " | ".join(f"{med(m, p, i):.2f}" for m in ("baseline", "stamped") for i in (0, 1)) + " |"
+              for p in PHASES]
+    total = {m: [statistics.median(r[k] for r in runs[m]) for k in ("wall", "cpu")] for m in runs}
+    beyond = {m: [total[m][i] - med(m, "model loading", i) for i in (0, 1)] for m in runs}
+    lines += ["| **whole command** | " + " | ".join(f"**{total[m][i]:.2f}**" for m in ("baseline", "stamped")
+                                                  for i in (0, 1)) + " |",
+              "| **beyond model loading** | " + " | ".join(f"**{beyond[m][i]:.2f}**" for m in ("baseline", "stamped")
+                                                        for i in (0, 1)) + " |", "",
               f"Warm `Pipeline.ask` over {w['n']} dev questions: median {w['median']:.3f} s, p90 "
-              f"{w['p90']:.3f} s, max {w['max']:.3f} s; `Pipeline.from_index` {w['pipeline_s']:.2f} s; "
+              f"{w['p90']:.3f} s, max {w['max']:.3f} s (CPU median {w['cpu_median']:.3f} s); `Pipeline.from_index` {w['pipeline_s']:.2f} s; "
               f"a second `indexes.load` in the warm process {w['index_reload_s']:.3f} s."]
     return "\n".join(lines)
 
@@ -197,6 +211,8 @@ def main() -> None:
     ap.add_argument("--warm", type=int, default=20, help="dev questions for the warm timing")
     ap.add_argument("--reader", help="MODULE:FACTORY returning a reader for the warm pipeline")
     ap.add_argument("--cli-arg", action="append", default=[], help="extra argument for `ask` (repeatable)")
+    ap.add_argument("--no-prime", action="store_true",
+                    help="skip the untimed first cold run (when the files are already stamped)")
     ap.add_argument("--profile-out", help="cProfile stats file of one cold run (stamped mode)")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--baseline", action="store_true", help=argparse.SUPPRESS)
@@ -206,12 +222,14 @@ def main() -> None:
     from rag.defaults import default_index
 
     default_index() if not args.index else None  # build on first use, outside the timings
-    cold(args, baseline=False)  # once untimed: stamps the files, warms the OS page cache
+    if not args.no_prime:
+        cold(args, baseline=False)  # once untimed: stamps the files, warms the OS page cache
     runs: dict[str, list[dict]] = {"baseline": [], "stamped": []}
     for _ in range(args.runs):  # interleaved, so load on the shared cores hits both modes alike
         for mode in runs:
             runs[mode].append(cold(args, baseline=mode == "baseline"))
-            print(mode, json.dumps({k: round(v, 3) for k, v in runs[mode][-1]["phases"].items()}), file=sys.stderr)
+            print(mode, json.dumps({k: [round(x, 2) for x in v] for k, v in runs[mode][-1]["phases"].items()}),
+                  file=sys.stderr)
     if args.profile_out:
         cold(args, baseline=False, profile_out=args.profile_out)
     print(report(runs, warm(args), args))

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import struct
+import sys
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -49,10 +51,20 @@ def resolve_model_path(model_id: str) -> str:
     return model_id
 
 
+def gpu_device_present() -> bool:
+    """False on Linux when no NVIDIA or ROCm device node exists, so torch could not use a GPU:
+    deciding that costs no ``import torch`` (seconds on a cold start). True elsewhere."""
+    if sys.platform != "linux" or "torch" in sys.modules:
+        return True
+    return any(os.path.exists(p) for p in ("/dev/nvidiactl", "/dev/nvidia0", "/dev/dxg", "/dev/kfd"))
+
+
 def pick_device(device: str | None) -> str:
     """``None`` means CUDA when torch sees a GPU, else CPU."""
     if device:
         return device
+    if not gpu_device_present():
+        return "cpu"
     import torch
 
     return "cuda" if torch.cuda.is_available() else "cpu"

@@ -72,9 +72,14 @@ def is_index(root: Path) -> bool:
     return os.path.lexists(root / POINTER) or os.path.lexists(root / MANIFEST)
 
 
+def _ours(name: str) -> bool:
+    """Names a build that died inside :func:`install` can leave before the pointer exists."""
+    return name == LOCK or name.startswith((VERSION_PREFIX, f".{POINTER}.tmp-", f".{MANIFEST}.tmp-"))
+
+
 def check_target(out: Path) -> None:
     """Refuse to build into a file or into a non-empty directory that is not an index."""
-    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not is_index(out))):
+    if out.exists() and (not out.is_dir() or not (is_index(out) or all(_ours(p.name) for p in out.iterdir()))):
         raise FileExistsError(f"{out} exists and is not an ambigrag index; refusing to replace it")
 
 

@@ -145,3 +145,12 @@ def test_loader_in_a_loop_never_fails_while_the_index_is_rebuilt(sample_corpus, 
     assert first in report["versions"] and set(report["versions"]) <= {first, *versions}
     assert sorted(p.name for p in out.iterdir()) == [".lock", POINTER, MANIFEST, versions[-1]]
     assert json.loads((out / MANIFEST).read_text())["last_id"] == last_id
+
+
+def test_build_that_died_inside_install_does_not_block_the_next(sample_corpus, tmp_path):
+    out = tmp_path / "idx"
+    (out / "v-20260101T000000-dead00").mkdir(parents=True)  # renamed in, pointer never switched
+    (out / ".lock").touch()
+    build(sample_corpus, out, dense=False, progress=False)
+    assert sorted(p.name for p in out.iterdir()) == [".lock", POINTER, MANIFEST, resolve(out).name]
+    assert load(out).manifest["n_docs"] == 300

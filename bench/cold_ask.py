@@ -16,6 +16,9 @@ nothing is counted twice):
 * ``retrieval`` and ``reading``: ``Pipeline.retrieve`` and the reader's ``read``;
 * ``other``: the rest of ``main`` (argument parsing, lazy imports of our modules, printing).
 
+The "after" runs take the program path (``main()`` without arguments, which ends in
+``rag.cli.fast_exit``); the "before" runs return from ``main`` and let Python finalise.
+
 ``--baseline`` mode reproduces the old path in the same code: ``verify="full"`` on every load
 and the corpus hashed on every call. ``--reader MODULE:FACTORY`` swaps the reader (the factory
 gets the loaded ``Index`` and returns an object with ``read``) for the warm timing, and
@@ -116,15 +119,29 @@ def child(args) -> None:
 
         prof = cProfile.Profile()
     t1, c1 = time.perf_counter(), time.process_time()
-    with contextlib.redirect_stdout(sys.stderr):
-        rc = (prof.runcall if prof else (lambda f, *a: f(*a)))(rag.cli.main, argv)
-    main_s = [time.perf_counter() - t1, time.process_time() - c1]
+
+    def finish(rc: int) -> None:
+        main_s = [time.perf_counter() - t1, time.process_time() - c1]
+        if prof:
+            prof.disable()
+            prof.dump_stats(args.profile_out)
+        phases = {k: list(v) for k, v in timers.totals.items()}
+        phases["other"] = [m - sum(v[i] for v in timers.totals.values()) for i, m in enumerate(main_s)]
+        phases["imports"] = imports
+        print(json.dumps({"rc": rc, "measured": [a + b for a, b in zip(imports, main_s)], "phases": phases}),
+              file=real_stdout, flush=True)
+
+    real_stdout = sys.stdout
     if prof:
-        prof.dump_stats(args.profile_out)
-    phases = {k: list(v) for k, v in timers.totals.items()}
-    phases["other"] = [m - sum(v[i] for v in timers.totals.values()) for i, m in enumerate(main_s)]
-    phases["imports"] = imports
-    print(json.dumps({"rc": rc, "measured": [a + b for a, b in zip(imports, main_s)], "phases": phases}))
+        prof.enable()
+    with contextlib.redirect_stdout(sys.stderr):
+        if args.baseline:  # before: main() returns and Python finalises as usual
+            finish(rag.cli.main(argv))
+            return
+        exit_fast = rag.cli.fast_exit  # after: the program path, main() ends in fast_exit
+        rag.cli.fast_exit = lambda code: (finish(code), exit_fast(code))
+        sys.argv = ["ambigrag", *argv]
+        rag.cli.main()
 
 
 def cold(args, baseline: bool, profile_out: str | None = None) -> dict:

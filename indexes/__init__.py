@@ -10,9 +10,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from indexes.index import Index, IndexLoadError, build, load
+    from indexes.index import Index, IndexLoadError, build, load, verify_index
 
-__all__ = ["Index", "IndexLoadError", "build", "load"]
+__all__ = ["Index", "IndexLoadError", "build", "load", "verify_index"]
 
 
 def __getattr__(name: str):

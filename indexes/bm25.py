@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from indexes.checks import IndexLoadError, load_array
 from indexes.tokenize import Tokenizer
 
 VARIANTS = ("okapi", "lucene")
@@ -238,13 +239,30 @@ class BM25Index:
 
     @classmethod
     def load(cls, directory: str | Path, section: dict, n_docs: int) -> BM25Index:
-        """Memory-map the arrays written by :meth:`save` (no pickle: ``allow_pickle=False``)."""
+        """Memory-map the arrays written by :meth:`save` (no pickle: ``allow_pickle=False``),
+        checking their sizes against the manifest section and their indices against the
+        matrix shape before anything is allocated or searched."""
         from scipy import sparse
 
         d = Path(directory)
-        arrays = [np.load(d / f, mmap_mode="r", allow_pickle=False) for f in cls.FILES[:3]]
-        terms = json.loads((d / "bm25_vocab.json").read_text(encoding="utf-8"))
-        matrix = sparse.csr_matrix(tuple(arrays), shape=(len(terms), n_docs), copy=False)
+        n_terms, nnz = section.get("n_terms"), section.get("nnz")
+        if not all(isinstance(x, int) and x >= 0 for x in (n_terms, nnz)):
+            raise IndexLoadError(f"{d}: bm25 section needs counts n_terms and nnz, got {n_terms!r}, {nnz!r}")
+        data = load_array(d / "bm25_data.npy", nnz, "f")
+        indices = load_array(d / "bm25_indices.npy", nnz)
+        indptr = load_array(d / "bm25_indptr.npy", n_terms + 1)
+        if indptr[0] != 0 or indptr[-1] != nnz or (n_terms and np.any(np.diff(indptr) < 0)) or \
+                (nnz and not 0 <= int(indices.min()) <= int(indices.max()) < n_docs):
+            raise IndexLoadError(f"{d}: BM25 arrays are inconsistent with {n_terms} terms, {nnz} "
+                                 f"entries and {n_docs} documents")
+        vocab = d / "bm25_vocab.json"
+        try:
+            terms = json.loads(vocab.read_text(encoding="utf-8"))
+        except (ValueError, UnicodeDecodeError) as e:
+            raise IndexLoadError(f"{vocab} is corrupt: {e}") from e
+        if not isinstance(terms, list) or len(terms) != n_terms or not all(isinstance(t, str) for t in terms):
+            raise IndexLoadError(f"{vocab}: expected a list of {n_terms} terms")
+        matrix = sparse.csr_matrix((data, indices, indptr), shape=(n_terms, n_docs), copy=False)
         return cls(matrix, terms, Tokenizer.from_dict(section["tokenizer"]),
                    BM25Params(**section["params"]), float(section["avgdl"]))
 

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import logging
 import math
+import os
+import struct
+import sys
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -17,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from indexes.checks import IndexLoadError
 from indexes.types import Passage
 
 log = logging.getLogger("ambigrag")
@@ -47,10 +51,20 @@ def resolve_model_path(model_id: str) -> str:
     return model_id
 
 
+def gpu_device_present() -> bool:
+    """False on Linux when no NVIDIA or ROCm device node exists, so torch could not use a GPU:
+    deciding that costs no ``import torch`` (seconds on a cold start). True elsewhere."""
+    if sys.platform != "linux" or "torch" in sys.modules:
+        return True
+    return any(os.path.exists(p) for p in ("/dev/nvidiactl", "/dev/nvidia0", "/dev/dxg", "/dev/kfd"))
+
+
 def pick_device(device: str | None) -> str:
     """``None`` means CUDA when torch sees a GPU, else CPU."""
     if device:
         return device
+    if not gpu_device_present():
+        return "cpu"
     import torch
 
     return "cuda" if torch.cuda.is_available() else "cpu"
@@ -228,6 +242,29 @@ class DenseIndex:
         elif record.get("index_type") == "ivf":
             index.nprobe = int(record["nprobe"])
         return cls(index, record, device)
+
+
+def check_faiss_file(path: Path, record: dict, n_docs: int) -> None:
+    """Refuse a FAISS file whose header disagrees with the manifest (dimension, vector count)
+    before FAISS reads it and allocates what the header claims. A flat index is checked
+    exactly: its vector block must hold ``n_docs * dim`` floats and end the file."""
+    dim = record.get("dim")
+    if not isinstance(dim, int) or not 0 < dim <= 1 << 16:
+        raise IndexLoadError(f"{path}: manifest dense.dim must be a dimension, got {dim!r}")
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        head = f.read(45)
+    if len(head) < 16:
+        raise IndexLoadError(f"{path}: {size} bytes is too short for a FAISS index")
+    fourcc, d, ntotal = struct.unpack("<4siq", head[:16])
+    if d != dim or ntotal != n_docs:
+        raise IndexLoadError(f"{path}: FAISS header says dim {d} and {ntotal} vectors; the manifest says "
+                             f"dim {dim} and {n_docs} documents")
+    if fourcc == b"IxFI" and len(head) == 45:  # flat inner product: header, metric, vector count, floats
+        (count,) = struct.unpack("<Q", head[37:45])
+        if count != n_docs * dim or size != 45 + 4 * count:
+            raise IndexLoadError(f"{path}: flat FAISS index holds {count} floats in {size} bytes; "
+                                 f"expected {n_docs} x {dim}")
 
 
 def torch_exact_search(vectors, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

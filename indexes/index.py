@@ -1,6 +1,6 @@
 """Build, save and load an index directory: ``manifest.json`` plus the files it lists.
 
-Layout of a directory built by :func:`build`::
+Files of one build::
 
     manifest.json          format/package version, kinds, encoder, tokeniser, BM25 params,
                            document count, and the sha256 of every other file
@@ -9,14 +9,16 @@ Layout of a directory built by :func:`build`::
     bm25_*.npy, bm25_vocab.json   the BM25 sparse matrix (CSR) and vocabulary
     dense.faiss            the FAISS index (FAISS's own binary format)
 
-No file is pickled and loading runs no code from the directory. Writes are atomic: the index
-is built into a hidden temporary directory beside the target and renamed into place at the
-end, so an interrupted build leaves the previous index (or none), never a torn one.
+No file is pickled and loading runs no code from the directory. A build is written into a
+hidden temporary directory and published as a new version of the index directory by an atomic
+pointer switch (:mod:`indexes.layout`): an interrupted build leaves the previous index (or
+none), and a concurrent loader sees the old complete index or the new one, never a torn one.
+Loading treats the manifest as untrusted input (:mod:`indexes.checks`) and verifies checksums
+once per file state (:mod:`indexes.cache`).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -30,20 +32,37 @@ from typing import Any
 import numpy as np
 
 from indexes.bm25 import BM25Builder, BM25Index, BM25Params
+from indexes.cache import Stamps, sha256_file
+from indexes.checks import (
+    FORMAT,
+    FORMAT_VERSION,
+    MANIFEST,
+    VERIFY_MODES,
+    IndexLoadError,
+    _version,
+    check_files,
+    listed_file,
+    read_manifest,
+)
 from indexes.corpus import IngestStats, read_corpus
-from indexes.dense import DEFAULT_ENCODER, DenseIndex, DenseParams, SentenceEncoder, passage_text
-from indexes.store import PassageStore, StoreWriter
+from indexes.dense import (
+    DEFAULT_ENCODER,
+    DENSE_FILE,
+    DenseIndex,
+    DenseParams,
+    SentenceEncoder,
+    check_faiss_file,
+    passage_text,
+)
+from indexes.layout import check_target, install, remove_stale, resolve
+from indexes.store import STORE_FILES, PassageStore, StoreWriter
 from indexes.tokenize import Tokenizer
 
 log = logging.getLogger("ambigrag")
 
-FORMAT = "ambigrag-index"
-FORMAT_VERSION = 1
-MANIFEST = "manifest.json"
-
-
-class IndexLoadError(ValueError):
-    """An index directory that cannot be used: missing, corrupt, too new, or mismatched."""
+__all__ = ["FORMAT", "FORMAT_VERSION", "MANIFEST", "Index", "IndexLoadError", "build", "load",
+           "read_manifest", "sha256_file", "verify_index"]
+_LOAD_ATTEMPTS = 5
 
 
 @dataclass
@@ -55,6 +74,7 @@ class Index:
     store: PassageStore
     bm25: BM25Index | None = None
     dense: DenseIndex | None = None
+    files_dir: Path | None = None  # where the files were read: ``path`` or its current version
 
     @property
     def kinds(self) -> list[str]:
@@ -68,20 +88,6 @@ class Index:
         if self.dense is None:
             raise IndexLoadError(f"index {self.path} has no dense part (kinds: {self.kinds})")
         return SentenceEncoder(self.manifest["dense"]["encoder"], device=device, batch_size=batch_size)
-
-
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
-
-
-def _version() -> str:
-    from indexes._version import __version__
-
-    return __version__
 
 
 def build(
@@ -107,17 +113,21 @@ def build(
     if not (bm25 or dense):
         raise ValueError("nothing to build: enable bm25, dense, or both")
     out = Path(out).resolve()
-    _check_target(out)
+    check_target(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    _remove_stale_temps(out)
+    remove_stale(out)
     tmp = out.parent / f".{out.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     tmp.mkdir()
     try:
         manifest = _build_into(tmp, corpus, fmt, bm25, dense, encoder, device, tokenizer,
                                bm25_params, dense_params, skip_bad, progress)
-        manifest["files"] = {f.name: sha256_file(f) for f in sorted(tmp.iterdir())}
+        stamps, states = Stamps(), {f.name: os.stat(f) for f in sorted(tmp.iterdir())}
+        manifest["files"] = {name: sha256_file(tmp / name) for name in states}
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False), encoding="utf-8")
-        _swap_into_place(tmp, out)
+        version = install(tmp, out)
+        for name, st in states.items():  # verified at build time: the first load need not hash
+            stamps.remember(os.path.join(os.path.realpath(version), name), st, manifest["files"][name])
+        stamps.save()
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
@@ -188,61 +198,6 @@ def _build_dense(tmp: Path, n: int, encoder, device, params: DenseParams | None,
     return record
 
 
-def _check_target(out: Path) -> None:
-    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / MANIFEST).exists())):
-        raise FileExistsError(f"{out} exists and is not an ambigrag index; refusing to replace it")
-
-
-def _remove_stale_temps(out: Path) -> None:
-    """Remove temp dirs left by builds that were killed (their pid is gone)."""
-    for d in out.parent.glob(f".{out.name}.tmp-*"):
-        try:
-            pid = int(d.name.rsplit(".tmp-", 1)[1].split("-")[0])
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            shutil.rmtree(d, ignore_errors=True)
-        except (ValueError, PermissionError):
-            continue
-
-
-def _swap_into_place(tmp: Path, out: Path) -> None:
-    if not out.exists():
-        os.rename(tmp, out)
-        return
-    old = out.parent / f".{out.name}.old-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    os.rename(out, old)
-    os.rename(tmp, out)
-    shutil.rmtree(old, ignore_errors=True)
-
-
-def read_manifest(path: str | Path) -> dict[str, Any]:
-    path = Path(path)
-    mpath = path / MANIFEST
-    if not mpath.exists():
-        raise IndexLoadError(f"{path} is not an ambigrag index: no {MANIFEST}")
-    try:
-        manifest = json.loads(mpath.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise IndexLoadError(f"{mpath} is corrupt: {e}") from e
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise IndexLoadError(f"{mpath}: format is {manifest.get('format')!r}, expected {FORMAT!r}")
-    version = manifest.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
-        raise IndexLoadError(f"{path}: index format version {version} is newer than this ambigrag "
-                             f"({_version()}) reads (up to {FORMAT_VERSION}); upgrade ambigrag")
-    return manifest
-
-
-def _verify_files(path: Path, manifest: dict[str, Any]) -> None:
-    for name, digest in manifest.get("files", {}).items():
-        f = path / name
-        if not f.exists():
-            raise IndexLoadError(f"{path}: file {name} listed in the manifest is missing")
-        actual = sha256_file(f)
-        if actual != digest:
-            raise IndexLoadError(f"{path}: {name} is corrupt: sha256 {actual[:12]}… != manifest {digest[:12]}…")
-
-
 def _check_encoder(manifest: dict[str, Any], encoder: SentenceEncoder | str | None) -> None:
     if encoder is None:
         return
@@ -257,24 +212,82 @@ def _check_encoder(manifest: dict[str, Any], encoder: SentenceEncoder | str | No
         raise IndexLoadError(f"dimension mismatch: index has dim {rec['dim']}, encoder {enc_id!r} gives {encoder.dim}")
 
 
-def load(path: str | Path, *, encoder: SentenceEncoder | str | None = None, verify: bool = True,
+def _mode(verify: bool | str) -> str:
+    mode = {True: "auto", False: "none"}.get(verify, verify) if isinstance(verify, bool) else verify
+    if mode not in VERIFY_MODES:
+        raise ValueError(f"verify must be True, False or one of {VERIFY_MODES}, got {verify!r}")
+    return mode
+
+
+def load(path: str | Path, *, encoder: SentenceEncoder | str | None = None, verify: bool | str = "auto",
          device: str | None = None) -> Index:
-    """Load any index directory, checking the manifest, the checksums and the encoder.
+    """Load an index directory, checking the manifest, paths, checksums and the encoder.
+
+    ``verify``: ``"auto"`` (or True) hashes each file once per file state and trusts the stamp
+    after that; ``"full"`` hashes every file; ``"none"`` (or False) skips hashing. Paths, file
+    types and array sizes are checked in every mode. A directory replaced by a rebuild while
+    loading is loaded again at its new version.
 
     >>> idx = load("/tmp/idx")          # doctest: +SKIP
     >>> idx.kinds                       # doctest: +SKIP
     ['bm25', 'dense']
     """
-    path = Path(path)
-    manifest = read_manifest(path)
-    if verify:
-        _verify_files(path, manifest)
+    root, mode = Path(path), _mode(verify)
+    for attempt in range(_LOAD_ATTEMPTS):
+        files_dir = resolve(root)
+        try:
+            return _load_files(root, files_dir, mode, encoder, device)
+        except Exception:
+            if files_dir == root or attempt == _LOAD_ATTEMPTS - 1 or _still_current(root, files_dir):
+                raise
+            log.info("%s was replaced while loading %s; loading the new version", root, files_dir.name)
+    raise AssertionError("unreachable")
+
+
+def _still_current(root: Path, files_dir: Path) -> bool:
+    try:
+        return resolve(root) == files_dir
+    except IndexLoadError:
+        return True
+
+
+def _load_files(root: Path, files_dir: Path, mode: str, encoder, device) -> Index:
+    manifest = read_manifest(files_dir)
+    kinds = manifest["kinds"]
+    for name in (*STORE_FILES, *(BM25Index.FILES if "bm25" in kinds else ()),
+                 *((DENSE_FILE,) if "dense" in kinds else ())):
+        listed_file(files_dir, manifest, name)  # refuses a file the manifest does not list
     _check_encoder(manifest, encoder)
-    store = PassageStore(path)
-    if len(store) != manifest["n_docs"]:
-        raise IndexLoadError(f"{path}: store holds {len(store)} passages, manifest says {manifest['n_docs']}")
-    bm25 = BM25Index.load(path, manifest["bm25"], len(store)) if "bm25" in manifest["kinds"] else None
-    dense = DenseIndex.load(path, manifest["dense"], device) if "dense" in manifest["kinds"] else None
-    if dense is not None and dense.dim != manifest["dense"]["dim"]:
-        raise IndexLoadError(f"{path}: FAISS index has dim {dense.dim}, manifest says {manifest['dense']['dim']}")
-    return Index(path, manifest, store, bm25, dense)
+    stamps = None if mode == "none" else Stamps()
+    for _, error in check_files(files_dir, manifest, mode, stamps):
+        if error:
+            raise IndexLoadError(error)
+    if stamps is not None:
+        stamps.save()
+    n = manifest["n_docs"]
+    store = PassageStore(files_dir, n_docs=n)
+    try:
+        bm25 = BM25Index.load(files_dir, manifest["bm25"], n) if "bm25" in kinds else None
+        dense = None
+        if "dense" in kinds:
+            check_faiss_file(files_dir / DENSE_FILE, manifest["dense"], n)
+            dense = DenseIndex.load(files_dir, manifest["dense"], device)
+    except (KeyError, TypeError) as e:
+        raise IndexLoadError(f"{files_dir / MANIFEST}: bad or missing setting {e}") from e
+    return Index(root, manifest, store, bm25, dense, files_dir)
+
+
+def verify_index(path: str | Path) -> list[tuple[str, str | None]]:
+    """Hash every file of index ``path`` against its manifest: ``[(name, error or None)]``.
+
+    Files that match are stamped, so later loads skip hashing them until they change.
+
+    >>> [name for name, err in verify_index("/tmp/idx") if err]     # doctest: +SKIP
+    []
+    """
+    files_dir = resolve(Path(path))
+    manifest = read_manifest(files_dir)
+    stamps = Stamps()
+    results = list(check_files(files_dir, manifest, "full", stamps))
+    stamps.save()
+    return results

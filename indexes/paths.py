@@ -49,22 +49,32 @@ def default_corpus() -> Path:
 
 
 def cache_dir() -> Path:
-    env = os.environ.get("AMBIGRAG_CACHE")
-    if env:
-        return Path(env)
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg) if xdg else Path.home() / ".cache") / "ambigrag"
+    """``$AMBIGRAG_CACHE``, else ``$XDG_CACHE_HOME/ambigrag``, else ``~/.cache/ambigrag``."""
+    from indexes.cache import cache_dir as _cache_dir
+
+    return _cache_dir()
 
 
-def corpus_digest(path: Path) -> str:
-    """sha256 of a corpus file (or of a dataset folder's file names and contents), 16 hex digits."""
-    from indexes.index import sha256_file
+def corpus_digest(path: Path, stamps=None) -> str:
+    """sha256 of a corpus file (or of a dataset folder's file names and contents), 16 hex digits.
 
+    Each file is hashed only when its state (size, mtime, ctime, inode) differs from the stamp
+    in ``stamps`` (default: the user cache's); pass ``stamps=False`` to always hash."""
+    from indexes.cache import Stamps, cached_sha256, sha256_file
+
+    own = stamps is None
+    if own:
+        stamps = Stamps()
+    digest = (lambda f: sha256_file(f)) if stamps is False else (lambda f: cached_sha256(f, stamps))
     if not path.is_dir():
-        return sha256_file(path)[:16]
-    h = hashlib.sha256()
-    for f in sorted(path.rglob("*")):
-        if f.is_file():
-            h.update(f.name.encode())
-            h.update(sha256_file(f).encode())
-    return h.hexdigest()[:16]
+        out = digest(path)[:16]
+    else:
+        h = hashlib.sha256()
+        for f in sorted(path.rglob("*")):
+            if f.is_file():
+                h.update(f.name.encode())
+                h.update(digest(f).encode())
+        out = h.hexdigest()[:16]
+    if own:
+        stamps.save()
+    return out

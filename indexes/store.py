@@ -1,7 +1,9 @@
 """The passage store: ``passages.jsonl`` (one passage per line) plus ``passages_offsets.npy``.
 
 A hit fetches its passage with one positioned read (``os.pread``: thread-safe, no seek), so
-the corpus is never loaded whole.
+the corpus is never loaded whole. Iteration reads through the same open file, so a store stays
+readable after a rebuild deleted its directory. Offsets are checked when the store opens (first
+0, last the file size) and on every read, so a bad offsets file cannot ask for huge reads.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from indexes.checks import IndexLoadError, load_array
 from indexes.types import Passage
 
 STORE_FILES = ("passages.jsonl", "passages_offsets.npy")
@@ -38,6 +41,11 @@ class StoreWriter:
         return len(self._offsets) - 1
 
 
+def _passage(line: bytes) -> Passage:
+    d = json.loads(line)
+    return Passage(id=d["id"], title=d["title"], text=d["text"], meta=d.get("meta", {}))
+
+
 class PassageStore:
     """Read-only random access to the passages of an index, by row.
 
@@ -46,10 +54,18 @@ class PassageStore:
     "Tom Clancy's Rainbow Six Siege"
     """
 
-    def __init__(self, directory: str | Path):
+    def __init__(self, directory: str | Path, n_docs: int | None = None):
         self.dir = Path(directory)
-        self.offsets = np.load(self.dir / "passages_offsets.npy", mmap_mode="r", allow_pickle=False)
-        self._fd = os.open(self.dir / "passages.jsonl", os.O_RDONLY)
+        self._fd = os.open(self.dir / "passages.jsonl", os.O_RDONLY | os.O_NONBLOCK)
+        self._size = os.fstat(self._fd).st_size
+        opath = self.dir / "passages_offsets.npy"
+        if n_docs is None:
+            self.offsets = np.load(opath, mmap_mode="r", allow_pickle=False)
+        else:
+            self.offsets = load_array(opath, n_docs + 1)
+        if len(self.offsets) < 1 or self.offsets[0] != 0 or self.offsets[-1] != self._size:
+            raise IndexLoadError(f"{opath}: offsets must run from 0 to the size of passages.jsonl "
+                                 f"({self._size} bytes)")
         self._ids: dict[str, int] | None = None
 
     def __len__(self) -> int:
@@ -68,15 +84,20 @@ class PassageStore:
             if not 0 <= r < len(self):
                 raise IndexError(f"passage row {r} out of range 0..{len(self) - 1}")
             lo, hi = int(self.offsets[r]), int(self.offsets[r + 1])
-            d = json.loads(os.pread(self._fd, hi - lo, lo))
-            out.append(Passage(id=d["id"], title=d["title"], text=d["text"], meta=d.get("meta", {})))
+            if not 0 <= lo <= hi <= self._size:
+                raise IndexLoadError(f"{self.dir}: passage row {r} has bad offsets {lo}..{hi}")
+            out.append(_passage(os.pread(self._fd, hi - lo, lo)))
         return out
 
     def __iter__(self):
-        with open(self.dir / "passages.jsonl", encoding="utf-8") as f:
-            for line in f:
-                d = json.loads(line)
-                yield Passage(id=d["id"], title=d["title"], text=d["text"], meta=d.get("meta", {}))
+        n = len(self)
+        for lo in range(0, n, 1024):  # one read per 1024 passages
+            offs = [int(x) for x in self.offsets[lo:min(n, lo + 1024) + 1]]
+            if not 0 <= offs[0] <= offs[-1] <= self._size:
+                raise IndexLoadError(f"{self.dir}: passage rows {lo}.. have bad offsets")
+            block = os.pread(self._fd, offs[-1] - offs[0], offs[0])
+            for a, b in zip(offs, offs[1:]):
+                yield _passage(block[a - offs[0]:b - offs[0]])
 
     def row_of(self, passage_id: str) -> int:
         """Row of a passage id (builds an id map on first call)."""

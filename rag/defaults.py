@@ -8,7 +8,8 @@ The corpus, data and cache paths are defined in :mod:`indexes.paths` and re-expo
 * Cache: ``$AMBIGRAG_CACHE``, else ``$XDG_CACHE_HOME/ambigrag``, else ``~/.cache/ambigrag``.
 * Default index: built on first use into the cache (a few minutes on a CPU, with progress
   bars) and reused afterwards. Its folder name carries the corpus checksum, so a changed
-  corpus gets a fresh index.
+  corpus gets a fresh index. The checksum is hashed once per corpus file state and then read
+  from a stamp in the cache (:mod:`indexes.cache`), so finding the index costs no hashing.
 """
 
 from __future__ import annotations
@@ -47,11 +48,12 @@ def default_index_path(corpus: str | Path | None = None) -> Path:
 def default_index(corpus: str | Path | None = None, *, device: str | None = None,
                   progress: bool = True) -> Path:
     """Path of the default hybrid index, building it on first use."""
-    from indexes.index import MANIFEST, build
+    from indexes.index import build
+    from indexes.layout import is_index
 
     corpus = Path(corpus) if corpus else default_corpus()
     path = default_index_path(corpus)
-    if not (path / MANIFEST).exists():
+    if not is_index(path):
         log.warning("building the default index for %s into %s (first use; takes a few minutes "
                     "on a CPU)", corpus, path)
         build(corpus, path, device=device, progress=progress)

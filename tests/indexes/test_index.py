@@ -55,8 +55,9 @@ def test_save_load_round_trip_gives_identical_results(small_index, sample_record
 
 
 def _copy(small_index, tmp_path) -> Path:
+    """A flat copy of the current version (the layout written before versions; still loads)."""
     dst = tmp_path / "idx"
-    shutil.copytree(small_index.path, dst)
+    shutil.copytree(small_index.files_dir, dst)
     return dst
 
 
@@ -119,8 +120,10 @@ def test_rebuild_replaces_atomically_and_bm25_only(sample_corpus, tmp_path):
     first = load(out)
     assert first.kinds == ["bm25"] and first.dense is None
     build(sample_corpus, out, dense=False, progress=False)
-    assert load(out).manifest["n_docs"] == 300
+    second = load(out)
+    assert second.manifest["n_docs"] == 300 and second.files_dir != first.files_dir
     assert [p.name for p in tmp_path.iterdir()] == ["bm"]  # no temp or old dirs left behind
+    assert sorted(p.name for p in out.iterdir()) == [".lock", "current", "manifest.json", second.files_dir.name]
 
 
 KILLER = textwrap.dedent("""

@@ -1,0 +1,143 @@
+"""Where an index directory keeps its files, and how a rebuild replaces them atomically.
+
+Layout written by :func:`install`::
+
+    DIR/current -> v-20261123T090000-1a2b3c      the pointer: a relative symlink
+    DIR/manifest.json -> current/manifest.json   for tools that read the manifest directly
+    DIR/v-20261123T090000-1a2b3c/                one complete build, never modified
+    DIR/.lock                                    serialises concurrent builders (flock)
+
+A build is written into a hidden temporary directory beside ``DIR``, moved into ``DIR`` as a
+new version, and published by replacing the ``current`` symlink with ``os.replace`` (one atomic
+rename). A loader reads the pointer once, so at every instant it sees the old complete index or
+the new one; old versions are deleted after the switch, and a loader that was still reading one
+retries on the new pointer (see :func:`indexes.index.load`). A flat directory (``manifest.json``
+and the files side by side, as written before versions) still loads, and the next build turns
+it into the versioned layout, atomically as well.
+
+>>> resolve(Path("/tmp/idx"))                      # doctest: +SKIP
+PosixPath('/tmp/idx/v-20261123T090000-1a2b3c')
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+import shutil
+import stat
+import time
+import uuid
+from pathlib import Path
+
+from indexes.checks import MANIFEST, IndexLoadError
+
+log = logging.getLogger("ambigrag")
+
+POINTER = "current"
+VERSION_PREFIX = "v-"
+LOCK = ".lock"
+
+
+def resolve(root: str | Path) -> Path:
+    """The directory holding the manifest and files of index ``root``: the version ``current``
+    points to, or ``root`` itself for a flat index. The pointer must name a real directory
+    directly inside ``root`` (a symlink that leaves it is refused)."""
+    root = Path(root)
+    ptr = root / POINTER
+    try:
+        st = os.lstat(ptr)
+    except FileNotFoundError:
+        return root
+    if stat.S_ISDIR(st.st_mode):  # a copy made with symlinks followed (cp -r, shutil.copytree)
+        return ptr
+    if not stat.S_ISLNK(st.st_mode):
+        raise IndexLoadError(f"{ptr} is neither a symlink to a version nor a directory")
+    target = os.readlink(ptr)
+    if "/" in target or os.sep in target or not target.startswith(VERSION_PREFIX):
+        raise IndexLoadError(f"{ptr} points to {target!r}, not to a version directory inside {root}")
+    vdir = root / target
+    try:
+        vst = os.lstat(vdir)
+    except FileNotFoundError:
+        raise IndexLoadError(f"{ptr} points to {target}, which does not exist") from None
+    if not stat.S_ISDIR(vst.st_mode):
+        raise IndexLoadError(f"{ptr} points to {target}, which is not a directory")
+    return vdir
+
+
+def is_index(root: Path) -> bool:
+    """True for a directory holding an index in either layout."""
+    return os.path.lexists(root / POINTER) or os.path.lexists(root / MANIFEST)
+
+
+def _ours(name: str) -> bool:
+    """Names a build that died inside :func:`install` can leave before the pointer exists."""
+    return name == LOCK or name.startswith((VERSION_PREFIX, f".{POINTER}.tmp-", f".{MANIFEST}.tmp-"))
+
+
+def check_target(out: Path) -> None:
+    """Refuse to build into a file or into a non-empty directory that is not an index."""
+    if out.exists() and (not out.is_dir() or not (is_index(out) or all(_ours(p.name) for p in out.iterdir()))):
+        raise FileExistsError(f"{out} exists and is not an ambigrag index; refusing to replace it")
+
+
+def install(tmp: Path, out: Path) -> Path:
+    """Publish the finished build ``tmp`` as the current version of ``out``; return its directory."""
+    out.mkdir(parents=True, exist_ok=True)
+    fd = os.open(out / LOCK, os.O_CREAT | os.O_RDWR, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        flat = _flat_files(out)
+        name = f"{VERSION_PREFIX}{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{uuid.uuid4().hex[:6]}"
+        os.rename(tmp, out / name)
+        _point(out, POINTER, name)
+        if not os.path.islink(out / MANIFEST):
+            _point(out, MANIFEST, f"{POINTER}/{MANIFEST}")
+        _clean(out, name, flat)
+    finally:
+        os.close(fd)  # releases the lock
+    return out / name
+
+
+def _point(root: Path, link: str, target: str) -> None:
+    tmp = root / f".{link}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    os.symlink(target, tmp)
+    os.replace(tmp, root / link)
+
+
+def _flat_files(root: Path) -> list[Path]:
+    """Files of a flat (pre-version) index in ``root``: its manifest and the plain names it lists."""
+    mpath = root / MANIFEST
+    if os.path.islink(mpath) or not mpath.is_file():
+        return []
+    try:
+        names = json.loads(mpath.read_text(encoding="utf-8")).get("files", {})
+    except (OSError, ValueError, AttributeError):
+        names = {}
+    plain = [root / n for n in names if isinstance(n, str) and n and "/" not in n and not n.startswith(".")]
+    return [p for p in plain if p.is_file() and not p.is_symlink()]
+
+
+def _clean(root: Path, keep: str, flat: list[Path]) -> None:
+    """Delete superseded versions, a migrated flat index's files and crashed builders' links."""
+    for p in flat:
+        p.unlink(missing_ok=True)
+    for d in root.iterdir():
+        if d.name.startswith(VERSION_PREFIX) and d.name != keep and d.is_dir() and not d.is_symlink():
+            shutil.rmtree(d, ignore_errors=True)
+        elif d.name.startswith((f".{POINTER}.tmp-", f".{MANIFEST}.tmp-")) and d.is_symlink():
+            d.unlink(missing_ok=True)  # a builder died between symlink and replace (we hold the lock)
+
+
+def remove_stale(out: Path) -> None:
+    """Remove temp and ``.old-`` dirs beside ``out`` left by builds that died (their pid is gone)."""
+    for d in [*out.parent.glob(f".{out.name}.tmp-*"), *out.parent.glob(f".{out.name}.old-*")]:
+        try:
+            pid = int(d.name.rsplit(".tmp-" if ".tmp-" in d.name else ".old-", 1)[1].split("-")[0])
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            shutil.rmtree(d, ignore_errors=True)
+        except (ValueError, PermissionError):
+            continue

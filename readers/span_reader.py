@@ -108,22 +108,29 @@ def _pad(rows: list[list[int]], width: int) -> list[list[int]]:
 class SpanEvidence:
     """Evidence rows from the span reader (see module docstring).
 
-    ``min_margin``: a passage counts when P(best span) > ``min_margin`` x P(no answer)."""
+    ``min_margin``: a passage counts when P(best span) > ``min_margin`` x P(no answer).
+    ``min_relevance``: with retrieved passages, a passage must also hold this share of the
+    question's content words (:func:`readers.evidence.relevance`; 0 reads every passage, as in
+    the gold-documents setting where every document was chosen for the question)."""
 
-    def __init__(self, reader: SpanReader | None = None, *, min_margin: float = 1.0):
+    def __init__(self, reader: SpanReader | None = None, *, min_margin: float = 1.0,
+                 min_relevance: float = 0.0):
         if min_margin <= 0:
             raise ValueError(f"min_margin must be > 0, got {min_margin}")
+        if not 0.0 <= min_relevance <= 1.0:
+            raise ValueError(f"min_relevance must be in [0, 1], got {min_relevance}")
         self.reader = reader or SpanReader()
-        self.min_margin = min_margin
+        self.min_margin, self.min_relevance = min_margin, min_relevance
 
     @property
     def version(self) -> str:
         return self.reader.version
 
     def extract(self, question: str, hits: Sequence[Hit]) -> list[Evidence]:
-        from readers.evidence import descriptor_label
+        from readers.evidence import descriptor_label, relevance
 
-        hits = list(hits)
+        hits = [h for h in hits if self.min_relevance == 0.0
+                or relevance(question, f"{h.passage.title}. {h.passage.text}") >= self.min_relevance]
         out = self.reader.read(question, [h.passage.text for h in hits])
         rows = []
         for h, ps in zip(hits, out):
@@ -137,11 +144,15 @@ class SpanEvidence:
         return rows
 
 
+RETRIEVED_MIN_RELEVANCE = 0.5  # the LLM reader's gate (readers.evidence), not tuned for this reader
+
+
 def span_ambig_reader(model_dir: str | Path | None = None, *, ambiguity=None, max_passages: int = 10,
-                      reader: SpanReader | None = None):
+                      reader: SpanReader | None = None, min_relevance: float = RETRIEVED_MIN_RELEVANCE):
     """The default reader: :class:`~readers.reader.AmbigReader` over :class:`SpanEvidence` with
     the aggregation settings saved in the model's manifest (``aggregation``: chosen on the
-    out-of-fold predictions of the training questions; defaults when absent)."""
+    out-of-fold predictions of the training questions; defaults when absent). ``min_relevance``
+    gates retrieved passages that are not about the question (0 for gold documents)."""
     from readers.policy import Policy
     from readers.reader import AmbigReader
 
@@ -150,7 +161,8 @@ def span_ambig_reader(model_dir: str | Path | None = None, *, ambiguity=None, ma
     policy = Policy(min_support=agg.get("min_support", 0.5),
                     min_relative_support=agg.get("min_relative_support", 0.0),
                     abstain_on_conflict=agg.get("abstain_on_conflict", False))
-    return AmbigReader(SpanEvidence(reader, min_margin=agg.get("min_margin", 1.0)), policy=policy,
+    ev = SpanEvidence(reader, min_margin=agg.get("min_margin", 1.0), min_relevance=min_relevance)
+    return AmbigReader(ev, policy=policy,
                        ambiguity=ambiguity, max_passages=max_passages)
 
 

@@ -53,7 +53,8 @@ def _span_readers(args, scorer, n: int, data_path) -> dict:
                          "or pass --reader-model with a model trained on other questions")
     out = {}
     if args.reader in ("ambig", "both"):
-        out["ambig"] = span_ambig_reader(reader=model, ambiguity=scorer, max_passages=n)
+        gate = 0.0 if args.dataset == "ramdocs" else 0.5  # gold documents vs retrieved passages
+        out["ambig"] = span_ambig_reader(reader=model, ambiguity=scorer, max_passages=n, min_relevance=gate)
     if args.reader in ("baseline", "both"):
         out["baseline"] = SpanBaseline(model, max_passages=n)
     return out

@@ -91,7 +91,7 @@ def test_cli_eval_run_writes_reports_and_the_summary_json(tmp_path, capsys):
 
     out, js = tmp_path / "out", tmp_path / "summary.json"
     assert main(["-q", "eval", "run", "--dataset", "ramdocs", "--reader", "ambig", "--no-llm", "--limit", "5",
-                 "--out", str(out), "--json", str(js)]) == 0
+                 "--extract", "score", "--out", str(out), "--json", str(js)]) == 0
     summary = json.loads(js.read_text())
     report = json.loads((out / "report.json").read_text())
     assert set(summary) == {"ambig"} and summary["ambig"] == report["systems"]["ambig"]
@@ -127,7 +127,7 @@ def test_cli_eval_run_ambigqa_on_an_index(small_index_dir, shared_data, tmp_path
 
     js, out = tmp_path / "aq.json", tmp_path / "aq"
     assert main(["-q", "eval", "run", "--dataset", "ambigqa", "--index", str(small_index_dir), "--limit", "4",
-                 "--reader", "ambig", "--no-llm", "--out", str(out), "--json", str(js)]) == 0
+                 "--reader", "ambig", "--no-llm", "--extract", "score", "--out", str(out), "--json", str(js)]) == 0
     summary = json.loads(js.read_text())["ambig"]
     preds = json.loads((out / "predictions_ambig.json").read_text())
     from eval import ambigqa
@@ -168,3 +168,11 @@ def test_ambigdocs_records_with_documents_are_read_like_ramdocs(tmp_path):
     assert s["n"] == 1 and row["category"] == expected["category"]
     for key in ("answer_recall", "entity_recall", "ear"):
         assert s[key] == pytest.approx(expected[key]), key
+
+
+def test_cli_eval_run_refuses_the_span_reader_on_its_own_training_file(capsys):
+    from rag.cli import main
+
+    assert main(["-q", "eval", "run", "--dataset", "ramdocs", "--limit", "2"]) == 2
+    err = capsys.readouterr().err
+    assert "was trained on" in err and "would be in-sample" in err and "RAMDocs_dev.jsonl" in err

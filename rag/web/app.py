@@ -48,9 +48,10 @@ class PassageLookup:
     """Passages of an index by id, for citations (thread-safe; the id map is built once)."""
 
     def __init__(self, index_dir: str | Path):
+        from indexes.layout import resolve
         from indexes.store import PassageStore
 
-        self.store = PassageStore(index_dir)
+        self.store = PassageStore(resolve(index_dir))  # the current version of a versioned index
         self._lock = threading.Lock()
 
     def __call__(self, passage_id: str) -> Passage | None:

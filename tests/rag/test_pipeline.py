@@ -43,7 +43,7 @@ class _ScriptedLLM:
 
 @pytest.fixture(scope="module")
 def pipe(example_index, encoder) -> Pipeline:
-    return Pipeline.from_index(example_index, llm=_ScriptedLLM(), k=6, encoder=encoder)
+    return Pipeline.from_index(example_index, llm=_ScriptedLLM(), k=6, encoder=encoder, extract="llm")
 
 
 def test_ambiguous_name_gets_a_complete_answer_naming_both_readings(pipe):
@@ -115,15 +115,15 @@ def test_cli_ask_json_and_interactive(example_index, monkeypatch, capsys):
     from rag import cli, pipeline
 
     monkeypatch.setattr(pipeline, "default_llm", lambda cache=True: _ScriptedLLM())
-    assert cli.main(["-q", "ask", "--index", str(example_index), "--json", Q]) == 0
+    assert cli.main(["-q", "ask", "--index", str(example_index), "--extract", "llm", "--json", Q]) == 0
     out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert out["kind"] == "multi"
     monkeypatch.setattr("sys.stdin", io.StringIO("2\n"))
-    assert cli.main(["-q", "ask", "--index", str(example_index), "--interactive", Q]) == 0
+    assert cli.main(["-q", "ask", "--index", str(example_index), "--extract", "llm", "--interactive", Q]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines[0].startswith("Which do you mean:") and "ice hockey" in lines[-1] + lines[0]
     monkeypatch.setattr("sys.stdin", io.StringIO(""))
-    assert cli.main(["-q", "ask", "--index", str(example_index), "--interactive", Q]) == 2
+    assert cli.main(["-q", "ask", "--index", str(example_index), "--extract", "llm", "--interactive", Q]) == 2
 
 
 def test_the_pipeline_as_a_langchain_runnable(pipe):
@@ -167,7 +167,7 @@ def test_cli_interactive_replies(example_index, monkeypatch, capsys, stdin, spor
 
     monkeypatch.setattr(pipeline, "default_llm", lambda cache=True: _ScriptedLLM())
     monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
-    assert cli.main(["-q", "ask", "--index", str(example_index), "--interactive", Q]) == 0
+    assert cli.main(["-q", "ask", "--index", str(example_index), "--extract", "llm", "--interactive", Q]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines[0].startswith("Which do you mean: (1) Bobby Carpenter, American football")
     assert lines[-1].startswith(sport) and len(lines) == stdin.count("\n") + 1
@@ -190,7 +190,8 @@ def test_a_failing_llm_raises_its_message_never_no_evidence(example_index, encod
     from readers.evidence import SpanExtractor
     from readers.reader import AmbigReader
 
-    failing = Pipeline.from_index(example_index, llm=_OutOfMemoryLLM(), k=6, ambiguity=False, encoder=encoder)
+    failing = Pipeline.from_index(example_index, llm=_OutOfMemoryLLM(), k=6, ambiguity=False, encoder=encoder,
+                                   extract="llm")
     with pytest.raises(ReaderError, match=r"^the reader failed: MemoryError: CUDA out of memory"):
         failing.ask(Q)
     soft = Pipeline(failing.retriever, failing.reader, k=6, on_reader_error="abstain")
@@ -208,7 +209,7 @@ def test_cli_reports_a_failing_llm_in_one_line_with_status_1(example_index, monk
     from rag import cli, pipeline
 
     monkeypatch.setattr(pipeline, "default_llm", lambda cache=True: _OutOfMemoryLLM())
-    assert cli.main(["-q", "ask", "--index", str(example_index), "--mode", "bm25", Q]) == 1
+    assert cli.main(["-q", "ask", "--index", str(example_index), "--extract", "llm", "--mode", "bm25", Q]) == 1
     err = [line for line in capsys.readouterr().err.splitlines() if not line.startswith("Loading weights")]
     assert err == ["ambigrag: error: the reader failed: MemoryError: CUDA out of memory. Tried to allocate 2.00 GiB"]
 
@@ -223,7 +224,7 @@ def bm25_index(tmp_path_factory) -> Path:
 def test_a_bm25_only_index_answers_through_the_pipeline(bm25_index, encoder, monkeypatch, capsys):
     from rag import cli, pipeline
 
-    pipe = Pipeline.from_index(bm25_index, llm=_ScriptedLLM(), k=6, ambiguity=False, encoder=encoder)
+    pipe = Pipeline.from_index(bm25_index, llm=_ScriptedLLM(), k=6, ambiguity=False, encoder=encoder, extract="llm")
     ans = pipe.ask(Q)
     assert ans.kind == "multi" and {r.answer for r in ans.readings} == {"American football", "ice hockey"}
     assert pipe.reply(pipe.ask(Q, interactive=True), "the centre").readings[0].answer == "ice hockey"
@@ -307,7 +308,8 @@ def test_k_means_passages_retrieved_and_read_everywhere(pipe, example_index, enc
     searched = [json.loads(x)["id"] for x in capsys.readouterr().out.splitlines()]
     assert cli.main(["-q", "ask", "--index", str(example_index), "-k", "3", "--mode", "bm25", "--json", Q]) == 0
     asked = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    api = Pipeline.from_index(example_index, llm=_ScriptedLLM(), k=3, mode="bm25", encoder=encoder).ask(Q)
+    api = Pipeline.from_index(example_index, llm=_ScriptedLLM(), k=3, mode="bm25", encoder=encoder,
+                              extract="llm").ask(Q)
     assert len(searched) == 3 and list(asked["sources"]) == searched == list(api.sources)
     # all k are read: the reader's own cap of 10 used to cut k=12 to 10 (``sources`` = passages read)
     wide = Pipeline.from_index(build(sample_corpus, tmp_path / "s", dense=False, progress=False), k=12,

@@ -19,10 +19,12 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 # Property tests: ``default`` keeps hypothesis's 100 examples a property (slow properties take a
-# fraction of settings.default.max_examples); HYPOTHESIS_PROFILE=ci runs ten times as many.
+# fraction of settings.default.max_examples); HYPOTHESIS_PROFILE=ci runs ten times as many,
+# HYPOTHESIS_PROFILE=smoke five (a quick check that the properties run).
 # No per-example deadline (the shared CPU makes timings noisy): hangs are caught by ``guarded``.
 settings.register_profile("default", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("ci", parent=settings.get_profile("default"), max_examples=1000)
+settings.register_profile("smoke", parent=settings.get_profile("default"), max_examples=5)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 _OPENED: list[str] | None = None

@@ -30,7 +30,7 @@ DOC = ROOT / "docs" / "reliability.md"
 BEGIN, END = "<!-- report:begin -->", "<!-- report:end -->"
 TESTS = ["tests/indexes/test_corpus_fuzz.py", "tests/eval/test_data_fuzz.py",
          "tests/readers/test_span_files_fuzz.py", "tests/indexes/test_crash_injection.py"]
-_STAT = re.compile(r"- during (\w+) phase.*?\n(?:.*\n)*?\s*- (\d+) passing examples?, (\d+) failing examples?, (\d+) invalid")
+_STAT = re.compile(r"- during (\w+) phase.*?\n(?:.*\n)*?\s*- (\d+) passing(?: examples?)?, (\d+) failing(?: examples?)?, (?:and )?(\d+) invalid")
 
 
 def run_tests(slow: bool, profile: str) -> tuple[str, dict[str, str]]:

@@ -108,8 +108,9 @@ def test_not_a_text_corpus_is_a_clear_error(tmp_path, make, words):
 
 def test_directory_that_is_no_dataset_is_a_corpus_error(tmp_path):
     (tmp_path / "notes.txt").write_text("hello")
-    with pytest.raises(CorpusError, match="cannot read as a Hugging Face dataset"):
+    with pytest.raises(CorpusError) as ei:  # datasets reads notes.txt as a text dataset: no id
         list(read_corpus(tmp_path))
+    assert str(tmp_path) in str(ei.value) and "datasets" not in type(ei.value).__module__
 
 
 def test_oversized_record_names_the_line_or_is_skipped(tmp_path):
@@ -168,10 +169,11 @@ def test_bm25_build_save_load_round_trips(rows, fmt, query):
         assert list(idx.store) == read and idx.store.get(range(len(read))) == read
         ref = build_bm25(f"{p.title} {p.text}" for p in read)
         k = min(5, len(read))
-        (got_rows,), (got_scores,) = idx.bm25.search([" ".join(query)], k)
-        (ref_rows,), (ref_scores,) = ref.search([" ".join(query)], k)
+        q = " ".join(query)
+        np.testing.assert_allclose(idx.bm25.get_scores(q), ref.get_scores(q), rtol=1e-5)
+        (got_rows,), (got_scores,) = idx.bm25.search([q], k)
+        (ref_rows,), (ref_scores,) = ref.search([q], k)
         np.testing.assert_allclose(got_scores, ref_scores, rtol=1e-5)
-        assert set(got_rows[got_scores > ref_scores.min() + 1e-6]) == set(ref_rows[ref_scores > ref_scores.min() + 1e-6])
 
 
 @pytest.mark.slow

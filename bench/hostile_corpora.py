@@ -54,8 +54,9 @@ def run_build(corpus: Path, out: Path, *extra: str) -> dict:
     t0 = time.time()
     p = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT,
                        env={**os.environ, "PYTHONPATH": str(ROOT)})
-    peak_kb = int(p.stderr.strip().splitlines()[-1])
-    msg = (p.stdout.strip() or p.stderr.strip().splitlines()[0])[:160]
+    err = p.stderr.strip().splitlines()
+    peak_kb = int(err[-1])
+    msg = (p.stdout.strip() or (err[-2] if len(err) > 1 else ""))[:160]  # the CLI's one-line error
     return {"rc": p.returncode, "peak_rss_mb": round(peak_kb / 1024, 1), "seconds": round(time.time() - t0, 1),
             "message": msg}
 

@@ -1,4 +1,8 @@
-"""Load the evaluation datasets (from ../shared/data by default, or any file of the same format)."""
+"""Load the evaluation datasets (from ../shared/data by default, or any file of the same format).
+
+Every loader raises FileNotFoundError for a missing file and ValueError for anything else it
+cannot use, naming the file and the record (0-based) and field; never a KeyError or TypeError.
+"""
 
 from __future__ import annotations
 
@@ -27,13 +31,56 @@ def load_ambigqa(path: str | Path | None = None) -> list[dict]:
 def load_ramdocs(path: str | Path | None = None) -> list[dict]:
     """RAMDocs records with ``id`` = 0-based line number (the file has no ids) unless present."""
     path = Path(path) if path else default_path("ramdocs")
-    rows = read_json_or_jsonl(path)
+    rows = _records(read_json_or_jsonl(path), path)
     need = ("question", "documents", "disambig_entity", "gold_answers", "wrong_answers")
     for i, r in enumerate(rows):
         missing = [k for k in need if k not in r]
         if missing:
             raise ValueError(f"{path}: record {i} lacks {missing}")
-    return [{"id": str(r.get("id", i)), **r} for i, r in enumerate(rows)]
+        _check(path, i, "question", isinstance(r["question"], str), "a string")
+        _check(path, i, "documents", isinstance(r["documents"], list), "a list")
+        for k in need[2:4]:  # scoring pairs each entity with its gold answer: none is no document
+            _check(path, i, k, _strings(r[k]) and r[k], "a non-empty list of strings")
+        _check(path, i, "wrong_answers", _strings(r["wrong_answers"]), "a list of strings")
+    return [{**r, "id": str(r.get("id", i))} for i, r in enumerate(rows)]
+
+
+def _records(rows, path: Path) -> list[dict]:
+    if not isinstance(rows, list) or not rows:
+        raise ValueError(f"{path}: expected a non-empty list of records (JSONL or a JSON list)")
+    for i, r in enumerate(rows):
+        _check(path, i, None, isinstance(r, dict), "a JSON object")
+    return rows
+
+
+def _strings(x) -> bool:
+    return isinstance(x, list) and all(isinstance(a, str) for a in x)
+
+
+def _check(path: Path, i: int, field: str | None, ok: bool, what: str) -> None:
+    if not ok:
+        raise ValueError(f"{path}: record {i}" + (f" field {field!r}" if field else "")
+                         + f" must be {what}")
+
+
+def _ambigdocs_record(path: Path, i: int, r: dict) -> dict:
+    _check(path, i, "question", isinstance(r.get("question"), str), "a string")
+    if "documents" in r:
+        docs = r["documents"]
+        _check(path, i, "documents", isinstance(docs, list) and docs and all(
+            isinstance(d, dict) and isinstance(d.get("answer"), str)
+            and isinstance(d.get("title"), (str, type(None))) for d in docs),
+            "a non-empty list of {title, answer} objects")
+        _check(path, i, "ambiguous_entity", isinstance(r.get("ambiguous_entity"), str), "a string")
+        return {"id": str(r.get("id", r.get("qid", i))), "question": r["question"],
+                "ambiguous_entity": r["ambiguous_entity"], "documents": docs}
+    extra = r.get("metadata", {}).get("extra", {}) if isinstance(r.get("metadata"), dict) else {}
+    entity = extra.get("ambiguous_entity") if isinstance(extra, dict) else None
+    _check(path, i, "metadata.extra.ambiguous_entity", isinstance(entity, str), "a string")
+    answers = r["gold"].get("multi_answers") if isinstance(r["gold"], dict) else None
+    _check(path, i, "gold.multi_answers", _strings(answers) and answers, "a non-empty list of strings")
+    return {"id": str(r.get("example_id", i)), "question": r["question"], "ambiguous_entity": entity,
+            "documents": [{"title": None, "answer": a} for a in answers]}
 
 
 def load_ambigdocs(path: str | Path | None = None) -> list[dict]:
@@ -44,16 +91,10 @@ def load_ambigdocs(path: str | Path | None = None) -> list[dict]:
     """
     path = Path(path) if path else default_path("ambigdocs")
     out = []
-    for i, r in enumerate(read_json_or_jsonl(path)):
-        if "documents" in r:
-            out.append({"id": str(r.get("id", r.get("qid", i))), "question": r["question"],
-                        "ambiguous_entity": r["ambiguous_entity"], "documents": r["documents"]})
-        elif "gold" in r:
-            out.append({"id": str(r.get("example_id", i)), "question": r["question"],
-                        "ambiguous_entity": r["metadata"]["extra"]["ambiguous_entity"],
-                        "documents": [{"title": None, "answer": a} for a in r["gold"]["multi_answers"]]})
-        else:
+    for i, r in enumerate(_records(read_json_or_jsonl(path), path)):
+        if "documents" not in r and "gold" not in r:
             raise ValueError(f"{path}: record {i} has neither 'documents' nor 'gold'")
+        out.append(_ambigdocs_record(path, i, r))
     return out
 
 

@@ -1,10 +1,16 @@
 """Stream a corpus of passages from JSONL, TSV (DPR ``psgs_w100`` layout) or a local HF dataset.
 
 Every reader is a generator, so memory does not grow with the corpus (only the set of seen
-ids is kept, to refuse duplicates). Bad input raises :class:`CorpusError`, naming the file,
-the line (1-based; the row number for an HF dataset) and the field. With ``skip_bad=True`` bad
-records are skipped and counted in :class:`IngestStats` instead. An empty corpus is always an
-error.
+ids is kept, to refuse duplicates). Bad input raises :class:`CorpusError` (a ValueError), naming
+the file, the line (1-based; the row number for an HF dataset) and the field; no other error
+type escapes for bad *content* (only OS errors such as a permission denied). With
+``skip_bad=True`` bad records are skipped and counted in :class:`IngestStats` instead. An empty
+corpus, a binary file (NUL bytes in its first 8 KiB), a directory given as a JSONL/TSV file and
+anything that is not a regular file are always errors.
+
+Records are bounded: a line (or HF row) over ``max_record_bytes`` (default
+:data:`DEFAULT_MAX_RECORD_BYTES`, 1 MiB) is a bad record ("oversized record"). Lines are read
+with a bounded ``readline``, so an oversized line is never held in memory whole.
 
 >>> from indexes.corpus import read_corpus
 >>> stats = IngestStats()
@@ -13,10 +19,12 @@ error.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +32,26 @@ from typing import Any
 from indexes.types import Passage
 
 FORMATS = ("jsonl", "tsv", "hf")
+DEFAULT_MAX_RECORD_BYTES = 1 << 20
+_BINARY_PROBE = 8192
+_max_record_bytes: ContextVar[int] = ContextVar("max_record_bytes", default=DEFAULT_MAX_RECORD_BYTES)
+
+
+@contextlib.contextmanager
+def record_limit(max_record_bytes: int) -> Iterator[None]:
+    """Within the block, :func:`read_corpus` calls without ``max_record_bytes`` use this limit
+    (how ``ambigrag index build --max-record-bytes`` reaches the reader through ``build``).
+
+    >>> with record_limit(10_000_000):
+    ...     pass
+    """
+    if max_record_bytes < 1:
+        raise ValueError(f"max_record_bytes must be positive, got {max_record_bytes}")
+    token = _max_record_bytes.set(max_record_bytes)
+    try:
+        yield
+    finally:
+        _max_record_bytes.reset(token)
 
 
 class CorpusError(ValueError):
@@ -72,15 +100,23 @@ def read_corpus(
     *,
     skip_bad: bool = False,
     stats: IngestStats | None = None,
+    max_record_bytes: int | None = None,
 ) -> Iterator[Passage]:
-    """Yield the passages of ``path``; see the module docstring for the error contract."""
+    """Yield the passages of ``path``; see the module docstring for the error contract.
+
+    Raises :class:`CorpusError` naming the file, line and field of the first bad record (unless
+    ``skip_bad``), or the file itself when it cannot be a corpus at all.
+    """
     path = Path(path)
     if not path.exists():
         raise CorpusError(path, None, None, "no such file or directory")
     fmt = fmt or detect_format(path)
     if fmt not in FORMATS:
         raise CorpusError(path, None, None, f"unknown format {fmt!r}; expected one of {FORMATS}")
-    records = {"jsonl": _jsonl_records, "tsv": _tsv_records, "hf": _hf_records}[fmt](path)
+    limit = max_record_bytes or _max_record_bytes.get()
+    if fmt != "hf":
+        _check_text_file(path)
+    records = {"jsonl": _jsonl_records, "tsv": _tsv_records, "hf": _hf_records}[fmt](path, limit)
     stats = stats if stats is not None else IngestStats()
     seen: set[str] = set()
     for line, rec in records:
@@ -107,6 +143,8 @@ def _reason(err: CorpusError) -> str:
         return "duplicate id"
     if err.field:
         return f"bad {err.field}"
+    if err.problem.startswith("record too large"):
+        return "oversized record"
     for reason in ("non-UTF-8", "invalid JSON"):
         if err.problem.startswith(reason):
             return reason
@@ -130,22 +168,66 @@ def _to_passage(path: Path, line: int, rec: dict[str, Any]) -> Passage:
     if not isinstance(title, str):
         raise CorpusError(path, line, "title", f"must be a string, got {type(title).__name__}")
     meta = {k: v for k, v in rec.items() if k not in ("id", "title", "text")}
+    for name, value in (("id", pid), ("title", title), ("text", text), ("meta", meta)):
+        _check_encodable(path, line, name, value)
     return Passage(id=str(pid), title=title, text=text, meta=meta)
 
 
-def _decoded_lines(path: Path) -> Iterator[tuple[int, str | CorpusError]]:
+def _check_encodable(path: Path, line: int, name: str, value: Any) -> None:
+    """Refuse lone surrogates (JSON ``"\\ud800"``): they cannot be written back as UTF-8."""
+    try:
+        if isinstance(value, str):
+            value.encode("utf-8")
+        elif isinstance(value, dict) and value:
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise CorpusError(path, line, name, f"unpaired surrogate U+{ord(e.object[e.start]):04X}") from None
+    except ValueError as e:  # e.g. an integer too long to write back
+        raise CorpusError(path, line, name, f"cannot be written back: {e}") from None
+
+
+def _check_text_file(path: Path) -> None:
+    if path.is_dir():
+        raise CorpusError(path, None, None, "is a directory; a JSONL or TSV corpus must be a file "
+                          "(pass --format hf for a saved Hugging Face dataset)")
+    if not path.is_file():
+        raise CorpusError(path, None, None, "not a regular file")
     with open(path, "rb") as f:
-        for n, raw in enumerate(f, start=1):
+        head = f.read(_BINARY_PROBE)
+    if b"\x00" in head:
+        raise CorpusError(path, None, None, f"binary file (NUL byte at offset {head.index(0)}); "
+                          "expected UTF-8 text")
+
+
+def _bounded_lines(f, limit: int) -> Iterator[bytes | None]:
+    """The lines of binary file ``f``, newline included; ``None`` for a line whose content is
+    over ``limit`` bytes, read past in 64 KiB pieces and never held whole."""
+    while raw := f.readline(limit + 1):
+        if len(raw) > limit and raw[-1:] != b"\n":
+            while (rest := f.readline(1 << 16)) and rest[-1:] != b"\n":
+                pass
+            yield None
+        else:
+            yield raw
+
+
+def _decoded_lines(path: Path, limit: int) -> Iterator[tuple[int, str | CorpusError]]:
+    with open(path, "rb") as f:
+        for n, raw in enumerate(_bounded_lines(f, limit), start=1):
+            if raw is None:
+                yield n, CorpusError(path, n, None, f"record too large: over {limit} bytes "
+                                     "(raise the limit with --max-record-bytes)")
+                continue
             try:
                 yield n, raw.decode("utf-8").rstrip("\r\n")
             except UnicodeDecodeError as e:
                 yield n, CorpusError(path, n, None, f"non-UTF-8 byte 0x{raw[e.start]:02x} at column {e.start + 1}")
 
 
-def _parsed_lines(path: Path, parse) -> Iterator[tuple[int, Any]]:
+def _parsed_lines(path: Path, limit: int, parse) -> Iterator[tuple[int, Any]]:
     """``parse(n, line)`` for each non-blank decoded line; it returns a record, a CorpusError,
     or None to skip the line. Decoding errors pass through as CorpusErrors."""
-    for n, line in _decoded_lines(path):
+    for n, line in _decoded_lines(path, limit):
         if isinstance(line, CorpusError):
             yield n, line
         elif line.strip():
@@ -154,44 +236,66 @@ def _parsed_lines(path: Path, parse) -> Iterator[tuple[int, Any]]:
                 yield n, rec
 
 
-def _jsonl_records(path: Path) -> Iterator[tuple[int, Any]]:
+def _jsonl_records(path: Path, limit: int) -> Iterator[tuple[int, Any]]:
     def parse(n: int, line: str):
         try:
             return json.loads(line)
         except json.JSONDecodeError as e:
             return CorpusError(path, n, None, f"invalid JSON: {e.msg} at column {e.colno}")
+        except RecursionError:
+            return CorpusError(path, n, None, "invalid JSON: nested too deeply")
+        except ValueError as e:  # e.g. an integer literal over Python's 4300-digit limit
+            return CorpusError(path, n, None, f"invalid JSON: {e}")
 
-    return _parsed_lines(path, parse)
+    return _parsed_lines(path, limit, parse)
 
 
-def _tsv_records(path: Path) -> Iterator[tuple[int, Any]]:
+def _tsv_records(path: Path, limit: int) -> Iterator[tuple[int, Any]]:
     """DPR layout: ``id<TAB>text<TAB>title``, optional header, CSV-style double-quoted text."""
+    csv.field_size_limit(max(csv.field_size_limit(), limit))  # the default 128 KiB < a record
 
     def parse(n: int, line: str):
-        cols = next(csv.reader([line], delimiter="\t"))
+        try:
+            cols = next(csv.reader([line], delimiter="\t"))
+        except csv.Error as e:
+            return CorpusError(path, n, None, f"malformed TSV: {e}")
         if n == 1 and [c.strip().lower() for c in cols[:3]] == ["id", "text", "title"]:
             return None
         if len(cols) != 3:
             return CorpusError(path, n, None, f"expected 3 tab-separated columns (id, text, title), got {len(cols)}")
         return {"id": cols[0], "text": cols[1], "title": cols[2]}
 
-    return _parsed_lines(path, parse)
+    return _parsed_lines(path, limit, parse)
 
 
-def _hf_records(path: Path) -> Iterable[tuple[int, Any]]:
-    """A dataset saved with ``save_to_disk``, or local data files loaded with ``load_dataset``."""
+def _load_hf(path: Path):
     import datasets  # heavy: imported only here
 
     if path.is_dir() and ((path / "dataset_info.json").exists() or (path / "state.json").exists()
                           or (path / "dataset_dict.json").exists()):
-        ds = datasets.load_from_disk(str(path))
-    else:
-        kind = {".parquet": "parquet", ".arrow": "arrow", ".csv": "csv"}.get(path.suffix)
-        ds = (datasets.load_dataset(kind, data_files=str(path)) if kind
-              else datasets.load_dataset(str(path)))
+        return datasets.load_from_disk(str(path))
+    kind = {".parquet": "parquet", ".arrow": "arrow", ".csv": "csv"}.get(path.suffix)
+    return datasets.load_dataset(kind, data_files=str(path)) if kind else datasets.load_dataset(str(path))
+
+
+def _hf_records(path: Path, limit: int) -> Iterable[tuple[int, Any]]:
+    """A dataset saved with ``save_to_disk``, or local data files loaded with ``load_dataset``."""
+    import datasets
+
+    try:
+        ds = _load_hf(path)
+    except Exception as e:  # datasets raises many types (arrow, file-not-found, config errors)
+        raise CorpusError(path, None, None, f"cannot read as a Hugging Face dataset: "
+                          f"{type(e).__name__}: {str(e)[:200]}") from e
     if isinstance(ds, datasets.DatasetDict):
         if "train" not in ds and len(ds) != 1:
             raise CorpusError(path, None, None, f"dataset has splits {list(ds)}; save one split")
         ds = ds["train"] if "train" in ds else next(iter(ds.values()))
     for n, row in enumerate(ds, start=1):
-        yield n, dict(row)
+        size = sum(len(v) if isinstance(v, bytes) else len(v.encode("utf-8", "surrogatepass"))
+                   for v in row.values() if isinstance(v, (str, bytes)))
+        if size > limit:
+            yield n, CorpusError(path, n, None, f"record too large: over {limit} bytes "
+                                 "(raise the limit with --max-record-bytes)")
+        else:
+            yield n, dict(row)

@@ -29,21 +29,27 @@ def _add_index_build(sub) -> None:
                    help="Snowball stemmer language (default english); 'none' to disable")
     p.add_argument("--keep-stopwords", action="store_true", help="do not drop English stopwords")
     p.add_argument("--skip-bad", action="store_true", help="skip and count bad records instead of failing")
+    p.add_argument("--max-record-bytes", type=int, default=None, metavar="N",
+                   help="largest corpus record (line or row) accepted, in bytes (default 1 MiB); "
+                        "a larger one is an error, or skipped with --skip-bad")
     p.set_defaults(func=_cmd_index_build)
 
 
 def _cmd_index_build(args) -> int:
     from indexes.bm25 import BM25Params
+    from indexes.corpus import DEFAULT_MAX_RECORD_BYTES, record_limit
     from indexes.dense import DEFAULT_ENCODER, DenseParams, SentenceEncoder
     from indexes.index import build
     from indexes.tokenize import Tokenizer
 
     enc = SentenceEncoder(args.encoder or DEFAULT_ENCODER, device=args.device, batch_size=args.batch_size)
-    out = build(args.corpus, args.out, fmt=args.format, bm25=args.bm25, dense=args.dense, encoder=enc,
-                tokenizer=Tokenizer(stopwords=None if args.keep_stopwords else "en",
-                                    stemmer=None if args.stem.lower() == "none" else args.stem),
-                bm25_params=BM25Params(variant=args.bm25_variant),
-                dense_params=DenseParams(index_type=args.index_type), skip_bad=args.skip_bad)
+    limit = DEFAULT_MAX_RECORD_BYTES if args.max_record_bytes is None else args.max_record_bytes
+    with record_limit(limit):
+        out = build(args.corpus, args.out, fmt=args.format, bm25=args.bm25, dense=args.dense, encoder=enc,
+                    tokenizer=Tokenizer(stopwords=None if args.keep_stopwords else "en",
+                                        stemmer=None if args.stem.lower() == "none" else args.stem),
+                    bm25_params=BM25Params(variant=args.bm25_variant),
+                    dense_params=DenseParams(index_type=args.index_type), skip_bad=args.skip_bad)
     manifest = json.loads((out / "manifest.json").read_text())
     skipped = sum(manifest["corpus"]["skipped"].values())
     print(f"built {out}: {manifest['n_docs']} passages, kinds {', '.join(manifest['kinds'])}"

@@ -151,13 +151,16 @@ def save_reader(model, out_dir: str | Path, *, base: str, trained: Sequence[str]
 
 
 def read_manifest(model_dir: Path) -> dict[str, Any]:
-    """The checked manifest of a reader directory (format, version, weights checksum)."""
+    """The checked manifest of a reader directory (format, version, weights checksum).
+
+    Raises :class:`ReaderModelError` naming the manifest or weights file for anything wrong.
+    """
     path = model_dir / MANIFEST
     if not path.is_file():
         raise ReaderModelError(f"{path}: no reader manifest")
     try:
-        m = json.loads(path.read_text())
-    except (ValueError, UnicodeDecodeError) as e:
+        m = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, RecursionError) as e:  # UnicodeDecodeError is a ValueError
         raise ReaderModelError(f"{path}: invalid JSON ({e})") from None
     if not isinstance(m, dict) or m.get("format") != FORMAT:
         raise ReaderModelError(f"{path}: not an {FORMAT} manifest")

@@ -58,19 +58,37 @@ class TrainSettings:
 
 
 def read_jsonl(path: str | Path) -> list[dict]:
-    """Records of a RAMDocs-style JSONL file (a ValueError names the file and line)."""
+    """Records of a RAMDocs-style JSONL file: ``{question, documents: [{text, answer, type}]}``.
+
+    Raises OSError for an unreadable path and ValueError naming the file and line for anything
+    else (non-UTF-8 bytes, invalid JSON, a record or document of the wrong shape).
+    """
     out = []
-    with open(path, encoding="utf-8") as f:
-        for n, line in enumerate(f, start=1):
+    with open(path, "rb") as f:
+        for n, raw in enumerate(f, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise ValueError(f"{path}:{n}: not UTF-8 (byte 0x{raw[e.start]:02x})") from None
             if line.strip():
                 try:
                     rec = json.loads(line)
-                except ValueError as e:
-                    raise ValueError(f"{path}:{n}: invalid JSON ({e})") from None
-                if not isinstance(rec, dict) or not isinstance(rec.get("documents"), list):
-                    raise ValueError(f"{path}:{n}: expected an object with 'question' and 'documents'")
+                except (ValueError, RecursionError) as e:
+                    raise ValueError(f"{path}:{n}: invalid JSON ({type(e).__name__})") from None
+                if not _is_record(rec):
+                    raise ValueError(f"{path}:{n}: expected an object with a string 'question' and "
+                                     "'documents': a list of objects whose text, answer and type "
+                                     "are strings when present")
                 out.append(rec)
     return out
+
+
+def _is_record(rec) -> bool:
+    return (isinstance(rec, dict) and isinstance(rec.get("question"), str)
+            and isinstance(rec.get("documents"), list)
+            and all(isinstance(d, dict) and all(isinstance(d.get(k), (str, type(None)))
+                                                for k in ("text", "answer", "type"))
+                    for d in rec["documents"]))
 
 
 def locate(text: str, answer: str) -> int | None:

@@ -5,14 +5,64 @@ Nothing from ../shared/data is copied into the repository: samples are read at r
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
+import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+# Property tests: ``default`` keeps hypothesis's 100 examples a property (slow properties take a
+# fraction of settings.default.max_examples); HYPOTHESIS_PROFILE=ci runs ten times as many,
+# HYPOTHESIS_PROFILE=smoke five (a quick check that the properties run).
+# No per-example deadline (the shared CPU makes timings noisy): hangs are caught by ``guarded``.
+settings.register_profile("default", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("ci", parent=settings.get_profile("default"), max_examples=1000)
+settings.register_profile("smoke", parent=settings.get_profile("default"), max_examples=5)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
+_OPENED: list[str] | None = None
+
+
+def _audit(event: str, args: tuple) -> None:
+    if _OPENED is not None and event == "open" and isinstance(args[0], (str, bytes, os.PathLike)):
+        _OPENED.append(os.fsdecode(args[0]))
+
+
+sys.addaudithook(_audit)
+
+
+@contextlib.contextmanager
+def _guarded(root: Path, seconds: float = 20.0):
+    """Run a parser under a wall-clock alarm; yields the list of files opened under ``root``."""
+    global _OPENED
+
+    def hang(signum, frame):
+        raise TimeoutError(f"parser still running after {seconds} s: a hang")
+
+    opened: list[str] = []
+    _OPENED, old = [], signal.signal(signal.SIGALRM, hang)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield opened
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+        opened += [p for p in _OPENED if os.path.abspath(p).startswith(str(root))]
+        _OPENED = None
+
+
+@pytest.fixture(scope="session")
+def guarded():
+    """``with guarded(root) as opened:`` runs the block under a 20 s alarm (a hang raises
+    TimeoutError) and fills ``opened`` with the files it opened under ``root``."""
+    return _guarded
 
 SAMPLE_SIZE = 300
 

@@ -131,8 +131,30 @@ def _clean(root: Path, keep: str, flat: list[Path]) -> None:
             d.unlink(missing_ok=True)  # a builder died between symlink and replace (we hold the lock)
 
 
+def _remove_orphan_versions(out: Path) -> None:
+    """Version dirs that no pointer names (a build killed between publishing its version and
+    pointing ``current`` at it); only while no other builder holds the lock."""
+    if not (out / POINTER).is_symlink():
+        return
+    fd = os.open(out / LOCK, os.O_CREAT | os.O_RDWR, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return  # another build is publishing right now
+        current = os.readlink(out / POINTER)
+        for d in out.iterdir():
+            if d.name.startswith(VERSION_PREFIX) and d.name != current and d.is_dir() and not d.is_symlink():
+                shutil.rmtree(d, ignore_errors=True)
+    finally:
+        os.close(fd)
+
+
 def remove_stale(out: Path) -> None:
-    """Remove temp and ``.old-`` dirs beside ``out`` left by builds that died (their pid is gone)."""
+    """Remove temp and ``.old-`` dirs beside ``out`` left by builds that died (their pid is gone),
+    and version dirs inside it that no pointer names."""
+    if out.is_dir() and not out.is_symlink():
+        _remove_orphan_versions(out)
     for d in [*out.parent.glob(f".{out.name}.tmp-*"), *out.parent.glob(f".{out.name}.old-*")]:
         try:
             pid = int(d.name.rsplit(".tmp-" if ".tmp-" in d.name else ".old-", 1)[1].split("-")[0])

@@ -30,9 +30,9 @@ CRASH_POINTS = (
     ("encoding", "indexes.dense:SentenceEncoder.encode", True, True),
     ("faiss", "indexes.dense:build_faiss", True, True),
     ("writing manifest", "indexes.index:sha256_file", False, True),
-    ("swap (entry)", "indexes.index:_swap_into_place", False, True),
-    # between the two renames of the swap: the old index is moved aside, the new not yet in place
-    ("swap (between renames)", "os:rename#2", False, False),
+    ("swap (entry)", "indexes.layout:install", False, True),
+    # between publishing the new version directory and pointing ``current`` at it
+    ("swap (before the pointer)", "indexes.layout:_point", False, True),
 )
 
 CHILD = r"""
@@ -61,8 +61,19 @@ def _snapshot(d: Path) -> dict[str, str]:
             for f in sorted(d.rglob("*")) if f.is_file()}
 
 
+def _published(out: Path) -> dict[str, str]:
+    """What a loader sees: the ``current`` pointer and the files of the version it names."""
+    from indexes.layout import resolve
+
+    return {"current ->": os.readlink(out / "current"), **_snapshot(resolve(out))}
+
+
 def _leftovers(out: Path) -> list[str]:
-    return sorted(p.name for p in out.parent.iterdir() if p.name.startswith(f".{out.name}."))
+    """Temporary build directories beside ``out`` and version directories no pointer names."""
+    current = os.readlink(out / "current") if (out / "current").is_symlink() else None
+    tmp = [p.name for p in out.parent.iterdir() if p.name.startswith(f".{out.name}.")]
+    orphans = [p.name for p in out.iterdir() if p.name.startswith("v-") and p.name != current]
+    return sorted(tmp + orphans)
 
 
 @pytest.fixture(scope="module")
@@ -107,7 +118,7 @@ def test_killed_build_leaves_previous_index_intact(tmp_path, crash_corpus, phase
     import indexes
 
     out = indexes.build(crash_corpus, tmp_path / "idx", dense=False, progress=False)
-    before = _snapshot(out)
+    before = _published(out)
     loader = LoaderLoop(out)
     loader.start()
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parents[2]), os.environ.get("PYTHONPATH", "")])}
@@ -117,7 +128,7 @@ def test_killed_build_leaves_previous_index_intact(tmp_path, crash_corpus, phase
             child = subprocess.run([sys.executable, "-c", CHILD, target, str(crash_corpus), str(out),
                                     "1" if dense else "0"], env=env, capture_output=True, text=True, timeout=600)
             assert child.returncode == -9, f"{phase} #{rep}: build was not killed: {child.stderr[-2000:]}"
-            assert _snapshot(out) == before, f"{phase} #{rep}: previous index changed"
+            assert _published(out) == before, f"{phase} #{rep}: previous index changed"
             assert len(indexes.load(out)) == N_PASSAGES
             assert len(_leftovers(out)) <= 1, f"{phase} #{rep}: temp dirs pile up: {_leftovers(out)}"
             stale = set(leftover_before) & set(_leftovers(out))

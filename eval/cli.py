@@ -22,6 +22,7 @@ def register(sub) -> None:
     p.add_argument("--json", metavar="OUT", help="write metrics, per-example rows and categories as JSON")
     p.add_argument("--md", metavar="OUT", help="also write the markdown table to a file")
     p.set_defaults(func=cmd_score)
+    from eval.feedback_cli import register as register_feedback
     from eval.retrieval_cli import register as register_retrieval
     from eval.run_cli import register as register_run
     from readers.ambiguity_cli import register_eval as register_ambiguity
@@ -29,6 +30,7 @@ def register(sub) -> None:
     register_retrieval(evs)
     register_ambiguity(evs)
     register_run(evs)
+    register_feedback(evs)
 
 
 def score_file(dataset: str, gold: str | Path | None, pred: str | Path) -> dict:

@@ -156,6 +156,9 @@ def build_parser() -> argparse.ArgumentParser:
     from eval.cli import register as register_eval
 
     register_eval(sub)
+    from rag.learn_cli import register as register_learn
+
+    register_learn(sub)
     return parser
 
 

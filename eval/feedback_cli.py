@@ -27,6 +27,8 @@ def register(evs) -> None:
     p.add_argument("--lr", type=float, default=1e-4, help="learning rate of the per-round update")
     p.add_argument("--train-layers", type=int, default=2, help="top layers the per-round update trains")
     p.add_argument("--rehearsal", type=int, default=16, help="earlier rounds' feedback added to each batch")
+    p.add_argument("--top-layers", type=int, default=2,
+                   help="top layers the seed reader trains; every forward pass runs only these over cached states")
     p.add_argument("--seed", type=int, default=0, help="split and training seed")
     p.add_argument("--threads", type=int, help="torch CPU threads")
     p.set_defaults(func=cmd_feedback)
@@ -36,8 +38,8 @@ def _check(args) -> None:
     for name in ("rounds", "per_round", "seed_questions", "test_questions", "check_questions"):
         if getattr(args, name) < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
-    if not 1 <= args.train_layers <= 2:
-        raise ValueError(f"--train-layers must be 1 or 2, got {args.train_layers}")
+    if not 1 <= args.top_layers <= 6 or not 1 <= args.train_layers <= args.top_layers:
+        raise ValueError(f"need 1 <= --train-layers ({args.train_layers}) <= --top-layers ({args.top_layers}) <= 6")
 
 
 def cmd_feedback(args) -> int:
@@ -59,17 +61,23 @@ def cmd_feedback(args) -> int:
     records = load_ramdocs(args.data)
     settings = SimSettings(rounds=args.rounds, per_round=args.per_round, seed_questions=args.seed_questions,
                            check_questions=args.check_questions, test_questions=args.test_questions,
-                           split_seed=args.seed,
+                           split_seed=args.seed, top_layers=args.top_layers,
                            bandit=BanditSettings(lr=args.lr, train_layers=args.train_layers, rehearsal=args.rehearsal))
-    rep = simulate(records, settings, noises=noises, supervised=not args.no_supervised)
     out = Path(args.json)
     out.parent.mkdir(parents=True, exist_ok=True)
+    rep = simulate(records, settings, noises=noises, supervised=not args.no_supervised,
+                   on_round=lambda partial: write(partial, out))
+    print(write(rep, out))
+    return 0
+
+
+def write(rep: dict, out: Path) -> str:
+    """Write the JSON, the markdown beside it and the plot; returns the markdown."""
     out.write_text(json.dumps(rep, indent=1))
     md = markdown(rep)
     out.with_suffix(".md").write_text(md)
     plot(rep, out.with_suffix(".png"))
-    print(md)
-    return 0
+    return md
 
 
 def _curves(rep: dict) -> dict[str, list[float]]:
@@ -83,6 +91,8 @@ def markdown(rep: dict) -> str:
     s, sp, t = rep["settings"], rep["split"], rep["targets"]
     curves = _curves(rep)
     lines = ["# Learning from simulated ratings (RAMDocs)", "",
+             *([] if rep.get("complete", True) else
+               [f"**Partial report**: {len(rep['rounds'])} of {s['rounds']} rounds done when written.", ""]),
              f"Questions: seed {sp['seed']}, check {sp['check']}, test {sp['test']}, feedback pool {sp['pool']}. "
              f"{s['rounds']} rounds x {s['per_round']} rated spans; update: lr {s['bandit']['lr']}, top "
              f"{s['bandit']['train_layers']} layer(s) + head, 1 epoch, batch {s['bandit']['batch_size']} "
@@ -92,7 +102,7 @@ def markdown(rep: dict) -> str:
              "|---|---|" + "---|" * len(curves) + "---|---|"]
     rows = [{"round": 0, "n_feedback": 0, **rep["seed"], "promoted": "seed"}, *rep["rounds"]]
     for i, r in enumerate(rows):
-        vals = " | ".join(f"{c[i]:.3f}" for c in curves.values())
+        vals = " | ".join(f"{c[i]:.3f}" if i < len(c) else "-" for c in curves.values())
         lines.append(f"| {r['round']} | {r['n_feedback']} | {vals} | {r['ramdocs_em']:.3f} | {r['promoted']} |")
     lines += ["", "| target | figure | met |", "|---|---|---|",
               f"| final round >= 15 points over the seed | {t['final_gain_points']:+.1f} points | {t['gain_target_met']} |",

@@ -32,7 +32,7 @@ import math
 import random
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, replace
 
 from readers.bandit import BanditSettings, Target, passage_windows, target_in_windows
@@ -125,6 +125,8 @@ class Simulation:
         self.seed_targets = self.gold_targets([d for q in self.split["seed"] for d in self.docs[q]])
         self.seed_seconds = self._train_seed()
         self.seed_state = self.snapshot()
+        self.seed_check = self.score(self.split["check"])["passage_accuracy"]
+        self.seed_test = self.score(self.split["test"])
 
     # --- model state -----------------------------------------------------------------------
     def snapshot(self) -> dict:
@@ -221,25 +223,31 @@ class Simulation:
             yield from rng.sample(pool, len(pool))
 
     def run(self, variant: str = "bandit", noise: float = 0.0) -> dict:
-        """Play the rounds from the seed reader; ``variant`` ``bandit`` or ``supervised``."""
-        from tqdm import tqdm
+        """Play all rounds from the seed reader; ``variant`` ``bandit`` or ``supervised``."""
+        from collections import deque
 
+        return deque(self.play(variant, noise), maxlen=1)[0]
+
+    def play(self, variant: str = "bandit", noise: float = 0.0) -> Iterator[dict]:
+        """The rounds of :meth:`run` one at a time: yields the growing result after each round.
+        Each step restores its own deployed reader first, so several plays can interleave."""
         from readers.bandit import update
         from readers.versions import ReaderVersions
 
         if variant not in ("bandit", "supervised"):
             raise ValueError(f"variant must be bandit or supervised, got {variant!r}")
-        self.restore(self.seed_state)
         deployed, rng, stream = self.seed_state, random.Random(self.s.split_seed + 2), self.stream()
-        check = self.score(self.split["check"])["passage_accuracy"]
-        test = self.score(self.split["test"])
-        seed, rounds, history = dict(test), [], []
+        check, test = self.seed_check, dict(self.seed_test)
+        result: dict = {"variant": variant, "noise": noise, "seed": dict(test), "rounds": []}
+        history: list[Target] = []
         with tempfile.TemporaryDirectory(prefix="ambigrag-versions-") as tmp:
             store = ReaderVersions(tmp)
+            self.restore(deployed)
             store.promote(store.add(self.model, base=BASE_PACKAGE, trained=self.names, settings={}),
                           new_score=check, old_score=None)
-            for r in tqdm(range(1, self.s.rounds + 1), desc=f"{variant} noise={noise}", disable=not self.progress):
+            for r in range(1, self.s.rounds + 1):
                 t0 = time.perf_counter()
+                self.restore(deployed)
                 docs = [next(stream) for _ in range(self.s.per_round)]
                 if variant == "supervised":
                     new, counts = self.gold_targets(docs), {}
@@ -253,14 +261,14 @@ class Simulation:
                 if promoted:
                     deployed, check = self.snapshot(), cand
                     test = self.score(self.split["test"])
-                else:
-                    self.restore(deployed)
                 history += new
-                rounds.append({"round": r, "n_feedback": r * self.s.per_round, **test, "promoted": promoted,
-                               "check_accuracy": check, "candidate_check_accuracy": cand, "ratings": counts,
-                               "mean_weight": round(stats["mean_weight"], 4),
-                               "seconds": round(time.perf_counter() - t0, 1)})
-        return {"variant": variant, "noise": noise, "seed": seed, "rounds": rounds}
+                result["rounds"].append({"round": r, "n_feedback": r * self.s.per_round, **test,
+                                         "promoted": promoted, "check_accuracy": check,
+                                         "candidate_check_accuracy": cand, "ratings": counts,
+                                         "mean_weight": round(stats["mean_weight"], 4),
+                                         "seconds": round(time.perf_counter() - t0, 1)})
+                yield result
+        self.restore(deployed)
 
 
 def _row(ps: PassageSpans) -> dict:
@@ -282,18 +290,36 @@ def targets_met(main: dict, noisy: dict | None) -> dict:
 
 
 def simulate(records: Sequence[dict], settings: SimSettings = SimSettings(),
-             noises: Sequence[float] = (0.1, 0.3), supervised: bool = True, progress: bool = True) -> dict:
-    """The full report: the bandit (top-level ``seed`` and ``rounds``) and the other variants."""
+             noises: Sequence[float] = (0.1, 0.3), supervised: bool = True, progress: bool = True,
+             on_round: Callable[[dict], None] | None = None) -> dict:
+    """The full report: the bandit (top-level ``seed`` and ``rounds``) and the other variants,
+    played round by round in turn; ``on_round(report so far)`` after every round of every variant
+    (the report says ``complete: false`` until the end)."""
+    from tqdm import tqdm
+
     t0 = time.perf_counter()
     sim = Simulation(records, settings, progress)
-    main = sim.run("bandit")
-    variants = {}
+    plays = {"bandit": sim.play("bandit")}
     if supervised:
-        variants["supervised"] = sim.run("supervised")
+        plays["supervised"] = sim.play("supervised")
     for p in noises:
-        variants[f"noise_{p:g}"] = sim.run("bandit", noise=p)
-    s = asdict(settings)
-    return {"settings": s, "split": {k: len(v) for k, v in sim.split.items()},
-            "seed_training_seconds": round(sim.seed_seconds, 1), "seed": main["seed"], "rounds": main["rounds"],
-            "variants": variants, "targets": targets_met(main, variants.get("noise_0.3")),
-            "seconds": round(time.perf_counter() - t0, 1)}
+        plays[f"noise_{p:g}"] = sim.play("bandit", noise=p)
+    results: dict[str, dict] = {}
+    base = {"settings": asdict(settings), "split": {k: len(v) for k, v in sim.split.items()},
+            "seed_training_seconds": round(sim.seed_seconds, 1), "seed": sim.seed_test}
+    bar = tqdm(total=settings.rounds * len(plays), desc="rounds (all variants)", disable=not progress)
+    for _ in range(settings.rounds):
+        for name, play in plays.items():
+            results[name] = next(play)
+            bar.update(1)
+            if on_round is not None:
+                on_round(_report(base, results, False, time.perf_counter() - t0))
+    bar.close()
+    return _report(base, results, True, time.perf_counter() - t0)
+
+
+def _report(base: dict, results: dict[str, dict], complete: bool, seconds: float) -> dict:
+    main = results["bandit"]
+    variants = {k: v for k, v in results.items() if k != "bandit"}
+    return {**base, "complete": complete, "rounds": main["rounds"], "variants": variants,
+            "targets": targets_met(main, variants.get("noise_0.3")), "seconds": round(seconds, 1)}

@@ -92,7 +92,7 @@ def test_eval_feedback_cli_writes_json_markdown_and_plot(records, tmp_path, caps
             "--train-layers", "1"]
     assert main(argv) == 0
     rep = json.loads(out.read_text())
-    assert set(rep["seed"]) == {"passage_accuracy", "ramdocs_em"}
+    assert rep["complete"] is True and set(rep["seed"]) == {"passage_accuracy", "ramdocs_em"}
     assert [(r["round"], r["n_feedback"]) for r in rep["rounds"]] == [(1, 8)]
     assert set(rep["variants"]) == {"supervised", "noise_0.3"}
     assert out.with_suffix(".png").stat().st_size > 1000

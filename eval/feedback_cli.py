@@ -25,9 +25,9 @@ def register(evs) -> None:
     p.add_argument("--noise", default="0.1,0.3", help="comma-separated rating flip rates to also run ('' for none)")
     p.add_argument("--no-supervised", action="store_true", help="skip the gold-span upper bound")
     p.add_argument("--lr", type=float, default=1e-4, help="learning rate of the per-round update")
-    p.add_argument("--train-layers", type=int, default=2, help="top layers the per-round update trains")
+    p.add_argument("--train-layers", type=int, default=1, help="top layers the per-round update trains")
     p.add_argument("--rehearsal", type=int, default=16, help="earlier rounds' feedback added to each batch")
-    p.add_argument("--top-layers", type=int, default=2,
+    p.add_argument("--top-layers", type=int, default=1,
                    help="top layers the seed reader trains; every forward pass runs only these over cached states")
     p.add_argument("--seed", type=int, default=0, help="split and training seed")
     p.add_argument("--threads", type=int, help="torch CPU threads")

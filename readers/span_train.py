@@ -51,7 +51,7 @@ class TrainSettings:
     epochs: int = 3
     lr: float = 1e-4
     batch_size: int = 16
-    train_layers: int = 3
+    train_layers: int = 4
     warmup: float = 0.1
     weight_decay: float = 0.01
     seed: int = 0

@@ -39,7 +39,6 @@ from readers.bandit import BanditSettings, Target, passage_windows, target_in_wi
 from readers.span_model import BASE_PACKAGE, PassageSpans, decode_window, merge_windows
 
 log = logging.getLogger("ambigrag")
-DEFAULT_AGG = {"min_margin": 1.0, "min_support": 0.5, "min_relative_support": 0.0, "abstain_on_conflict": False}
 
 
 @dataclass(frozen=True)
@@ -183,6 +182,7 @@ class Simulation:
     def score(self, qids: Sequence[int]) -> dict[str, float]:
         """Passage accuracy and RAMDocs EM of the current model on questions ``qids``."""
         from eval.reader_cv import passage_metrics, question_em
+        from readers.span_reader import DEFAULT_AGGREGATION
 
         docs = [d for q in qids for d in self.docs[q]]
         spans = iter(self.read(docs))
@@ -194,7 +194,7 @@ class Simulation:
                          "docs": [{"type": d.type, "answer": d.answer, "label": d.label, **_row(next(spans))}
                                   for d in self.docs[q]]})
         return {"passage_accuracy": round(passage_metrics(rows).get("correct_em", 0.0), 4),
-                "ramdocs_em": round(question_em(rows, DEFAULT_AGG), 4)}
+                "ramdocs_em": round(question_em(rows, DEFAULT_AGGREGATION), 4)}
 
     def feedback(self, docs: Sequence[Doc], noise: float, rng: random.Random) -> tuple[list[Target], dict]:
         """Show each document's best span, rate it (flipping at rate ``noise``), make targets."""

@@ -151,14 +151,14 @@ def passage_metrics(rows: Sequence[dict]) -> dict:
 def _answer(row: dict, agg: dict) -> list[str]:
     """The reader's answers for one question from its predicted spans, through the real grouping
     and policy (non-interactive), with aggregation settings ``agg``."""
-    from readers.policy import Policy, decide
+    from readers.policy import decide
     from readers.readings import Evidence, group_evidence
+    from readers.span_reader import aggregation_policy
 
-    policy = Policy(min_support=agg["min_support"], min_relative_support=agg["min_relative_support"],
-                    abstain_on_conflict=agg["abstain_on_conflict"])
+    margin, policy = aggregation_policy(agg)
     table = []
     for j, d in enumerate(row["docs"]):
-        if d["spans"] and d["spans"][0][3] > agg["min_margin"] * d["no_answer"]:
+        if d["spans"] and d["spans"][0][3] > margin * d["no_answer"]:
             text, _, _, p = d["spans"][0]
             table.append(Evidence(str(j), d.get("label") or text, text, p))
     grouping = group_evidence(table, min_support=policy.min_support, conflict_ratio=policy.conflict_ratio)

@@ -144,6 +144,20 @@ class SpanEvidence:
         return rows
 
 
+DEFAULT_AGGREGATION = {"min_margin": 1.0, "min_support": 0.5, "min_relative_support": 0.0,
+                       "abstain_on_conflict": False}
+
+
+def aggregation_policy(agg: dict):
+    """``(min_margin, Policy)`` of aggregation settings (a model manifest's ``aggregation`` block
+    or a grid point); absent keys take :data:`DEFAULT_AGGREGATION`."""
+    from readers.policy import Policy
+
+    a = {**DEFAULT_AGGREGATION, **agg}
+    return a["min_margin"], Policy(min_support=a["min_support"], min_relative_support=a["min_relative_support"],
+                                   abstain_on_conflict=a["abstain_on_conflict"])
+
+
 RETRIEVED_MIN_RELEVANCE = 0.5  # the LLM reader's gate (readers.evidence), not tuned for this reader
 
 
@@ -153,17 +167,12 @@ def span_ambig_reader(model_dir: str | Path | None = None, *, ambiguity=None, ma
     the aggregation settings saved in the model's manifest (``aggregation``: chosen on the
     out-of-fold predictions of the training questions; defaults when absent). ``min_relevance``
     gates retrieved passages that are not about the question (0 for gold documents)."""
-    from readers.policy import Policy
     from readers.reader import AmbigReader
 
     reader = reader or SpanReader(model_dir)
-    agg = reader.manifest.get("aggregation", {}).get("settings", {})
-    policy = Policy(min_support=agg.get("min_support", 0.5),
-                    min_relative_support=agg.get("min_relative_support", 0.0),
-                    abstain_on_conflict=agg.get("abstain_on_conflict", False))
-    ev = SpanEvidence(reader, min_margin=agg.get("min_margin", 1.0), min_relevance=min_relevance)
-    return AmbigReader(ev, policy=policy,
-                       ambiguity=ambiguity, max_passages=max_passages)
+    margin, policy = aggregation_policy(reader.manifest.get("aggregation", {}).get("settings", {}))
+    ev = SpanEvidence(reader, min_margin=margin, min_relevance=min_relevance)
+    return AmbigReader(ev, policy=policy, ambiguity=ambiguity, max_passages=max_passages)
 
 
 class SpanBaseline:

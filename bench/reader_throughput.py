@@ -27,17 +27,21 @@ def _passages(n_questions: int):
     return [(r["question"], record_hits(dict(r, id=str(i)))) for i, r in enumerate(recs)]
 
 
-def time_span(items) -> tuple[float, int]:
-    from readers.span_reader import SpanEvidence
-
-    ev = SpanEvidence()
-    ev.extract(items[0][0], items[0][1])  # warm-up
+def _time(extractor, items, warm_passages: int | None = None) -> tuple[float, int]:
+    """Seconds and passages for ``extractor.extract`` over every question, after one warm-up call."""
+    extractor.extract(items[0][0], items[0][1][:warm_passages])
     t = time.perf_counter()
     n = 0
     for q, hits in items:
-        ev.extract(q, hits)
+        extractor.extract(q, hits)
         n += len(hits)
     return time.perf_counter() - t, n
+
+
+def time_span(items) -> tuple[float, int]:
+    from readers.span_reader import SpanEvidence
+
+    return _time(SpanEvidence(), items)
 
 
 def time_llm(items) -> tuple[float, int]:
@@ -48,14 +52,8 @@ def time_llm(items) -> tuple[float, int]:
     from readers.evidence import SpanExtractor
 
     path = smollm2_gguf()
-    ex = SpanExtractor(TransformersLLM(os.path.dirname(path), gguf_file=os.path.basename(path)))
-    ex.extract(items[0][0], items[0][1][:2])  # warm-up
-    t = time.perf_counter()
-    n = 0
-    for q, hits in items:
-        ex.extract(q, hits)
-        n += len(hits)
-    return time.perf_counter() - t, n
+    return _time(SpanExtractor(TransformersLLM(os.path.dirname(path), gguf_file=os.path.basename(path))),
+                 items, warm_passages=2)
 
 
 def time_pipeline(repeats: int) -> list[float]:

@@ -25,9 +25,12 @@ def register(evs) -> None:
     p.add_argument("--noise", default="0.1,0.3", help="comma-separated rating flip rates to also run ('' for none)")
     p.add_argument("--no-supervised", action="store_true", help="skip the gold-span upper bound")
     p.add_argument("--lr", type=float, default=1e-4, help="learning rate of the per-round update")
-    p.add_argument("--train-layers", type=int, default=1, help="top layers the per-round update trains")
+    p.add_argument("--train-layers", type=int, default=3, help="top layers the per-round update trains")
+    p.add_argument("--epochs", type=int, default=2, help="passes over a round's feedback in its update")
     p.add_argument("--rehearsal", type=int, default=16, help="earlier rounds' feedback added to each batch")
-    p.add_argument("--top-layers", type=int, default=1,
+    p.add_argument("--supervised-mix", type=int, default=16, metavar="N",
+                   help="seed questions' gold spans added to each batch of an update (0: none)")
+    p.add_argument("--top-layers", type=int, default=3,
                    help="top layers the seed reader trains; every forward pass runs only these over cached states")
     p.add_argument("--seed", type=int, default=0, help="split and training seed")
     p.add_argument("--threads", type=int, help="torch CPU threads")
@@ -35,9 +38,12 @@ def register(evs) -> None:
 
 
 def _check(args) -> None:
-    for name in ("rounds", "per_round", "seed_questions", "test_questions", "check_questions"):
+    for name in ("rounds", "per_round", "seed_questions", "test_questions", "check_questions", "epochs"):
         if getattr(args, name) < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
+    for name in ("rehearsal", "supervised_mix"):
+        if getattr(args, name) < 0:
+            raise ValueError(f"--{name.replace('_', '-')} must be >= 0, got {getattr(args, name)}")
     if not 1 <= args.top_layers <= 6 or not 1 <= args.train_layers <= args.top_layers:
         raise ValueError(f"need 1 <= --train-layers ({args.train_layers}) <= --top-layers ({args.top_layers}) <= 6")
 
@@ -62,7 +68,8 @@ def cmd_feedback(args) -> int:
     settings = SimSettings(rounds=args.rounds, per_round=args.per_round, seed_questions=args.seed_questions,
                            check_questions=args.check_questions, test_questions=args.test_questions,
                            split_seed=args.seed, top_layers=args.top_layers,
-                           bandit=BanditSettings(lr=args.lr, train_layers=args.train_layers, rehearsal=args.rehearsal))
+                           bandit=BanditSettings(lr=args.lr, epochs=args.epochs, train_layers=args.train_layers,
+                                                 rehearsal=args.rehearsal, supervised=args.supervised_mix))
     out = Path(args.json)
     out.parent.mkdir(parents=True, exist_ok=True)
     rep = simulate(records, settings, noises=noises, supervised=not args.no_supervised,
@@ -95,8 +102,10 @@ def markdown(rep: dict) -> str:
                [f"**Partial report**: {len(rep['rounds'])} of {s['rounds']} rounds done when written.", ""]),
              f"Questions: seed {sp['seed']}, check {sp['check']}, test {sp['test']}, feedback pool {sp['pool']}. "
              f"{s['rounds']} rounds x {s['per_round']} rated spans; update: lr {s['bandit']['lr']}, top "
-             f"{s['bandit']['train_layers']} layer(s) + head, 1 epoch, batch {s['bandit']['batch_size']} "
-             f"+ {s['bandit']['rehearsal']} rehearsed; {rep['seconds']:.0f} s in all.", "",
+             f"{s['bandit']['train_layers']} layer(s) + head, {s['bandit']['epochs']} epoch(s), batch "
+             f"{s['bandit']['batch_size']} + {s['bandit']['rehearsal']} rehearsed + "
+             f"{s['bandit'].get('supervised', 0)} seed gold spans; seed reader: top {s['top_layers']} layer(s), "
+             f"{s['seed_epochs']} epochs, lr {s['seed_lr']}; {rep['seconds']:.0f} s in all.", "",
              "Passage accuracy (exact match on correct documents) on the test questions:", "",
              "| round | feedback | " + " | ".join(curves) + " | RAMDocs EM (ratings) | promoted |",
              "|---|---|" + "---|" * len(curves) + "---|---|"]

@@ -50,10 +50,11 @@ class SimSettings:
     seed_questions: int = 64
     check_questions: int = 40
     test_questions: int = 100
-    top_layers: int = 1
+    top_layers: int = 3
     seed_epochs: int = 6
     seed_lr: float = 3e-4
-    bandit: BanditSettings = field(default_factory=lambda: BanditSettings(lr=1e-4, train_layers=1, rehearsal=16))
+    bandit: BanditSettings = field(default_factory=lambda: BanditSettings(lr=1e-4, epochs=2, train_layers=3,
+                                                                          rehearsal=16, supervised=16))
     max_length: int = 256
     stride: int = 96
     split_seed: int = 0
@@ -103,6 +104,8 @@ class Simulation:
     variant from the seed reader."""
 
     def __init__(self, records: Sequence[dict], settings: SimSettings = SimSettings(), progress: bool = True):
+        import torch
+
         from readers.evidence import descriptor_label
         from readers.frozen_cache import CachedScorer
         from readers.span_model import load_base
@@ -110,6 +113,7 @@ class Simulation:
 
         self.records, self.s, self.progress = list(records), settings, progress
         self.split = split_questions(len(self.records), settings)
+        torch.manual_seed(settings.split_seed)  # the new start/end head: same settings, same run
         self.tok, self.model = load_base(BASE_PACKAGE)
         self.names = trainable_names(self.model, settings.top_layers)
         self.docs: dict[int, list[Doc]] = {}

@@ -51,9 +51,12 @@ def store_rows(db: str | Path, pipeline) -> list[Outcome]:
         if reward is None:
             continue
         action = first_action(rec)
-        hits = pipeline.retrieve([rec["question"]])[0]
-        full = reader.read(rec["question"], hits, interactive=True)
+        q = rec["question"]
+        hits = pipeline.retrieve([q])[0][: r.max_passages]   # what the served reader reads
+        full = reader.read(q, hits, interactive=True)
+        # P(ambiguous) as the served reader gives it to the policy (readers.reader.AmbigReader.read)
+        p = r.ambiguity.probability(q, hits) if r.ambiguity is not None else None
         rewards = tuple(reward if a == action else math.nan for a in ACTIONS)
-        feats = tuple(float(v) for v in policy_features(rec["question"], hits, full))
+        feats = tuple(float(v) for v in policy_features(q, hits, full, p))
         rows.append(Outcome(rec["interaction_id"], feats, rewards, available(full), -1, (math.nan,) * len(ACTIONS)))
     return rows

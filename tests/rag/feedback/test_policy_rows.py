@@ -65,6 +65,28 @@ def test_learn_policy_from_a_real_store(small_index_dir, sample_records, tmp_pat
     assert m["n_known"] == known
 
 
+def test_store_rows_see_what_the_served_policy_sees(small_index_dir, sample_records, tmp_path):
+    """A stored row's features are those the served reader hands the policy: the evidence of the
+    passages it reads, and the classifier's P(ambiguous) for the question (not the 1.0 of "unknown")."""
+    from rag.feedback.policy_rows import store_rows
+    from rag.feedback.store import FeedbackStore
+    from rag.pipeline import Pipeline
+    from readers.ambiguity import EVIDENCE_NAMES, LEXICAL_NAMES, evidence_features, lexical_features
+
+    pipe = Pipeline.from_index(small_index_dir)
+    store = FeedbackStore(tmp_path / "fb.db")
+    q = f"What is {sample_records[0]['title']}?"
+    store.add_rating(store.new_interaction(q, pipe.ask(q, interactive=True)), "correct")
+    (row,) = store_rows(tmp_path / "fb.db", pipe)
+    hits = pipe.retrieve([q])[0][: pipe.reader.max_passages]
+    p = pipe.reader.ambiguity.probability(q, hits)
+    assert p != 1.0
+    assert row.features[FEATURE_NAMES.index("p_ambiguous")] == pytest.approx(p, abs=1e-9)
+    n_lex, n_ev = len(LEXICAL_NAMES), len(EVIDENCE_NAMES)
+    assert np.allclose(row.features[:n_lex], lexical_features(q))
+    assert np.allclose(row.features[-1 - n_ev:-1], evidence_features(hits))  # over the passages read
+
+
 def test_ask_with_a_learned_policy(small_index_dir, sample_records, tmp_path, capsys):
     """`ambigrag ask --policy DIR`: a policy that expects every answer to be wrong abstains, with
     its predicted rewards as the reason, where the threshold rule answers."""

@@ -184,12 +184,12 @@ def evaluate_policy(policy, outcomes: Sequence[Outcome], classifier_p: Sequence[
 def answer_in_hits(record: dict, hits: Sequence[Hit]) -> bool:
     """Some gold answer of any annotation occurs (SQuAD-normalised, whole words) in the hits: the
     training questions "whose features exist" (the corpus covers AmbigQA dev, not train)."""
+    from eval.ambigqa import gold_items
     from eval.normalize import normalize_answer
+    from eval.retrieval import alias_found
 
     text = " " + " ".join(normalize_answer(f"{h.passage.title} {h.passage.text}") for h in hits) + " "
-    golds = {a for ann in record["annotations"]
-             for a in (ann.get("answer") or [x for p in ann.get("qaPairs", []) for x in p["answer"]])}
-    return any(normalize_answer(g) and f" {normalize_answer(g)} " in text for g in golds)
+    return alias_found([a for ann in record["annotations"] for item in gold_items(ann) for a in item], [text])
 
 
 def choose_lam(outcomes: Sequence[Outcome], grid: Sequence[float] = (0.1, 1.0, 10.0, 100.0), folds: int = 5,

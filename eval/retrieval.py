@@ -39,7 +39,9 @@ def covered_ids(questions: Sequence[dict], origin_path: str | Path) -> set[str]:
     return {q["id"] for q in questions if q["id"] in ids or " ".join(q["question"].lower().split()) in texts}
 
 
-def _found(aliases: Sequence[str], texts: Sequence[str]) -> bool:
+def alias_found(aliases: Sequence[str], texts: Sequence[str]) -> bool:
+    """Some alias occurs, SQuAD-normalised and as whole words, in one of ``texts`` (each already
+    normalised and padded with a space at both ends)."""
     for a in aliases:
         na = normalize_answer(a)
         if na and any(f" {na} " in t for t in texts):
@@ -62,10 +64,10 @@ def question_metrics(record: dict, hits: Sequence[Hit], ks: Sequence[int],
     out = {}
     for k in ks:
         top = texts[:k]
-        out[f"recall@{k}"] = float(_found(all_aliases, top))
+        out[f"recall@{k}"] = float(alias_found(all_aliases, top))
         best = 0.0
         for items in anns:
-            found = sum(_found(item, top) for item in items)
+            found = sum(alias_found(item, top) for item in items)
             best = max(best, float(found >= min(len(items), k)))
         out[f"mrecall@{k}"] = best
     return out

@@ -238,10 +238,7 @@ def _build_bm25(ray, tmp: Path, groups: list, n: int, tokenizer: Tokenizer | Non
     del triples
     matrix = bm25_matrix(terms, docs, weights, len(vocab), n)
     del terms, docs, weights
-    terms_by_id = [""] * len(vocab)
-    for t, i in vocab.items():
-        terms_by_id[i] = t
-    section = BM25Index(matrix, terms_by_id, tokenizer, params, avgdl).save(tmp)
+    section = BM25Index(matrix, list(vocab), tokenizer, params, avgdl).save(tmp)  # ids = insertion order
     section["text_fields"] = "title + ' ' + text"
     for shard, s in zip(info["shards"], stats):
         shard.update(n_terms=len(s["terms"]), tokens=int(s["doc_len"].sum()))

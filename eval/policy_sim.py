@@ -54,61 +54,86 @@ def gold_annotation(record: dict) -> dict:
     return next((a for a in anns if a["type"] == "multipleQAs"), anns[0])
 
 
+@dataclass(frozen=True)
+class Targets:
+    """What a question's users may mean: ``gold`` (alias lists) scores a direct answer,
+    ``interpretations`` holds one (disambiguated question, answers) per reading for the
+    simulated users of the clarify turn, ``ambiguous`` is the when-to-clarify label."""
+
+    gold: tuple[tuple[str, ...], ...]
+    interpretations: tuple[tuple[str, tuple[str, ...]], ...]
+    ambiguous: int
+
+
+def ambigqa_targets(record: dict) -> Targets:
+    """An AmbigQA record's targets: its first ``multipleQAs`` annotation's question-answer pairs
+    (else its single answer); ambiguous when any annotation is ``multipleQAs``."""
+    from eval.ambigqa import gold_items
+    from readers.ambiguity import label
+
+    ann = gold_annotation(record)
+    pairs = ann.get("qaPairs") or [{"question": record["question"], "answer": ann.get("answer", [])}]
+    return Targets(tuple(tuple(g) for g in gold_items(ann)),
+                   tuple((p["question"], tuple(p["answer"])) for p in pairs), label(record))
+
+
 def _reward(f1: float) -> float:
     return f1 if f1 > 0 else WRONG
 
 
-def clarification_f1(record: dict, ans: Answer, encoder) -> float:
-    """Recovery F1 of ``ans`` (a clarify answer) with one simulated user per gold reading."""
+def clarification_f1(question: str, interpretations: Sequence[tuple[str, Sequence[str]]], ans: Answer,
+                     encoder) -> float:
+    """Recovery F1 of ``ans`` (a clarify answer) with one simulated user per interpretation."""
     from eval.clarification import Conversation, SimulatedUser, clarify_f1
     from readers.clarify import clarifying_question, follow_up, option_text
 
-    ann = gold_annotation(record)
-    pairs = ann.get("qaPairs") or [{"question": record["question"], "answer": ann.get("answer", [])}]
     asked = ans.clarifying_question or clarifying_question(ans.readings)
     user, options, convs = SimulatedUser(encoder), [option_text(r) for r in ans.readings], []
-    for pair in pairs:
-        said = user.reply(record["question"], pair["question"], options)
+    for meant, gold in interpretations:
+        said = user.reply(question, meant, options)
         final, _ = follow_up(asked, ans.readings, said, encoder=encoder)
         answers = tuple(r.answer for r in final.readings) if final.kind == "single" else ()
-        convs.append(Conversation(tuple(pair["answer"]), asked, said, answers))
+        convs.append(Conversation(tuple(gold), asked, said, answers))
     return clarify_f1(convs)
 
 
-def action_scores(record: dict, ans: Answer, encoder) -> tuple[tuple[float, ...], tuple[float, ...]]:
+def action_scores(record: dict, ans: Answer, encoder, targets: Targets | None = None
+                  ) -> tuple[tuple[float, ...], tuple[float, ...]]:
     """(rewards, F1s), each in the order of ``ACTIONS``, NaN where the action is not available
-    (see the module docstring; abstaining earns reward 0 and F1 0)."""
-    from eval.ambigqa import answer_f1, gold_items
+    (see the module docstring; abstaining earns reward 0 and F1 0). ``targets``: default
+    :func:`ambigqa_targets` of ``record``."""
+    from eval.ambigqa import answer_f1
 
-    gold = gold_items(gold_annotation(record))
+    t = targets or ambigqa_targets(record)
     ok, rs = available(ans), ans.readings
     f1 = {"abstain": 0.0}
     if "single" in ok:
-        f1["single"] = answer_f1(gold, [rs[0].answer])
+        f1["single"] = answer_f1(t.gold, [rs[0].answer])
     if "multi" in ok:
-        f1["multi"] = answer_f1(gold, [r.answer for r in rs])
-        f1["clarify"] = clarification_f1(record, ans, encoder)
+        f1["multi"] = answer_f1(t.gold, [r.answer for r in rs])
+        f1["clarify"] = clarification_f1(record["question"], t.interpretations, ans, encoder)
     reward = {a: 0.0 if a == "abstain" else _reward(v) - (TURN_COST if a == "clarify" else 0.0)
               for a, v in f1.items()}
     return tuple(reward.get(a, math.nan) for a in ACTIONS), tuple(f1.get(a, math.nan) for a in ACTIONS)
 
 
 def simulate(records: Sequence[dict], hits: Sequence[Sequence[Hit]], reader, encoder,
-             p_ambiguous: Sequence[float] | None = None, progress: bool = True, sink=None) -> list[Outcome]:
+             p_ambiguous: Sequence[float] | None = None, progress: bool = True, sink=None,
+             targets_of=ambigqa_targets) -> list[Outcome]:
     """Read every question interactively (with no ambiguity classifier, so that several readings
     always give a clarify answer) and score every action. ``p_ambiguous``: the classifier's
-    probability per question (a policy feature); ``sink(outcome)`` is called as each is done."""
+    probability per question (a policy feature); ``sink(outcome)`` is called as each is done;
+    ``targets_of(record)``: the record's :class:`Targets` (AmbigQA's by default)."""
     from tqdm.auto import tqdm
-
-    from readers.ambiguity import label
 
     ps = list(p_ambiguous) if p_ambiguous is not None else [None] * len(records)
     out = []
     for rec, h, p in tqdm(list(zip(records, hits, ps)), desc="simulating turns", unit="q", disable=not progress):
         ans = reader.read(rec["question"], h, interactive=True)
-        rewards, f1 = action_scores(rec, ans, encoder)
+        t = targets_of(rec)
+        rewards, f1 = action_scores(rec, ans, encoder, t)
         o = Outcome(rec["id"], tuple(float(v) for v in policy_features(rec["question"], h, ans, p)),
-                    rewards, available(ans), label(rec), f1)
+                    rewards, available(ans), t.ambiguous, f1)
         out.append(o)
         if sink is not None:
             sink(o)
@@ -157,14 +182,23 @@ def evaluate_policy(policy, outcomes: Sequence[Outcome], classifier_p: Sequence[
     The policy "says ambiguous" when it picks clarify or the complete answer; its AUROC score is
     :meth:`ActionPolicy.ambiguity_score`. ``classifier_p``: the current classifier's
     P(ambiguous) on the same questions, scored the same way (ambiguous when p >= threshold)."""
+    x, _ = arrays(outcomes)
+    chosen = policy.choose(x, [o.allowed for o in outcomes])
+    return evaluate_choices(outcomes, chosen, policy.ambiguity_score(x), classifier_p, threshold)
+
+
+def evaluate_choices(outcomes: Sequence[Outcome], chosen: Sequence[str], ambiguity_score: Sequence[float],
+                     classifier_p: Sequence[float] | None = None, threshold: float = 0.5) -> dict[str, Any]:
+    """:func:`evaluate_policy` of actions already chosen (``chosen``, ``ambiguity_score``: one per
+    outcome), as when each cross-validation fold is chosen by its own policy."""
     from readers.metrics import auroc
 
-    x, _ = arrays(outcomes)
+    if not len(chosen) == len(ambiguity_score) == len(outcomes):
+        raise ValueError(f"{len(outcomes)} outcomes, {len(chosen)} choices, {len(ambiguity_score)} scores")
     y = np.array([o.ambiguous for o in outcomes])
-    chosen = policy.choose(x, [o.allowed for o in outcomes])
     says = np.array([a in ("clarify", "multi") for a in chosen])
     row: dict[str, Any] = {"n": len(outcomes), "ambiguous_rate": float(y.mean()), "policy": {
-        "accuracy": float((says == y).mean()), "auroc": auroc(list(policy.ambiguity_score(x)), list(y)),
+        "accuracy": float((says == y).mean()), "auroc": auroc([float(v) for v in ambiguity_score], list(y)),
         **_score(outcomes, chosen), "action_rates": {a: float(np.mean([c == a for c in chosen])) for a in ACTIONS}}}
     if classifier_p is not None:
         p = [float(v) for v in classifier_p]
@@ -242,12 +276,16 @@ def load_outcomes(path) -> list[Outcome]:
 def markdown(report: dict[str, Any]) -> str:
     """The report of ``ambigrag eval policy`` as markdown tables."""
     s = report["settings"]
-    lines = [f"Policy trained on {s['n_train']} AmbigQA train_light questions (ridge lambda {s['lam']:g}, chosen "
+    ram = f" and {s['n_train_ramdocs']} RAMDocs" if s.get("n_train_ramdocs") else ""
+    lines = [f"Policy trained on {s['n_train']} AmbigQA train_light{ram} questions (ridge lambda {s['lam']:g}, chosen "
              f"by 5-fold reward on them); reader {s['reader']}, {s['max_passages']} of {s['k']} hybrid passages; "
              f"turn cost {s['turn_cost']}, wrong answer {s['wrong']}.", ""]
-    for name in ("dev_all", "dev_covered"):
+    titles = {"dev_all": "AmbigQA dev, all", "dev_covered": "AmbigQA dev, corpus-covered",
+              "ramdocs_oof": "RAMDocs, out-of-fold (each fold: spans of its out-of-fold reader, decided by a policy "
+                             "fitted on train_light and the other folds)"}
+    for name in (n for n in titles if n in report):
         d = report[name]
-        lines += [f"### {name.replace('_', ' ')} ({d['n']} questions, {d['ambiguous_rate']:.1%} ambiguous)", "",
+        lines += [f"### {titles[name]} ({d['n']} questions, {d['ambiguous_rate']:.1%} ambiguous)", "",
                   "| decision | when-to-clarify accuracy | AUROC | mean reward | F1 | clarify rate |",
                   "|---|---|---|---|---|---|"]
         rows = [("learned policy", d["policy"]), ("classifier rule", d.get("classifier", {})),

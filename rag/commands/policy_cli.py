@@ -8,6 +8,11 @@ include the ambiguity classifier's P(ambiguous): out-of-fold (5 folds) on the tr
 the shipped model's on dev. The ridge strength is chosen by 5-fold cross-validation on the training
 questions. Simulated outcomes are cached in ``--out`` (``outcomes-train.jsonl``,
 ``outcomes-dev.jsonl``) and reused when present with the same settings.
+
+With ``--ramdocs-oof DIR`` (the ``cv`` directory of ``ambigrag train reader``), the RAMDocs
+questions join the training set and are scored out-of-fold (:mod:`eval.policy_ramdocs`): each
+fold is decided by a policy fitted on train_light and the other folds, and read from the spans of
+the fold's out-of-fold reader.
 """
 
 from __future__ import annotations
@@ -30,13 +35,16 @@ def register(evs) -> None:
     p.add_argument("--dev-limit", type=int, help="at most N evaluation questions")
     p.add_argument("--out", required=True, help="directory for the outcomes, the policy and report.{json,md}")
     p.add_argument("--json", metavar="FILE", help="also write the report JSON here")
+    p.add_argument("--ramdocs-oof", metavar="DIR", help="also train and score out-of-fold on RAMDocs, from the "
+                   "out-of-fold spans in DIR (OUT/cv of `ambigrag train reader`)")
+    p.add_argument("--ramdocs", metavar="FILE", help="RAMDocs file (default ../shared/data/ramdocs)")
     p.set_defaults(func=cmd_policy)
 
 
-def _outcomes(name: str, records, hits, ps, settings: dict, out: Path, reader, encoder):
+def _outcomes(name: str, records, hits, ps, settings: dict, out: Path, reader, encoder, targets_of=None):
     """Simulated outcomes of ``records``, cached in ``out/outcomes-{name}.jsonl`` one line at a time:
     a rerun with the same settings simulates only the questions not yet there."""
-    from eval.policy_sim import load_outcomes, outcome_line, simulate
+    from eval.policy_sim import ambigqa_targets, load_outcomes, outcome_line, simulate
 
     cache, meta = out / f"outcomes-{name}.jsonl", out / f"outcomes-{name}.settings.json"
     same = cache.exists() and meta.exists() and json.loads(meta.read_text()) == settings
@@ -53,7 +61,7 @@ def _outcomes(name: str, records, hits, ps, settings: dict, out: Path, reader, e
             f.flush()
 
         new = simulate([records[i] for i in todo], [hits[i] for i in todo], reader, encoder,
-                       [ps[i] for i in todo], sink=sink)
+                       [ps[i] for i in todo], sink=sink, targets_of=targets_of or ambigqa_targets)
     done.update((o.id, o) for o in new)
     return [done[r["id"]] for r in records]
 
@@ -111,9 +119,12 @@ def cmd_policy(args: argparse.Namespace) -> int:
     tr = _outcomes("train", [train[i] for i in pick], [hits["train"][i] for i in pick], [p_train[i] for i in pick],
                    {**base, "data": str(train_path)}, out, reader, encoder)
     te = _outcomes("dev", dev, hits["dev"], p_dev, {**base, "data": str(args.dev)}, out, reader, encoder)
-    lam, cv = choose_lam(tr)
-    policy = ActionPolicy.fit(*arrays(tr), lam=lam, meta={"trained_on": train_path.name, "reader": base["reader"],
-                                                          "n_train": len(tr)})
+    ram = _ramdocs(args, out, base, classifier, encoder) if args.ramdocs_oof else None
+    train_all = tr + (ram[0] if ram else [])
+    lam, cv = choose_lam(train_all)
+    policy = ActionPolicy.fit(*arrays(train_all), lam=lam, meta={
+        "trained_on": train_path.name + (" + RAMDocs" if ram else ""), "reader": base["reader"], "n_train": len(tr),
+        "n_train_ramdocs": len(ram[0]) if ram else 0})
     policy.save(out / "policy")
     p_of = dict(zip((r["id"] for r in dev), p_dev))
     cov = [o for o in te if o.id in covered]
@@ -121,6 +132,9 @@ def cmd_policy(args: argparse.Namespace) -> int:
                            "classifier_threshold": classifier.threshold},
               "dev_all": evaluate_policy(policy, te, [p_of[o.id] for o in te], threshold=classifier.threshold),
               "dev_covered": evaluate_policy(policy, cov, [p_of[o.id] for o in cov], threshold=classifier.threshold)}
+    if ram:
+        report["settings"]["n_train_ramdocs"] = len(ram[0])
+        report["ramdocs_oof"] = _ramdocs_report(*ram, tr, classifier.threshold)
     text = json.dumps(report, indent=2)
     (out / "report.json").write_text(text)
     from eval.policy_sim import markdown
@@ -130,3 +144,39 @@ def cmd_policy(args: argparse.Namespace) -> int:
         Path(args.json).write_text(text)
     print(text)
     return 0
+
+
+def _ramdocs(args, out: Path, base: dict, classifier, encoder):
+    """RAMDocs outcomes read from the out-of-fold spans (cached per fold like the others), their
+    fold numbers, the classifier's P(ambiguous) (it never saw RAMDocs) and each fold's settings."""
+    from eval import data
+    from eval.policy_ramdocs import fold_readers, ramdocs_targets, read_oof_rows
+    from eval.run import record_hits
+
+    records = data.load_ramdocs(args.ramdocs)
+    rows = read_oof_rows(args.ramdocs_oof, len(records))
+    hits = [record_hits(r) for r in records]
+    p = _probabilities(classifier, records, hits, encoder, train=False)
+    readers = fold_readers(records, rows)
+    fold_of = {r["qid"]: r["fold"] for r in rows}
+    outcomes, folds, settings = [None] * len(records), [fold_of[i] for i in range(len(records))], {}
+    for f, (reader, agg) in sorted(readers.items()):
+        held = [i for i in range(len(records)) if fold_of[i] == f]
+        key = {**base, "reader": f"oof-fold{f}", "oof": str(Path(args.ramdocs_oof).resolve()), "aggregation": agg,
+               "data": str(args.ramdocs or "default")}
+        got = _outcomes(f"ramdocs-fold{f}", [records[i] for i in held], [hits[i] for i in held],
+                        [p[i] for i in held], key, out, reader, encoder, targets_of=ramdocs_targets)
+        for i, o in zip(held, got):
+            outcomes[i] = o
+        settings[f] = agg
+    return outcomes, folds, [float(v) for v in p], settings
+
+
+def _ramdocs_report(outcomes, folds, p, settings, extra, threshold: float) -> dict:
+    from eval.policy_ramdocs import out_of_fold_choices
+    from eval.policy_sim import evaluate_choices
+
+    chosen, scores, lams = out_of_fold_choices(outcomes, folds, extra=extra)
+    row = evaluate_choices(outcomes, chosen, scores, p, threshold=threshold)
+    row["folds"] = [{"fold": f, "lam": lams[f], "aggregation": settings[f]} for f in sorted(lams)]
+    return row

@@ -32,11 +32,12 @@ BACKENDS = ("torch", "onnx-int8")
 
 
 def export_key() -> str:
-    """6 hex digits of the export settings (opset, quantisation, format version): a change of
-    settings gets a fresh cached export."""
+    """6 hex digits of the export settings (opset, quantisation, calibration text, format
+    version): a change of settings gets a fresh cached export."""
+    from indexes.onnx_calibration import CALIBRATION_TEXTS
     from indexes.onnx_export import ONNX_FORMAT_VERSION, OPSET, QUANTIZATION
 
-    blob = json.dumps([ONNX_FORMAT_VERSION, OPSET, QUANTIZATION], sort_keys=True)
+    blob = json.dumps([ONNX_FORMAT_VERSION, OPSET, QUANTIZATION, CALIBRATION_TEXTS], sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:6]
 
 

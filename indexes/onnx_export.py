@@ -8,7 +8,12 @@ module has no such branches; the export is checked against transformers' output 
 probe batch and refused if they differ by more than :data:`EXPORT_TOLERANCE`.
 
 Quantisation is ONNX Runtime's dynamic quantisation (weights int8 ahead of time, activations
-quantised per batch at run time): ``quantize_dynamic(weight_type=QInt8)``.
+quantised per batch at run time): ``quantize_dynamic(weight_type=QInt8)``, after SmoothQuant
+(:func:`smooth_model`) on the inputs of the query/key/value and FFN-input projections, which
+LayerNorm outlier channels otherwise dominate. On 2,242 corpus passages and 500 AmbigQA train
+questions it raised the mean cosine to fp32 from 0.9970 to 0.9992 and the share of fp32's top 20
+kept from 92.5% to 96.3% at the same speed (smoothing the attention-output and FFN-output inputs
+too gained nothing; int8 FFN outputs lost 4-8 points of top-20 overlap).
 
 The exported model is a directory::
 
@@ -37,7 +42,8 @@ ONNX_FORMAT_VERSION = 1
 OPSET = 17
 EXPORT_TOLERANCE = 1e-4  # max abs difference of token vectors, fp32 ONNX vs transformers
 QUANTIZATION = {"method": "onnxruntime.quantization.quantize_dynamic", "weight_type": "QInt8",
-                "per_channel": True, "reduce_range": False, "op_types": ["MatMul"], "keep_fp32": "ffn_output"}
+                "per_channel": True, "reduce_range": False, "op_types": ["MatMul"], "keep_fp32": "ffn_output",
+                "smooth": {"alpha": 0.5, "groups": ["qkv", "ffn_in"]}}
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 MODEL_FILE = "model.onnx"
 TOKENIZER_FILE = "tokenizer.json"
@@ -48,20 +54,23 @@ class OnnxExportError(RuntimeError):
     """The export or its check failed, or an exported directory is not what its manifest says."""
 
 
-def _plain_bert(hf_model):
+def _plain_bert(hf_model, inverse_scales: list[dict] | None = None):
     """A torch module computing ``hf_model``'s last hidden state with an explicit additive mask.
 
     Same arithmetic as transformers' ``BertModel`` in eval mode (absolute positions, erf GELU,
-    post-LayerNorm), written so that tracing keeps every shape symbolic."""
+    post-LayerNorm), written so that tracing keeps every shape symbolic. ``inverse_scales``: per
+    layer, the SmoothQuant divisors of the inputs of its smoothed linear groups
+    (:func:`smooth_model`), applied as an explicit ``Mul`` before them."""
     import torch
 
     emb, layers = hf_model.embeddings, hf_model.encoder.layer
     heads = hf_model.config.num_attention_heads
+    inv = inverse_scales or [{} for _ in layers]
 
     class PlainBert(torch.nn.Module):
         def __init__(self):
             super().__init__()
-            self.emb, self.layers = emb, layers
+            self.emb, self.layers, self.inv = emb, layers, inv
 
         def forward(self, input_ids, attention_mask, token_type_ids):
             positions = torch.cumsum(torch.ones_like(input_ids), dim=1) - 1
@@ -69,29 +78,90 @@ def _plain_bert(hf_model):
                 + self.emb.token_type_embeddings(token_type_ids)
             x = self.emb.LayerNorm(x)
             bias = (1.0 - attention_mask[:, None, None, :].to(x.dtype)) * torch.finfo(x.dtype).min
-            for layer in self.layers:
-                x = _layer(layer, x, bias, heads)
+            for layer, inv in zip(self.layers, self.inv):
+                x = _layer(layer, x, bias, heads, inv)
             return x
 
     return PlainBert().eval()
 
 
-def _layer(layer, x, bias, heads: int):
+def _layer(layer, x, bias, heads: int, inv: dict | None = None):
     import torch
 
     att = layer.attention.self
     b, s, h = x.shape
     d = h // heads
+    inv = inv or {}
 
     def split(t):
         return t.reshape(b, s, heads, d).transpose(1, 2)
 
-    q, k, v = split(att.query(x)), split(att.key(x)), split(att.value(x))
+    def smoothed(group, t):
+        return t * inv[group] if group in inv else t
+
+    xs = smoothed("qkv", x)
+    q, k, v = split(att.query(xs)), split(att.key(xs)), split(att.value(xs))
     scores = torch.matmul(q, k.transpose(-1, -2)) / (d ** 0.5) + bias
     ctx = torch.matmul(torch.softmax(scores, dim=-1), v).transpose(1, 2).reshape(b, s, h)
-    x = layer.attention.output.LayerNorm(layer.attention.output.dense(ctx) + x)
-    inter = torch.nn.functional.gelu(layer.intermediate.dense(x))
-    return layer.output.LayerNorm(layer.output.dense(inter) + x)
+    x = layer.attention.output.LayerNorm(layer.attention.output.dense(smoothed("attn_out", ctx)) + x)
+    inter = torch.nn.functional.gelu(layer.intermediate.dense(smoothed("ffn_in", x)))
+    return layer.output.LayerNorm(layer.output.dense(smoothed("ffn_out", inter)) + x)
+
+
+GROUPS = {"qkv": ("attention.self.query", "attention.self.key", "attention.self.value"),
+          "attn_out": ("attention.output.dense",), "ffn_in": ("intermediate.dense",), "ffn_out": ("output.dense",)}
+
+
+def activation_maxima(hf_model, tokenizer_file: Path, texts, groups) -> list[dict]:
+    """Per layer and group, the largest |input| of each channel of the group's linear layers over
+    ``texts`` (read one at a time, so no padding token counts)."""
+    import torch
+    from tokenizers import Tokenizer
+
+    tok = Tokenizer.from_file(str(tokenizer_file))
+    tok.enable_truncation(256)
+    layers = hf_model.encoder.layer
+    maxima: list[dict] = [{} for _ in layers]
+    hooks = []
+    for i, layer in enumerate(layers):
+        for g in groups:
+            def grab(_mod, args, i=i, g=g):
+                m = args[0].detach().abs().amax(dim=(0, 1))
+                maxima[i][g] = torch.maximum(maxima[i][g], m) if g in maxima[i] else m
+            hooks.append(layer.get_submodule(GROUPS[g][0]).register_forward_pre_hook(grab))
+    try:
+        with torch.no_grad():
+            for t in texts:
+                e = tok.encode(t)
+                ids = torch.tensor([e.ids])
+                hf_model(input_ids=ids, attention_mask=torch.ones_like(ids), token_type_ids=torch.zeros_like(ids))
+    finally:
+        for h in hooks:
+            h.remove()
+    return maxima
+
+
+def smooth_model(hf_model, maxima: list[dict], alpha: float) -> list[dict]:
+    """SmoothQuant (Xiao et al., ICML 2023, eq. 4): per input channel j of a group of linear layers
+    sharing one input, s_j = max|X_j|^alpha / max|W_j|^(1 - alpha); the weights' column j is
+    multiplied by s_j in place and the input divided by it (the returned ``1/s`` per layer and
+    group, for :func:`_plain_bert`), which leaves the fp32 function unchanged but moves activation
+    outliers into the weights, where int8 quantisation is per channel."""
+    import torch
+
+    inverse = []
+    with torch.no_grad():
+        for layer, mx in zip(hf_model.encoder.layer, maxima):
+            inv = {}
+            for g, act in mx.items():
+                lins = [layer.get_submodule(n) for n in GROUPS[g]]
+                w = torch.stack([lin.weight.abs().amax(dim=0) for lin in lins]).amax(dim=0)
+                sc = (act.clamp(min=1e-5) ** alpha / w.clamp(min=1e-5) ** (1 - alpha)).clamp(min=1e-5)
+                for lin in lins:
+                    lin.weight.mul_(sc[None, :])
+                inv[g] = (1.0 / sc).to(torch.float32)
+            inverse.append(inv)
+    return inverse
 
 
 def _probe(model_path: str):
@@ -107,23 +177,33 @@ def _probe(model_path: str):
             "token_type_ids": [e.type_ids for e in enc]}
 
 
-def export_fp32(model_path: str, out_file: Path, opset: int = OPSET) -> float:
+def export_fp32(model_path: str, out_file: Path, opset: int = OPSET, smooth: dict | None = None) -> float:
     """Trace the model at ``model_path`` to an fp32 ONNX file; return the max abs difference
-    to transformers on the probe batch (refused above :data:`EXPORT_TOLERANCE`)."""
+    to transformers on the probe batch (refused above :data:`EXPORT_TOLERANCE`). ``smooth``:
+    ``{"alpha", "groups"}`` of SmoothQuant (:func:`smooth_model`), calibrated on
+    :data:`indexes.onnx_calibration.CALIBRATION_TEXTS`; the check then also proves the
+    smoothed graph computes the same function."""
     import numpy as np
     import onnxruntime as ort
     import torch
     from transformers import AutoModel
 
     hf = AutoModel.from_pretrained(model_path, attn_implementation="eager").eval()
-    plain = _plain_bert(hf)
     probe = {k: torch.tensor(v, dtype=torch.long) for k, v in _probe(model_path).items()}
+    with torch.no_grad():
+        ref = hf(**probe).last_hidden_state.numpy()
+    inverse = None
+    if smooth:
+        from indexes.onnx_calibration import CALIBRATION_TEXTS
+
+        maxima = activation_maxima(hf, Path(model_path) / TOKENIZER_FILE, CALIBRATION_TEXTS, smooth["groups"])
+        inverse = smooth_model(hf, maxima, smooth["alpha"])
+    plain = _plain_bert(hf, inverse)
     dummy = tuple(t[:2, :7].clone() for t in (probe[n] for n in INPUTS))  # other shape than the probe
     axes = {n: {0: "batch", 1: "sequence"} for n in (*INPUTS, "token_vectors")}
     with torch.no_grad():
         torch.onnx.export(plain, dummy, str(out_file), input_names=list(INPUTS), output_names=["token_vectors"],
                           dynamic_axes=axes, opset_version=opset, do_constant_folding=True, dynamo=False)
-        ref = hf(**probe).last_hidden_state.numpy()
     sess = ort.InferenceSession(str(out_file), providers=["CPUExecutionProvider"])
     out = sess.run(None, {k: v.numpy() for k, v in probe.items()})[0]
     mask = probe["attention_mask"].numpy()[..., None]
@@ -180,7 +260,7 @@ def export_model_dir(model_id: str, model_path: str, out: Path, source_digest: s
     tmp.mkdir()
     try:
         t0 = time.time()
-        diff = export_fp32(model_path, tmp / "fp32.onnx")
+        diff = export_fp32(model_path, tmp / "fp32.onnx", smooth=settings.get("smooth"))
         quantize_int8(tmp / "fp32.onnx", tmp / MODEL_FILE, settings)
         (tmp / "fp32.onnx").unlink()
         shutil.copyfile(Path(model_path) / TOKENIZER_FILE, tmp / TOKENIZER_FILE)

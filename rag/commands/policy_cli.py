@@ -100,6 +100,7 @@ def cmd_policy(args: argparse.Namespace) -> int:
     from retrievers.factory import retriever_for
 
     out = Path(args.out)
+    ram_inputs = _ramdocs_inputs(args) if args.ramdocs_oof else None  # a bad --ramdocs-oof fails before any work
     out.mkdir(parents=True, exist_ok=True)
     index = indexes.load(args.index or default_index())
     encoder = index.encoder()
@@ -119,7 +120,7 @@ def cmd_policy(args: argparse.Namespace) -> int:
     tr = _outcomes("train", [train[i] for i in pick], [hits["train"][i] for i in pick], [p_train[i] for i in pick],
                    {**base, "data": str(train_path)}, out, reader, encoder)
     te = _outcomes("dev", dev, hits["dev"], p_dev, {**base, "data": str(args.dev)}, out, reader, encoder)
-    ram = _ramdocs(args, out, base, classifier, encoder) if args.ramdocs_oof else None
+    ram = _ramdocs(args, ram_inputs, out, base, classifier, encoder) if ram_inputs else None
     train_all = tr + (ram[0] if ram else [])
     lam, cv = choose_lam(train_all)
     policy = ActionPolicy.fit(*arrays(train_all), lam=lam, meta={
@@ -146,15 +147,22 @@ def cmd_policy(args: argparse.Namespace) -> int:
     return 0
 
 
-def _ramdocs(args, out: Path, base: dict, classifier, encoder):
-    """RAMDocs outcomes read from the out-of-fold spans (cached per fold like the others), their
-    fold numbers, the classifier's P(ambiguous) (it never saw RAMDocs) and each fold's settings."""
+def _ramdocs_inputs(args) -> tuple[list[dict], list[dict]]:
+    """The RAMDocs records and their out-of-fold rows (refused when they do not match)."""
     from eval import data
-    from eval.policy_ramdocs import fold_readers, ramdocs_targets, read_oof_rows
-    from eval.run import record_hits
+    from eval.policy_ramdocs import read_oof_rows
 
     records = data.load_ramdocs(args.ramdocs)
-    rows = read_oof_rows(args.ramdocs_oof, len(records))
+    return records, read_oof_rows(args.ramdocs_oof, len(records))
+
+
+def _ramdocs(args, inputs, out: Path, base: dict, classifier, encoder):
+    """RAMDocs outcomes read from the out-of-fold spans (cached per fold like the others), their
+    fold numbers, the classifier's P(ambiguous) (it never saw RAMDocs) and each fold's settings."""
+    from eval.policy_ramdocs import fold_readers, ramdocs_targets
+    from eval.run import record_hits
+
+    records, rows = inputs
     hits = [record_hits(r) for r in records]
     p = _probabilities(classifier, records, hits, encoder, train=False)
     readers = fold_readers(records, rows)

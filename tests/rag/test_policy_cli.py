@@ -39,23 +39,34 @@ def small_ramdocs(tmp_path_factory):
 
 def test_ramdocs_outcomes_are_cached_and_scored_by_fold(small_ramdocs, tmp_path, encoder, capsys):
     from eval.policy_sim import outcome_line
-    from rag.commands.policy_cli import _ramdocs, _ramdocs_report
+    from rag.commands.policy_cli import _ramdocs, _ramdocs_inputs, _ramdocs_report
     from readers.reader import AmbiguityScorer
 
     d, picked = small_ramdocs
     args = argparse.Namespace(ramdocs=str(d / "ramdocs.jsonl"), ramdocs_oof=str(d / "cv"))
     classifier = AmbiguityScorer(encoder=encoder).model
     base = {"k": 10, "max_passages": 5}
-    outcomes, folds, p, settings = _ramdocs(args, tmp_path, base, classifier, encoder)
+    inputs = _ramdocs_inputs(args)
+    outcomes, folds, p, settings = _ramdocs(args, inputs, tmp_path, base, classifier, encoder)
     assert [o.id for o in outcomes] == [str(i) for i in range(12)]
     assert folds == [i % 2 for i in range(12)] and sorted(settings) == [0, 1]
     assert [o.ambiguous for o in outcomes] == [0] * 4 + [1] * 8
     assert sorted(f.name for f in tmp_path.glob("outcomes-ramdocs-fold*.jsonl")) == \
         ["outcomes-ramdocs-fold0.jsonl", "outcomes-ramdocs-fold1.jsonl"]
-    again = _ramdocs(args, tmp_path, base, classifier, encoder)
+    again = _ramdocs(args, inputs, tmp_path, base, classifier, encoder)
     assert list(map(outcome_line, again[0])) == list(map(outcome_line, outcomes))  # NaN != NaN as floats
     assert "ramdocs-fold1: 6 outcomes reused" in capsys.readouterr().err
     row = _ramdocs_report(outcomes, folds, p, settings, [], classifier.threshold)
     assert row["n"] == 12 and row["ambiguous_rate"] == pytest.approx(8 / 12)
     assert [f["fold"] for f in row["folds"]] == [0, 1]
     assert row["fixed"]["abstain"] == {"mean_reward": 0.0, "f1": 0.0, "clarify_rate": 0.0}
+
+
+def test_a_bad_ramdocs_oof_directory_fails_before_any_work(small_ramdocs, tmp_path, capsys):
+    from rag.cli import main
+
+    d, _ = small_ramdocs
+    code = main(["eval", "policy", "--out", str(tmp_path / "out"), "--ramdocs", str(d / "ramdocs.jsonl"),
+                 "--ramdocs-oof", str(tmp_path)])
+    assert code == 2 and "no oof-fold*.jsonl" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

@@ -24,7 +24,6 @@ folds' features come from readers that did see fold ``f``'s documents.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -42,13 +41,14 @@ def read_oof_rows(cv_dir: str | Path, n_questions: int) -> list[dict]:
     if not files:
         raise ValueError(f"{cv_dir}: no oof-fold*.jsonl (run `ambigrag train reader --data RAMDOCS --out DIR`; "
                          f"its out-of-fold predictions are in DIR/cv)")
+    from eval.reader_cv import read_fold_file
+
     rows = []
     for f in files:
-        lines = f.read_text(encoding="utf-8").splitlines()
-        head = json.loads(lines[0]).get("settings", {}) if lines else {}
+        head, fold_rows = read_fold_file(f)
         if head.get("n_questions") != n_questions:
             raise ValueError(f"{f}: made for {head.get('n_questions')} questions, the data has {n_questions}")
-        rows += [json.loads(line) for line in lines[1:]]
+        rows += fold_rows
     qids = sorted(r["qid"] for r in rows)
     if qids != list(range(n_questions)):
         raise ValueError(f"{cv_dir}: out-of-fold rows cover {len(set(qids))} of {n_questions} questions")

@@ -52,14 +52,20 @@ def _fold_file(out: Path, f: int) -> Path:
     return out / f"oof-fold{f}.jsonl"
 
 
+def read_fold_file(path: Path) -> tuple[dict, list[dict]]:
+    """An ``oof-fold{f}.jsonl``: (the settings of its header line, its rows); ({}, []) when empty."""
+    lines = Path(path).read_text(encoding="utf-8").splitlines()
+    if not lines:
+        return {}, []
+    return json.loads(lines[0]).get("settings", {}), [json.loads(line) for line in lines[1:]]
+
+
 def _read_fold(path: Path, key: dict) -> list[dict] | None:
     """A finished fold's rows, when its header holds the same settings (else None)."""
     if not path.exists():
         return None
-    lines = path.read_text().splitlines()
-    if not lines or json.loads(lines[0]) != {"settings": key}:
-        return None
-    return [json.loads(line) for line in lines[1:]]
+    settings, rows = read_fold_file(path)
+    return rows if settings == key else None
 
 
 def cross_validate(records: Sequence[dict], settings: TrainSettings, out_dir: str | Path, *,

@@ -85,13 +85,12 @@ def _plain_bert(hf_model, inverse_scales: list[dict] | None = None):
     return PlainBert().eval()
 
 
-def _layer(layer, x, bias, heads: int, inv: dict | None = None):
+def _layer(layer, x, bias, heads: int, inv: dict):
     import torch
 
     att = layer.attention.self
     b, s, h = x.shape
     d = h // heads
-    inv = inv or {}
 
     def split(t):
         return t.reshape(b, s, heads, d).transpose(1, 2)
@@ -112,14 +111,14 @@ GROUPS = {"qkv": ("attention.self.query", "attention.self.key", "attention.self.
           "attn_out": ("attention.output.dense",), "ffn_in": ("intermediate.dense",), "ffn_out": ("output.dense",)}
 
 
-def activation_maxima(hf_model, tokenizer_file: Path, texts, groups) -> list[dict]:
+def activation_maxima(hf_model, model_path: str, texts, groups) -> list[dict]:
     """Per layer and group, the largest |input| of each channel of the group's linear layers over
-    ``texts`` (read one at a time, so no padding token counts)."""
+    ``texts`` (read one at a time, so no padding token counts; truncated as the encoder does)."""
     import torch
     from tokenizers import Tokenizer
 
-    tok = Tokenizer.from_file(str(tokenizer_file))
-    tok.enable_truncation(256)
+    tok = Tokenizer.from_file(str(Path(model_path) / TOKENIZER_FILE))
+    tok.enable_truncation(pooling_settings(model_path)["max_seq_length"])
     layers = hf_model.encoder.layer
     maxima: list[dict] = [{} for _ in layers]
     hooks = []
@@ -196,7 +195,7 @@ def export_fp32(model_path: str, out_file: Path, opset: int = OPSET, smooth: dic
     if smooth:
         from indexes.onnx_calibration import CALIBRATION_TEXTS
 
-        maxima = activation_maxima(hf, Path(model_path) / TOKENIZER_FILE, CALIBRATION_TEXTS, smooth["groups"])
+        maxima = activation_maxima(hf, model_path, CALIBRATION_TEXTS, smooth["groups"])
         inverse = smooth_model(hf, maxima, smooth["alpha"])
     plain = _plain_bert(hf, inverse)
     dummy = tuple(t[:2, :7].clone() for t in (probe[n] for n in INPUTS))  # other shape than the probe

@@ -186,7 +186,7 @@ def test_smoothing_keeps_the_function_and_flattens_outlier_channels():
     mask = probe["attention_mask"].numpy()[..., None]
     with torch.no_grad():
         ref = hf(**probe).last_hidden_state.numpy()
-    maxima = activation_maxima(hf, Path(path) / "tokenizer.json", CALIBRATION_TEXTS, ["qkv", "ffn_in"])
+    maxima = activation_maxima(hf, path, CALIBRATION_TEXTS, ["qkv", "ffn_in"])
     inverse = smooth_model(hf, maxima, alpha=0.5)
 
     def spread(m):  # largest channel maximum over the median one

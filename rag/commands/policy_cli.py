@@ -167,7 +167,7 @@ def _ramdocs(args, inputs, out: Path, base: dict, classifier, encoder):
     p = _probabilities(classifier, records, hits, encoder, train=False)
     readers = fold_readers(records, rows)
     fold_of = {r["qid"]: r["fold"] for r in rows}
-    outcomes, folds, settings = [None] * len(records), [fold_of[i] for i in range(len(records))], {}
+    outcomes, folds = [None] * len(records), [fold_of[i] for i in range(len(records))]
     for f, (reader, agg) in sorted(readers.items()):
         held = [i for i in range(len(records)) if fold_of[i] == f]
         key = {**base, "reader": f"oof-fold{f}", "oof": str(Path(args.ramdocs_oof).resolve()), "aggregation": agg,
@@ -176,8 +176,7 @@ def _ramdocs(args, inputs, out: Path, base: dict, classifier, encoder):
                         [p[i] for i in held], key, out, reader, encoder, targets_of=ramdocs_targets)
         for i, o in zip(held, got):
             outcomes[i] = o
-        settings[f] = agg
-    return outcomes, folds, [float(v) for v in p], settings
+    return outcomes, folds, [float(v) for v in p], {f: agg for f, (_, agg) in readers.items()}
 
 
 def _ramdocs_report(outcomes, folds, p, settings, extra, threshold: float) -> dict:

@@ -152,6 +152,36 @@ def test_cached_scorer_equals_the_full_model(ramdocs, base):
     assert torch.allclose(ls[mask], cs[mask], atol=1e-4) and torch.allclose(le[mask], ce[mask], atol=1e-4)
 
 
+def test_length_sorted_sub_batches_give_the_one_pass_gradient(ramdocs, base):
+    """Sub-batches by length (less padding) accumulate the gradient of the batch run as one."""
+    import torch
+
+    from readers.bandit import _batch_backward
+
+    tok, model = base
+    rec = ramdocs[2]
+    wins = [w for ws in passage_windows(tok, rec["question"], [d["text"] for d in rec["documents"]]) for w, _, _ in ws]
+    assert len({len(w.input_ids) for w in wins}) > 2  # really mixed lengths
+    batch = [Target(w, 3 + i % 5, 5 + i % 5, (1.0, -0.1, 0.5)[i % 3], math.log(0.2) if i % 2 else math.nan)
+             for i, w in enumerate(wins)]
+    params = [p for n, p in model.named_parameters() if "layer.5" in n or "qa_outputs" in n]
+    grads = []
+    try:
+        for p in params:
+            p.requires_grad_(True)
+        for sub in (len(batch), 2):
+            loss, weights = _batch_backward(ModelScorer(model), batch, 1.0, sub_batch=sub)
+            grads.append((loss, weights, [p.grad.clone() for p in params]))
+            model.zero_grad(set_to_none=True)
+    finally:
+        for p in params:
+            p.requires_grad_(False)
+    (l1, w1, g1), (l2, w2, g2) = grads
+    assert l2 == pytest.approx(l1, rel=1e-5) and w2 == pytest.approx(w1, abs=1e-5)
+    assert all(torch.allclose(a, b, rtol=1e-3, atol=1e-6) for a, b in zip(g1, g2))
+    assert max(a.abs().max().item() for a in g1) > 1e-4  # a real gradient, not zeros
+
+
 def _save(model, names, root):
     from readers.versions import ReaderVersions
 

@@ -252,6 +252,14 @@ Scorer = Callable[[Sequence[Window]], tuple[Any, Any]]
 masked out; with gradient when the model's parameters require it."""
 
 
+def _targets_logprob(scorer: Scorer, targets: Sequence[Target]):
+    """``log p(span)`` of each target's span under ``scorer`` (:func:`span_logprob`), a tensor."""
+    import torch
+
+    ls, le = scorer([t.window for t in targets])
+    return span_logprob(ls, le, torch.tensor([t.start for t in targets]), torch.tensor([t.end for t in targets]))
+
+
 def pad_windows(windows: Sequence[Window]):
     """input_ids, attention_mask and token_type_ids (or None) tensors of a batch, right-padded."""
     import torch
@@ -327,8 +335,7 @@ def _batch_backward(scorer: Scorer, batch: Sequence[Target], clip: float, sub_ba
     total = 0.0
     for c in range(0, len(order), sub_batch):
         part = [batch[i] for i in order[c:c + sub_batch]]
-        ls, le = scorer([t.window for t in part])
-        logp = span_logprob(ls, le, torch.tensor([t.start for t in part]), torch.tensor([t.end for t in part]))
+        logp = _targets_logprob(scorer, part)
         logged = torch.tensor([t.logged_logp for t in part], dtype=logp.dtype)
         rewards = torch.tensor([t.reward for t in part], dtype=logp.dtype)
         loss = bandit_loss(logp, logged, rewards, clip) * (len(part) / len(batch))
@@ -395,8 +402,5 @@ def shown_logprobs(scorer: Scorer, targets: Sequence[Target], batch_size: int = 
     out: list[float] = []
     with torch.no_grad():
         for b in range(0, len(targets), batch_size):
-            batch = targets[b:b + batch_size]
-            ls, le = scorer([t.window for t in batch])
-            out += span_logprob(ls, le, torch.tensor([t.start for t in batch]),
-                                torch.tensor([t.end for t in batch])).tolist()
+            out += _targets_logprob(scorer, targets[b:b + batch_size]).tolist()
     return out

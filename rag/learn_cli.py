@@ -6,7 +6,9 @@
    :class:`readers.bandit.Feedback`, or ``--feedback-db`` read through the feedback store's
    export) becomes bandit targets: every rated interaction's shown span, its logged probability and
    its reward (:data:`readers.bandit.REWARDS`, :data:`readers.bandit.IMPLICIT_REWARDS`).
-3. A candidate is trained from the current version on all of it (:func:`readers.bandit.update`)
+3. A candidate is trained from the current version on all of it (:func:`readers.bandit.update`;
+   with ``--supervised FILE``, gold spans of that RAMDocs-style file are mixed into every batch,
+   as ``eval feedback`` does with its seed questions)
    and saved as a new version; it is promoted only if its passage accuracy on the fixed check set
    (``--check``, RAMDocs-style; the first ``--check-questions`` questions) is not below the current
    version's. The previous version is kept: ``ambigrag learn --out DIR --rollback`` restores it.
@@ -14,7 +16,7 @@
    (the promotion rule then checks what the reader kept of its training); pass held-out questions.
 
 What changed is printed: the feedback used, the shown spans' probabilities before and after by
-rating, the check-set scores and the decision.
+label (rating or implicit follow-up), the check-set scores and the decision.
 """
 
 from __future__ import annotations
@@ -36,12 +38,18 @@ def register(sub) -> None:
                                    "default: the default index)")
     p.add_argument("--out", required=True, help="reader version store (created on first use)")
     p.add_argument("--reader", metavar="DIR", help="starting reader for a new store (default: the shipped one)")
-    p.add_argument("--check", metavar="FILE", help="RAMDocs-style check set of questions the reader did not train on (default: RAMDocs dev "
+    p.add_argument("--check", metavar="FILE",
+                   help="RAMDocs-style check set of questions the reader did not train on (default: RAMDocs dev "
                         "in ../shared/data, which the shipped reader trained on: a warning says so)")
     p.add_argument("--check-questions", type=int, default=40, help="questions of the check set used (first N)")
     p.add_argument("--lr", type=float, default=1e-4)
     p.add_argument("--epochs", type=int, default=1)
     p.add_argument("--train-layers", type=int, default=2, help="top layers trained (with the head)")
+    p.add_argument("--supervised", metavar="FILE",
+                   help="RAMDocs-style questions whose gold spans are mixed into every batch (the paper's "
+                        "optional supervised mix; e.g. the data the reader was seeded with); not the check set")
+    p.add_argument("--supervised-mix", type=int, default=16, metavar="N",
+                   help="gold spans of --supervised added to each batch of 16 ratings (default 16, as eval feedback)")
     p.add_argument("--rollback", action="store_true", help="make the previous version current again and stop")
     p.set_defaults(func=cmd_learn)
 
@@ -121,6 +129,7 @@ def _mean_p(logps: list[float], labels: list[str], label: str) -> str:
 
 def cmd_learn(args) -> int:
     from eval.data import load_ramdocs
+    from readers.span_train import data_hash
     from readers.versions import ReaderVersions
 
     store = ReaderVersions(args.out)
@@ -130,12 +139,15 @@ def cmd_learn(args) -> int:
         return 0
     if not (args.feedback or args.feedback_db):
         raise ValueError("pass --feedback FILE.jsonl or --feedback-db PATH (or --rollback)")
-    if args.check_questions < 1 or args.epochs < 1:
-        raise ValueError("--check-questions and --epochs must be >= 1")
+    if args.check_questions < 1 or args.epochs < 1 or args.supervised_mix < 1:
+        raise ValueError("--check-questions, --epochs and --supervised-mix must be >= 1")
     from eval.data import default_path
 
-    feedback = load_feedback(args)
     check_path = Path(args.check) if args.check else default_path("ramdocs")
+    if args.supervised and Path(args.supervised).is_file() and data_hash(args.supervised) == data_hash(check_path):
+        raise ValueError(f"--supervised {args.supervised} is the check set: the promotion rule would score the "
+                         "candidate on gold spans it trained on; pass another --check or --supervised file")
+    feedback = load_feedback(args)
     check = load_ramdocs(check_path)[: args.check_questions]
     return learn_round(store, feedback, check, args, check_path=check_path)
 
@@ -156,6 +168,23 @@ def warn_if_trained_on(manifest: dict, name: str, check_path: Path | None, n: in
           "questions check what the reader keeps of its training, not how it reads questions it has not "
           "seen; pass --check with held-out questions", file=sys.stderr)
     return True
+
+
+def supervised_targets(tok, path: str | None, windows) -> tuple[list, dict]:
+    """(targets, record): the gold spans of a RAMDocs-style file as supervised targets, and what to
+    record of them in the new version's manifest; nothing without a file."""
+    from eval.data import load_ramdocs
+    from readers.bandit import targets_from_examples
+    from readers.span_train import data_hash, examples_from_records
+
+    if not path:
+        return [], {}
+    records = load_ramdocs(path)
+    examples, _ = examples_from_records(records)
+    targets = targets_from_examples(tok, examples, windows.max_length, windows.stride)
+    print(f"supervised mix: {len(targets)} gold-span windows from {len(records)} questions of {path}")
+    return targets, {"supervised": {"file": str(path), "sha256": data_hash(path), "questions": len(records),
+                                    "targets": len(targets)}}
 
 
 def learn_round(store, feedback: list, check: list[dict], args, check_path: Path | None = None) -> int:
@@ -184,12 +213,14 @@ def learn_round(store, feedback: list, check: list[dict], args, check_path: Path
         raise ValueError(f"no rated feedback to learn from ({len(feedback)} records, {counts['no_reward']} without reward)")
     scorer = ModelScorer(model)
     before, old = shown_logprobs(scorer, targets), check_accuracy(tok, model, check, windows)
-    bs = BanditSettings(lr=args.lr, epochs=args.epochs, train_layers=args.train_layers)
-    stats = update(model, targets, settings=bs, progress=True)
+    gold, gold_info = supervised_targets(tok, args.supervised, windows)
+    bs = BanditSettings(lr=args.lr, epochs=args.epochs, train_layers=args.train_layers,
+                        supervised=args.supervised_mix if gold else 0)
+    stats = update(model, targets, supervised=gold, settings=bs, progress=True)
     after, new = shown_logprobs(scorer, targets), check_accuracy(tok, model, check, windows)
     trained = sorted(set(manifest["trained_parameters"]) | set(trainable_names(model, args.train_layers)))
     extra = {k: manifest[k] for k in ("aggregation", "training_data") if k in manifest}
-    extra["learned_from"] = {"feedback": counts, "bandit": asdict(bs), **stats}
+    extra["learned_from"] = {"feedback": counts, "bandit": asdict(bs), **gold_info, **stats}
     cand = store.add(model, base=manifest["base_model"], trained=trained, settings=ms, extra=extra)
     promoted = store.promote(cand, new_score=new, old_score=old)
     _report(len(feedback), counts, targets, labels, before, after, stats)

@@ -93,6 +93,25 @@ def test_learn_one_round_then_rollback(ramdocs, start_reader, tmp_path, capsys):
         assert main(["-q", "learn", "--out", str(out), "--rollback"]) == 2
 
 
+def test_learn_mixes_in_gold_spans_of_another_file_never_the_check_set(ramdocs, start_reader, tmp_path, capsys):
+    from readers.span_model import read_manifest
+
+    fb, check, gold = tmp_path / "fb.jsonl", tmp_path / "check.jsonl", tmp_path / "gold.jsonl"
+    _feedback(ramdocs, start_reader, fb)
+    check.write_text("".join(json.dumps(r) + "\n" for r in ramdocs[30:32]))
+    gold.write_text("".join(json.dumps(r) + "\n" for r in ramdocs[40:42]))
+    base = ["-q", "learn", "--feedback", str(fb), "--reader", str(start_reader), "--check", str(check)]
+    assert main([*base, "--out", str(tmp_path / "plain")]) == 0
+    assert main([*base, "--out", str(tmp_path / "mixed"), "--supervised", str(gold), "--supervised-mix", "8"]) == 0
+    n = int(re.search(r"supervised mix: (\d+) gold-span windows from 2 questions", capsys.readouterr().out).group(1))
+    plain, mixed = read_manifest(tmp_path / "plain" / "v0002"), read_manifest(tmp_path / "mixed" / "v0002")
+    assert mixed["learned_from"]["supervised"]["targets"] == n and mixed["learned_from"]["bandit"]["supervised"] == 8
+    assert "supervised" not in plain["learned_from"] and plain["learned_from"]["bandit"]["supervised"] == 0
+    assert mixed["files"] != plain["files"]  # the same feedback and seed: the gold spans changed the weights
+    assert main([*base, "--out", str(tmp_path / "bad"), "--supervised", str(check)]) == 2
+    assert "is the check set" in capsys.readouterr().err
+
+
 def test_a_check_set_that_trained_the_reader_is_warned_about(tmp_path, capsys):
     from rag.learn_cli import warn_if_trained_on
     from readers.span_train import data_hash

@@ -43,8 +43,9 @@ def register(sub) -> None:
                         "in ../shared/data, which the shipped reader trained on: a warning says so)")
     p.add_argument("--check-questions", type=int, default=40, help="questions of the check set used (first N)")
     p.add_argument("--lr", type=float, default=1e-4)
-    p.add_argument("--epochs", type=int, default=1)
-    p.add_argument("--train-layers", type=int, default=2, help="top layers trained (with the head)")
+    p.add_argument("--epochs", type=int, default=2, help="passes over the feedback (default 2, as eval feedback)")
+    p.add_argument("--train-layers", type=int, default=3,
+                   help="top layers trained with the head (default 3, as eval feedback's chosen recipe)")
     p.add_argument("--supervised", metavar="FILE",
                    help="RAMDocs-style questions whose gold spans are mixed into every batch (the paper's "
                         "optional supervised mix; e.g. the data the reader was seeded with); not the check set")

@@ -25,6 +25,7 @@ import argparse
 import json
 import math
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 
@@ -106,31 +107,29 @@ def check_accuracy(tok, model, records: list[dict], settings) -> float:
     return passage_metrics(rows).get("correct_em", 0.0)
 
 
-def labelled_targets(tok, feedback: list, max_length: int, stride: int) -> tuple[list, list[str], dict]:
-    """(targets, labels, counts): :func:`readers.bandit.targets_from_feedback` one record at a
-    time, so each target keeps the label that gave its reward (``correct``, ``implicit positive``,
-    ...): several labels share a reward, and the report is by label."""
-    from collections import Counter
-
-    from readers.bandit import targets_from_feedback
-
-    targets, labels, counts = [], [], Counter({"used": 0, "no_reward": 0, "not_in_window": 0})
-    for fb in feedback:
-        got, c = targets_from_feedback(tok, [fb], max_length, stride)
-        targets += got
-        labels += [fb.rating or f"implicit {fb.implicit}"] * len(got)
-        counts.update(c)
-    return targets, labels, dict(counts)
-
-
 def _mean_p(logps: list[float], labels: list[str], label: str) -> str:
     ps = [math.exp(lp) for lp, lab in zip(logps, labels) if lab == label]
     return f"{sum(ps) / len(ps):.3f}"
 
 
+@dataclass(frozen=True)
+class CheckedFile:
+    """A RAMDocs-style file read once: its path, sha256 (as manifests record training data) and records."""
+
+    path: Path
+    sha256: str
+    records: list[dict]
+
+    @classmethod
+    def read(cls, path: str | Path) -> CheckedFile:
+        from eval.data import load_ramdocs
+        from readers.span_train import data_hash
+
+        records = load_ramdocs(path)  # first: its errors name the file and the record
+        return cls(Path(path), data_hash(path), records)
+
+
 def cmd_learn(args) -> int:
-    from eval.data import load_ramdocs
-    from readers.span_train import data_hash
     from readers.versions import ReaderVersions
 
     store = ReaderVersions(args.out)
@@ -145,56 +144,58 @@ def cmd_learn(args) -> int:
     from eval.data import default_path
 
     check_path = Path(args.check) if args.check else default_path("ramdocs")
-    if args.supervised and Path(args.supervised).is_file() and data_hash(args.supervised) == data_hash(check_path):
-        raise ValueError(f"--supervised {args.supervised} is the check set: the promotion rule would score the "
-                         "candidate on gold spans it trained on; pass another --check or --supervised file")
+    check_file = CheckedFile.read(check_path)
+    gold = None
+    if args.supervised:
+        gold = CheckedFile.read(args.supervised)
+        if gold.sha256 == check_file.sha256:
+            raise ValueError(f"--supervised {args.supervised} is the check set: the promotion rule would score "
+                             "the candidate on gold spans it trained on; pass another --check or --supervised file")
     feedback = load_feedback(args)
-    check = load_ramdocs(check_path)[: args.check_questions]
-    return learn_round(store, feedback, check, args, check_path=check_path)
+    return learn_round(store, feedback, check_file.records[: args.check_questions], args,
+                       check_file=check_file, gold=gold)
 
 
-def warn_if_trained_on(manifest: dict, name: str, check_path: Path | None, n: int) -> bool:
+def warn_if_trained_on(manifest: dict, name: str, check_file: CheckedFile | None, n: int) -> bool:
     """Warn (stderr) when the check set's file is the one the reader's manifest says trained it
     (``training_data.sha256``, as ``ambigrag run`` checks): the promotion rule would then measure
     what the reader keeps of its training. The shipped reader trained on all of RAMDocs dev, the
     default check set. Returns whether it warned."""
     import sys
 
-    from readers.span_train import data_hash
-
     trained_on = manifest.get("training_data", {}).get("sha256")
-    if check_path is None or not trained_on or trained_on != data_hash(check_path):
+    if check_file is None or not trained_on or trained_on != check_file.sha256:
         return False
-    print(f"warning: {check_path} trained reader {name} (its manifest's training data), so its first {n} "
+    print(f"warning: {check_file.path} trained reader {name} (its manifest's training data), so its first {n} "
           "questions check what the reader keeps of its training, not how it reads questions it has not "
           "seen; pass --check with held-out questions", file=sys.stderr)
     return True
 
 
-def supervised_targets(tok, path: str | None, windows) -> tuple[list, dict]:
+def supervised_targets(tok, gold: CheckedFile | None, windows) -> tuple[list, dict]:
     """(targets, record): the gold spans of a RAMDocs-style file as supervised targets, and what to
     record of them in the new version's manifest; nothing without a file."""
-    from eval.data import load_ramdocs
     from readers.bandit import targets_from_examples
-    from readers.span_train import data_hash, examples_from_records
+    from readers.span_train import examples_from_records
 
-    if not path:
+    if gold is None:
         return [], {}
-    records = load_ramdocs(path)
-    examples, _ = examples_from_records(records)
+    examples, _ = examples_from_records(gold.records)
     targets = targets_from_examples(tok, examples, windows.max_length, windows.stride)
-    print(f"supervised mix: {len(targets)} gold-span windows from {len(records)} questions of {path}")
-    return targets, {"supervised": {"file": str(path), "sha256": data_hash(path), "questions": len(records),
+    print(f"supervised mix: {len(targets)} gold-span windows from {len(gold.records)} questions of {gold.path}")
+    return targets, {"supervised": {"file": str(gold.path), "sha256": gold.sha256, "questions": len(gold.records),
                                     "targets": len(targets)}}
 
 
-def learn_round(store, feedback: list, check: list[dict], args, check_path: Path | None = None) -> int:
+def learn_round(store, feedback: list, check: list[dict], args, check_file: CheckedFile | None = None,
+                gold: CheckedFile | None = None) -> int:
     from dataclasses import asdict
 
     from readers.bandit import (
         BanditSettings,
         ModelScorer,
         shown_logprobs,
+        targets_from_feedback,
         update,
     )
     from readers.span_model import load_reader, shipped_reader_dir
@@ -206,18 +207,18 @@ def learn_round(store, feedback: list, check: list[dict], args, check_path: Path
         print(f"new version store {store.root}: starts from {args.reader or 'the shipped reader'} as {first.name}")
     current = store.current()
     tok, model, manifest = load_reader(current)
-    warn_if_trained_on(manifest, current.name, check_path, len(check))
+    warn_if_trained_on(manifest, current.name, check_file, len(check))
     ms = manifest.get("settings", {})
     windows = TrainSettings(max_length=ms.get("max_length", 256), stride=ms.get("stride", 96))
-    targets, labels, counts = labelled_targets(tok, feedback, windows.max_length, windows.stride)
+    targets, labels, counts = targets_from_feedback(tok, feedback, windows.max_length, windows.stride)
     if not targets:
         raise ValueError(f"no rated feedback to learn from ({len(feedback)} records, {counts['no_reward']} without reward)")
     scorer = ModelScorer(model)
     before, old = shown_logprobs(scorer, targets), check_accuracy(tok, model, check, windows)
-    gold, gold_info = supervised_targets(tok, args.supervised, windows)
+    gold_targets, gold_info = supervised_targets(tok, gold, windows)
     bs = BanditSettings(lr=args.lr, epochs=args.epochs, train_layers=args.train_layers,
-                        supervised=args.supervised_mix if gold else 0)
-    stats = update(model, targets, supervised=gold, settings=bs, progress=True)
+                        supervised=args.supervised_mix if gold_targets else 0)
+    stats = update(model, targets, supervised=gold_targets, settings=bs, progress=True)
     after, new = shown_logprobs(scorer, targets), check_accuracy(tok, model, check, windows)
     trained = sorted(set(manifest["trained_parameters"]) | set(trainable_names(model, args.train_layers)))
     extra = {k: manifest[k] for k in ("aggregation", "training_data") if k in manifest}

@@ -79,6 +79,11 @@ class Feedback:
     def reward(self) -> float | None:
         return reward_of(self.rating, self.implicit)
 
+    @property
+    def label(self) -> str:
+        """What gave the reward: the rating (an explicit one wins), else ``implicit <label>``."""
+        return self.rating or f"implicit {self.implicit}"
+
     @classmethod
     def from_dict(cls, d: dict[str, Any], where: str = "feedback") -> Feedback:
         """Checked record: the span is a slice of the passage, the probability in (0, 1], the
@@ -211,11 +216,13 @@ def passage_windows(tokenizer, question: str, passages: Sequence[str], max_lengt
 
 
 def targets_from_feedback(tokenizer, feedback: Sequence[Feedback], max_length: int = 256,
-                          stride: int = 96) -> tuple[list[Target], dict[str, int]]:
-    """(targets, counts): one target per rewarded interaction, in the most central window
-    holding the shown span. Counts ``used``, ``no_reward`` (neither rating nor implicit label, or
-    reward 0: no gradient) and ``not_in_window`` (a span longer than a window)."""
+                          stride: int = 96) -> tuple[list[Target], list[str], dict[str, int]]:
+    """(targets, labels, counts): one target per rewarded interaction, in the most central window
+    holding the shown span, with the :attr:`Feedback.label` that gave its reward (several labels
+    share a reward). Counts ``used``, ``no_reward`` (neither rating nor implicit label, or reward
+    0: no gradient) and ``not_in_window`` (a span longer than a window)."""
     targets: list[Target] = []
+    labels: list[str] = []
     counts = {"used": 0, "no_reward": 0, "not_in_window": 0}
     for fb in feedback:
         r = fb.reward
@@ -228,8 +235,9 @@ def targets_from_feedback(tokenizer, feedback: Sequence[Feedback], max_length: i
             counts["not_in_window"] += 1
             continue
         targets.append(t)
+        labels.append(fb.label)
         counts["used"] += 1
-    return targets, counts
+    return targets, labels, counts
 
 
 def targets_from_examples(tokenizer, examples, max_length: int = 256, stride: int = 96) -> list[Target]:

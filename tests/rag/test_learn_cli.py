@@ -113,18 +113,18 @@ def test_learn_mixes_in_gold_spans_of_another_file_never_the_check_set(ramdocs, 
 
 
 def test_a_check_set_that_trained_the_reader_is_warned_about(tmp_path, capsys):
-    from rag.learn_cli import warn_if_trained_on
+    from rag.learn_cli import CheckedFile, warn_if_trained_on
     from readers.span_train import data_hash
 
     check, other = tmp_path / "check.jsonl", tmp_path / "other.jsonl"
     check.write_text('{"question": "a"}\n')
     other.write_text('{"question": "b"}\n')
     manifest = {"training_data": {"sha256": data_hash(check), "questions": 1}}
-    assert warn_if_trained_on(manifest, "v0003", check, 1) is True
+    assert warn_if_trained_on(manifest, "v0003", CheckedFile(check, data_hash(check), []), 1) is True
     err = capsys.readouterr().err
     assert f"warning: {check} trained reader v0003" in err and "pass --check with held-out questions" in err
-    assert warn_if_trained_on(manifest, "v0003", other, 1) is False
-    assert warn_if_trained_on({}, "v0003", check, 1) is False  # no record of its training data
+    assert warn_if_trained_on(manifest, "v0003", CheckedFile(other, data_hash(other), []), 1) is False
+    assert warn_if_trained_on({}, "v0003", CheckedFile(check, data_hash(check), []), 1) is False  # no record
     assert capsys.readouterr().err == ""
 
 

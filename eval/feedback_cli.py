@@ -46,6 +46,10 @@ def _check(args) -> None:
             raise ValueError(f"--{name.replace('_', '-')} must be >= 0, got {getattr(args, name)}")
     if not 1 <= args.top_layers <= 6 or not 1 <= args.train_layers <= args.top_layers:
         raise ValueError(f"need 1 <= --train-layers ({args.train_layers}) <= --top-layers ({args.top_layers}) <= 6")
+    if not args.lr > 0:
+        raise ValueError(f"--lr must be > 0, got {args.lr}")
+    if Path(args.json).is_dir():  # found now, not when round 1 writes its partial report
+        raise ValueError(f"--json {args.json} is a directory; pass a file name (the .md and .png go beside it)")
 
 
 def cmd_feedback(args) -> int:

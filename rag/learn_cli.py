@@ -139,8 +139,12 @@ def cmd_learn(args) -> int:
         return 0
     if not (args.feedback or args.feedback_db):
         raise ValueError("pass --feedback FILE.jsonl or --feedback-db PATH (or --rollback)")
-    if args.check_questions < 1 or args.epochs < 1 or args.supervised_mix < 1:
-        raise ValueError("--check-questions, --epochs and --supervised-mix must be >= 1")
+    for flag, value in (("--check-questions", args.check_questions), ("--epochs", args.epochs),
+                        ("--supervised-mix", args.supervised_mix)):
+        if value < 1:
+            raise ValueError(f"{flag} must be >= 1, got {value}")
+    if not args.lr > 0 or args.train_layers < 0:
+        raise ValueError(f"need --lr > 0 and --train-layers >= 0, got --lr {args.lr} --train-layers {args.train_layers}")
     from eval.data import default_path
 
     check_path = Path(args.check) if args.check else default_path("ramdocs")

@@ -108,3 +108,20 @@ def test_eval_feedback_cli_writes_json_markdown_and_plot(records, tmp_path, caps
     assert out.with_suffix(".png").stat().st_size > 1000
     assert "| 1 | 8 |" in out.with_suffix(".md").read_text() and "| 1 | 8 |" in capsys.readouterr().out
     assert main(argv[:-2] + ["--train-layers", "3"]) == 2
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--lr", "-1"], "--lr must be > 0, got -1.0"),
+    (["--lr", "nan"], "--lr must be > 0, got nan"),
+    (["--epochs", "0"], "--epochs must be >= 1, got 0"),
+    (["--rehearsal", "-2"], "--rehearsal must be >= 0, got -2"),
+    (["--json", "DIR"], "is a directory; pass a file name"),
+])
+def test_eval_feedback_bad_settings_fail_before_any_work(tmp_path, capsys, extra, message):
+    from rag.cli import main
+
+    extra = [str(tmp_path) if x == "DIR" else x for x in extra]
+    argv = ["-q", "eval", "feedback", "--data", str(tmp_path / "never-read.jsonl"), "--json", str(tmp_path / "fb.json")]
+    assert main(argv + extra) == 2
+    assert message in capsys.readouterr().err  # not "no such file": the data is never opened
+    assert not (tmp_path / "fb.json").exists()

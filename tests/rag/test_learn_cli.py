@@ -147,6 +147,11 @@ def test_learn_bad_input_is_a_clear_error(tmp_path, capsys):
     assert "bad.jsonl:1: missing field(s) passage_text" in capsys.readouterr().err
     assert main(["-q", "learn", "--feedback-db", str(tmp_path / "none.db"), "--out", str(tmp_path / "v")]) == 2
     assert "feedback" in capsys.readouterr().err
+    for flags, message in ((["--epochs", "0"], "--epochs must be >= 1, got 0"),
+                           (["--supervised-mix", "-3"], "--supervised-mix must be >= 1, got -3"),
+                           (["--lr", "0"], "need --lr > 0 and --train-layers >= 0, got --lr 0.0 --train-layers 3")):
+        assert main(["-q", "learn", "--feedback", str(bad), "--out", str(tmp_path / "v"), *flags]) == 2
+        assert message in capsys.readouterr().err  # before the feedback file is read
 
 
 def test_feedback_db_to_learner_records(small_index_dir, sample_records, tmp_path):

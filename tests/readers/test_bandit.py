@@ -213,3 +213,11 @@ def test_promotion_refuses_a_worse_version_and_rollback_restores(base, tmp_path)
     log = store.state()["log"]
     assert [e.get("promoted") for e in log] == [True, False, True, None]
     assert read_manifest(v1)["files"] != read_manifest(v2)["files"]
+
+
+def test_bandit_settings_name_every_value_out_of_range():
+    with pytest.raises(ValueError, match=r"out of range: lr=0\.0, epochs=0, rehearsal=-1 \(need"):
+        BanditSettings(lr=0.0, epochs=0, rehearsal=-1)
+    with pytest.raises(ValueError, match=r"clip=nan"):
+        BanditSettings(clip=float("nan"))
+    assert BanditSettings(train_layers=0, rehearsal=0).train_layers == 0  # head only is allowed

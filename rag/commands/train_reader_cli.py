@@ -82,11 +82,11 @@ def cmd_train_reader(args) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
+    settings = TrainSettings(max_length=args.max_length, stride=args.stride, epochs=args.epochs, lr=args.lr,
+                             batch_size=args.batch_size, train_layers=args.train_layers, seed=args.seed)
     records = read_jsonl(args.data)
     if not records:
         raise ValueError(f"{args.data}: no records")
-    settings = TrainSettings(max_length=args.max_length, stride=args.stride, epochs=args.epochs, lr=args.lr,
-                             batch_size=args.batch_size, train_layers=args.train_layers, seed=args.seed)
     out = Path(args.out)
     extra = None
     if not args.no_cv:

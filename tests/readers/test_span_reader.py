@@ -200,3 +200,11 @@ def test_training_lowers_the_loss_and_round_trips(tmp_path, ramdocs):
     a = SpanReader(tokenizer=tok, model=model, max_length=192).read(ramdocs[0]["question"], texts)
     b = SpanReader(out).read(ramdocs[0]["question"], texts)
     assert a == b and manifest["trained_parameters"] == names
+
+
+def test_train_settings_name_every_value_out_of_range():
+    from readers.span_train import TrainSettings
+
+    with pytest.raises(ValueError, match=r"out of range: stride=254, warmup=1\.0 \(need"):
+        TrainSettings(max_length=256, stride=254, warmup=1.0)
+    assert TrainSettings(max_length=256, stride=253, train_layers=0).stride == 253

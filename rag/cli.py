@@ -269,6 +269,20 @@ def fast_exit(code: int) -> None:
     os._exit(code)
 
 
+def error_text(e: Exception) -> str:
+    """The message of a bad-input error; an ``OSError`` from ``open`` reads as the path and what is
+    wrong with it, not as the errno.
+
+    >>> error_text(FileNotFoundError(2, "No such file or directory", "/nope.jsonl"))
+    '/nope.jsonl: no such file or directory'
+    >>> error_text(ValueError("--lr must be > 0, got -1.0"))
+    '--lr must be > 0, got -1.0'
+    """
+    if isinstance(e, OSError) and e.filename is not None and e.strerror:
+        return f"{e.filename}: {e.strerror[0].lower()}{e.strerror[1:]}"
+    return str(e)
+
+
 def _main(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
@@ -282,8 +296,9 @@ def _main(argv: list[str] | None) -> int:
     except ReaderError as e:  # the model failed: its message, status 1 (not the user's fault)
         print(f"ambigrag: error: {e}", file=sys.stderr)
         return 1
-    except (ValueError, FileNotFoundError, FileExistsError) as e:  # bad input: a message, not a trace
-        print(f"ambigrag: error: {e}", file=sys.stderr)
+    except (ValueError, FileNotFoundError, FileExistsError, IsADirectoryError, NotADirectoryError,
+            PermissionError) as e:  # bad input: a message, not a trace
+        print(f"ambigrag: error: {error_text(e)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("ambigrag: interrupted", file=sys.stderr)

@@ -64,9 +64,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     from readers.ambiguity import build_features
     from readers.ambiguity_train import best_threshold, train
 
+    names = [m.strip() for m in args.models.split(",") if m.strip()]
+    if not names or any(n not in SPECS for n in names):  # was a KeyError trace after encoding
+        raise ValueError(f"--models must be a comma-separated subset of {','.join(SPECS)}, got {args.models!r}")
     path = Path(args.train) if args.train else default_path("ambigqa").with_name("train_light.json")
     records = load_ambigqa(path)
-    names = [m.strip() for m in args.models.split(",") if m.strip()]
     questions = [r["question"] for r in records]
     t0 = time.time()
     emb = _encode(questions)

@@ -99,6 +99,7 @@ def cmd_policy(args: argparse.Namespace) -> int:
     from retrievers.base import retrieve_batched
     from retrievers.factory import retriever_for
 
+    _check_args(args)
     out = Path(args.out)
     ram_inputs = _ramdocs_inputs(args) if args.ramdocs_oof else None  # a bad --ramdocs-oof fails before any work
     out.mkdir(parents=True, exist_ok=True)
@@ -136,15 +137,32 @@ def cmd_policy(args: argparse.Namespace) -> int:
     if ram:
         report["settings"]["n_train_ramdocs"] = len(ram[0])
         report["ramdocs_oof"] = _ramdocs_report(*ram, tr, classifier.threshold)
-    text = json.dumps(report, indent=2)
-    (out / "report.json").write_text(text)
+    _write_report(report, out, args.json)
+    return 0
+
+
+def _check_args(args: argparse.Namespace) -> None:
+    """Bad numbers and missing files fail here, before the output directory, the index and the
+    models (before, ``--dev-limit 0`` first retrieved for all 10,036 training questions)."""
+    for flag, value in (("-k", args.k), ("--max-passages", args.max_passages),
+                        ("--train-limit", args.train_limit), ("--dev-limit", args.dev_limit)):
+        if value is not None and value < 1:
+            raise ValueError(f"{flag} must be >= 1, got {value}")
+    for flag, value in (("--train", args.train), ("--dev", args.dev), ("--ramdocs", args.ramdocs),
+                        ("--index", args.index)):
+        if value is not None and not Path(value).exists():
+            raise FileNotFoundError(f"{flag} {value}: no such file or directory")
+
+
+def _write_report(report: dict, out: Path, json_path: str | None) -> None:
     from eval.policy_sim import markdown
 
+    text = json.dumps(report, indent=2)
+    (out / "report.json").write_text(text)
     (out / "report.md").write_text(markdown(report))
-    if args.json:
-        Path(args.json).write_text(text)
+    if json_path:
+        Path(json_path).write_text(text)
     print(text)
-    return 0
 
 
 def _ramdocs_inputs(args) -> tuple[list[dict], list[dict]]:

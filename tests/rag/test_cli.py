@@ -38,3 +38,30 @@ def test_bad_corpus_gives_a_clear_error_and_exit_2(tmp_path, capsys):
 def test_search_missing_index_is_a_clear_error(tmp_path, capsys):
     assert main(["-q", "search", str(tmp_path), "query", "--mode", "bm25"]) == 2
     assert "not an ambigrag index" in capsys.readouterr().err
+
+
+def test_a_missing_file_reads_as_the_path_not_the_errno(tmp_path, capsys):
+    from rag.cli import error_text
+
+    missing = tmp_path / "nope.jsonl"
+    assert main(["-q", "learn-policy", "--outcomes", str(missing), "--out", str(tmp_path / "p")]) == 2
+    assert capsys.readouterr().err == f"ambigrag: error: {missing}: no such file or directory\n"
+    assert main(["-q", "feedback", "crossval", "--data", str(tmp_path)]) == 2  # a directory: was a trace
+    assert capsys.readouterr().err == f"ambigrag: error: {tmp_path}: is a directory\n"
+    assert error_text(ValueError("--lr must be > 0")) == "--lr must be > 0"
+
+
+def test_eval_policy_bad_input_fails_before_any_work(tmp_path, capsys):
+    out = tmp_path / "out"
+    for flags, message in ((["--dev-limit", "0"], "--dev-limit must be >= 1, got 0"),
+                           (["--max-passages", "0"], "--max-passages must be >= 1, got 0"),
+                           (["--dev", str(tmp_path / "dev.json")], f"--dev {tmp_path / 'dev.json'}: no such file")):
+        assert main(["-q", "eval", "policy", "--out", str(out), *flags]) == 2
+        assert message in capsys.readouterr().err
+        assert not out.exists()  # before the output directory and the index
+
+
+def test_train_ambiguity_names_unknown_models(tmp_path, capsys):
+    assert main(["-q", "train", "ambiguity", "--out", str(tmp_path / "a"), "--models", "question,nope"]) == 2
+    assert "--models must be a comma-separated subset of question,evidence, got 'question,nope'" in \
+        capsys.readouterr().err

@@ -105,6 +105,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from readers.ambiguity import AmbiguityModel, build_features
     from readers.ambiguity_train import majority_baseline, metrics, reliability_diagram
 
+    models = {name: AmbiguityModel.load(Path(args.models) / f"ambiguity_{name}" if args.models
+                                        else shipped_model_dir(name), expect=spec)
+              for name, spec in SPECS.items()}  # a bad --models fails here, not after retrieval
     records = load_ambigqa(args.data)
     train_path = Path(args.train) if args.train else default_path("ambigqa").with_name("train_light.json")
     y = np.array([label(r) for r in records], dtype=np.float64)
@@ -116,8 +119,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
             {"model": "always ambiguous", **majority_baseline(np.ones(1), y)}]
     curves, timing = {}, {}
     for name, spec in SPECS.items():
-        d = Path(args.models) / f"ambiguity_{name}" if args.models else shipped_model_dir(name)
-        model = AmbiguityModel.load(d, expect=spec)
+        model = models[name]
         t0 = time.perf_counter()
         p = model.predict_proba(build_features(spec, emb, questions, hits if spec.evidence else None))
         timing[name] = (time.perf_counter() - t0) / len(questions) * 1e3

@@ -45,16 +45,22 @@ def _ints(s: str) -> list[int]:
     return ks
 
 
+def _rewrite_names(spec: str) -> list[str]:
+    from retrievers.expansion import REWRITES
+
+    names = [n.strip() for n in spec.split(",") if n.strip()]
+    if not names or any(n not in REWRITES for n in names):
+        raise ValueError(f"--rewrite takes a comma-separated subset of {REWRITES}, got {spec!r}")
+    return names
+
+
 def _rewrite_variants(args, index) -> dict:
     """``hybrid+NAME`` for each rewrite, then ``hybrid+all`` when several are named."""
-    from retrievers.expansion import REWRITES, ExampleBank, rewriter_for
+    from retrievers.expansion import ExampleBank, rewriter_for
     from retrievers.factory import retriever_for
     from retrievers.multi import MultiQueryRetriever
 
-    names = [n.strip() for n in args.rewrite.split(",") if n.strip()]
-    bad = [n for n in names if n not in REWRITES]
-    if bad or not names:
-        raise ValueError(f"--rewrite takes a comma-separated subset of {REWRITES}, got {args.rewrite!r}")
+    names = _rewrite_names(args.rewrite)
     hybrid = retriever_for(index, "hybrid", fuse=args.fuse, device=args.device)
     llm = None
     if "interpretations" in names and not args.no_llm:
@@ -81,6 +87,11 @@ def cmd_retrieval(args: argparse.Namespace) -> int:
     bad = [m for m in modes if m not in MODES]
     if bad or not modes:
         raise ValueError(f"--mode takes a comma-separated subset of {MODES}, got {args.mode!r}")
+    for flag, value in (("--limit", args.limit), ("--batch-size", args.batch_size)):
+        if value is not None and value < 1:  # --limit -1 dropped the last question; 0 meant all
+            raise ValueError(f"{flag} must be >= 1, got {value}")
+    if args.rewrite:
+        _rewrite_names(args.rewrite)  # before the baseline runs, not after
     questions = load_ambigqa(args.data)
     origin = Path(args.origin) if args.origin else shared_data_dir() / "ambigqa_passages" / "passage_origin.jsonl"
     covered = covered_ids(questions, origin) if origin.exists() else None
@@ -88,7 +99,7 @@ def cmd_retrieval(args: argparse.Namespace) -> int:
         if covered is None:
             raise FileNotFoundError(f"{origin}: needed for --subset covered")
         questions = [q for q in questions if q["id"] in covered]
-    if args.limit:
+    if args.limit is not None:
         questions = questions[: args.limit]
     index = indexes.load(args.index or default_index(device=args.device), device=args.device)
     results, timings = {}, {}

@@ -87,8 +87,9 @@ def _readers(args, llm, scorer) -> dict:
 def _load(args) -> list[dict]:
     from eval import data
 
-    if args.limit is not None and args.limit < 1:
-        raise ValueError(f"--limit must be >= 1, got {args.limit}")
+    for flag, value in (("--limit", args.limit), ("-k", args.k), ("--max-passages", args.max_passages)):
+        if value is not None and value < 1:  # --max-passages 0 scored readers that read nothing
+            raise ValueError(f"{flag} must be >= 1, got {value}")
     loader = {"ambigqa": data.load_ambigqa, "ramdocs": data.load_ramdocs, "ambigdocs": data.load_ambigdocs}
     records = loader[args.dataset](args.data)
     if args.dataset == "ambigqa" and args.subset == "covered":

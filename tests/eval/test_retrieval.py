@@ -61,3 +61,8 @@ def test_eval_retrieval_cli_on_small_index(small_index_dir, small_index, dev_que
         assert rep["modes"][mode] == evaluate_runs(qs, runs, [5, 20], cov)["summary"], mode
     assert main(["-q", "eval", "retrieval", str(small_index_dir), "-k", "0"]) == 2
     assert "-k values must be >= 1" in capsys.readouterr().err
+    for flags, message in ((["--limit", "-1"], "--limit must be >= 1, got -1"),  # dropped the last question
+                           (["--batch-size", "0"], "--batch-size must be >= 1, got 0"),
+                           (["--rewrite", "nope"], "--rewrite takes a comma-separated subset of")):
+        assert main(["-q", "eval", "retrieval", str(small_index_dir), *flags]) == 2
+        assert message in capsys.readouterr().err

@@ -110,6 +110,8 @@ def test_cli_eval_run_writes_reports_and_the_summary_json(tmp_path, capsys):
     assert main(["-q", "eval", "run", "--dataset", "ramdocs", "--reader", "ambig", "--no-llm",
                  "--limit", "0"]) == 2
     assert "--limit must be >= 1, got 0" in capsys.readouterr().err
+    assert main(["-q", "eval", "run", "--dataset", "ambigqa", "--no-llm", "--max-passages", "0"]) == 2
+    assert "--max-passages must be >= 1, got 0" in capsys.readouterr().err  # scored readers that read nothing
 
 
 @pytest.mark.parametrize("bad", ['{"question": "q"}\n', "not json\n"])

@@ -65,3 +65,8 @@ def test_train_ambiguity_names_unknown_models(tmp_path, capsys):
     assert main(["-q", "train", "ambiguity", "--out", str(tmp_path / "a"), "--models", "question,nope"]) == 2
     assert "--models must be a comma-separated subset of question,evidence, got 'question,nope'" in \
         capsys.readouterr().err
+
+
+def test_eval_ambiguity_checks_its_models_before_retrieval(tmp_path, capsys):
+    assert main(["-q", "eval", "ambiguity", "--models", str(tmp_path)]) == 2
+    assert capsys.readouterr().err.startswith(f"ambigrag: error: {tmp_path / 'ambiguity_question'}")

@@ -60,6 +60,9 @@ def _cmd_index_build(args) -> int:
 
     if args.engine == "local" and args.address:
         raise ValueError("--address needs --engine ray")
+    for flag, value in (("--workers", args.workers), ("--encoder-threads", args.encoder_threads)):
+        if value is not None and value < 1:  # was accepted, and ignored or passed on, silently
+            raise ValueError(f"{flag} must be >= 1, got {value}")
     if args.engine == "ray" and args.encoder_backend != "torch":
         raise ValueError(f"--engine ray encodes with the torch backend only, not {args.encoder_backend}; "
                          "use --engine local for an int8 ONNX index")

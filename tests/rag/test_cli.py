@@ -24,6 +24,13 @@ def test_hybrid_search_text_output(small_index_dir, capsys):
     assert ranked[0].endswith("] Tom Clancy's Rainbow Six Siege")
 
 
+def test_index_build_refuses_a_count_below_one(sample_corpus, tmp_path, capsys):
+    for flag in ("--workers", "--encoder-threads"):
+        assert main(["-q", "index", "build", str(sample_corpus), "--out", str(tmp_path / "i"), flag, "0"]) == 2
+        assert f"{flag} must be >= 1, got 0" in capsys.readouterr().err
+        assert not (tmp_path / "i").exists()
+
+
 def test_bad_corpus_gives_a_clear_error_and_exit_2(tmp_path, capsys):
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"id": "a", "text": "x"}\n{"id": "a", "text": "y"}\n')

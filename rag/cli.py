@@ -57,12 +57,11 @@ def _cmd_index_build(args) -> int:
     from indexes.index import build
     from indexes.onnx_encoder import make_encoder
     from indexes.tokenize import Tokenizer
+    from rag.validation import require_at_least
 
     if args.engine == "local" and args.address:
         raise ValueError("--address needs --engine ray")
-    for flag, value in (("--workers", args.workers), ("--encoder-threads", args.encoder_threads)):
-        if value is not None and value < 1:  # was accepted, and ignored or passed on, silently
-            raise ValueError(f"{flag} must be >= 1, got {value}")
+    require_at_least((("--workers", args.workers), ("--encoder-threads", args.encoder_threads)))
     if args.engine == "ray" and args.encoder_backend != "torch":
         raise ValueError(f"--engine ray encodes with the torch backend only, not {args.encoder_backend}; "
                          "use --engine local for an int8 ONNX index")

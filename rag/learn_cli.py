@@ -130,6 +130,7 @@ class CheckedFile:
 
 
 def cmd_learn(args) -> int:
+    from rag.validation import require_at_least
     from readers.versions import ReaderVersions
 
     store = ReaderVersions(args.out)
@@ -139,10 +140,8 @@ def cmd_learn(args) -> int:
         return 0
     if not (args.feedback or args.feedback_db):
         raise ValueError("pass --feedback FILE.jsonl or --feedback-db PATH (or --rollback)")
-    for flag, value in (("--check-questions", args.check_questions), ("--epochs", args.epochs),
-                        ("--supervised-mix", args.supervised_mix)):
-        if value < 1:
-            raise ValueError(f"{flag} must be >= 1, got {value}")
+    require_at_least((("--check-questions", args.check_questions), ("--epochs", args.epochs),
+                      ("--supervised-mix", args.supervised_mix)))
     if not args.lr > 0 or args.train_layers < 0:
         raise ValueError(f"need --lr > 0 and --train-layers >= 0, got --lr {args.lr} --train-layers {args.train_layers}")
     from eval.data import default_path

@@ -18,6 +18,7 @@ ValueError: k (passages retrieved and read) must be an integer >= 1, got 0
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 MAX_QUESTION_CHARS = 1000
@@ -41,6 +42,20 @@ def validate_k(k: Any) -> int:
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise ValueError(f"k (passages retrieved and read) must be an integer >= 1, got {_show(k)}")
     return k
+
+
+def require_at_least(flags: Iterable[tuple[str, float | None]], minimum: int = 1) -> None:
+    """``ValueError`` naming the first command-line flag whose value is below ``minimum`` (``None``,
+    a flag left unset, passes).
+
+    >>> require_at_least([("--limit", None), ("-k", 0)])
+    Traceback (most recent call last):
+    ...
+    ValueError: -k must be >= 1, got 0
+    """
+    for flag, value in flags:
+        if value is not None and value < minimum:
+            raise ValueError(f"{flag} must be >= {minimum}, got {value}")
 
 
 def _show(value: Any, width: int = 60) -> str:

@@ -144,10 +144,10 @@ def cmd_policy(args: argparse.Namespace) -> int:
 def _check_args(args: argparse.Namespace) -> None:
     """Bad numbers and missing files fail here, before the output directory, the index and the
     models (before, ``--dev-limit 0`` first retrieved for all 10,036 training questions)."""
-    for flag, value in (("-k", args.k), ("--max-passages", args.max_passages),
-                        ("--train-limit", args.train_limit), ("--dev-limit", args.dev_limit)):
-        if value is not None and value < 1:
-            raise ValueError(f"{flag} must be >= 1, got {value}")
+    from rag.validation import require_at_least
+
+    require_at_least((("-k", args.k), ("--max-passages", args.max_passages),
+                      ("--train-limit", args.train_limit), ("--dev-limit", args.dev_limit)))
     for flag, value in (("--train", args.train), ("--dev", args.dev), ("--ramdocs", args.ramdocs),
                         ("--index", args.index)):
         if value is not None and not Path(value).exists():

@@ -79,6 +79,7 @@ def cmd_retrieval(args: argparse.Namespace) -> int:
     from eval.data import load_ambigqa
     from eval.retrieval import covered_ids, evaluate_runs, markdown
     from rag.defaults import default_index, shared_data_dir
+    from rag.validation import require_at_least
     from retrievers.base import retrieve_batched
     from retrievers.factory import MODES, retriever_for
 
@@ -87,9 +88,8 @@ def cmd_retrieval(args: argparse.Namespace) -> int:
     bad = [m for m in modes if m not in MODES]
     if bad or not modes:
         raise ValueError(f"--mode takes a comma-separated subset of {MODES}, got {args.mode!r}")
-    for flag, value in (("--limit", args.limit), ("--batch-size", args.batch_size)):
-        if value is not None and value < 1:  # --limit -1 dropped the last question; 0 meant all
-            raise ValueError(f"{flag} must be >= 1, got {value}")
+    # --limit -1 dropped the last question and 0 meant all; --batch-size 0 died in range()
+    require_at_least((("--limit", args.limit), ("--batch-size", args.batch_size)))
     if args.rewrite:
         _rewrite_names(args.rewrite)  # before the baseline runs, not after
     questions = load_ambigqa(args.data)

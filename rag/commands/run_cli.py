@@ -86,10 +86,10 @@ def _readers(args, llm, scorer) -> dict:
 
 def _load(args) -> list[dict]:
     from eval import data
+    from rag.validation import require_at_least
 
-    for flag, value in (("--limit", args.limit), ("-k", args.k), ("--max-passages", args.max_passages)):
-        if value is not None and value < 1:  # --max-passages 0 scored readers that read nothing
-            raise ValueError(f"{flag} must be >= 1, got {value}")
+    # --max-passages 0 scored readers that read nothing
+    require_at_least((("--limit", args.limit), ("-k", args.k), ("--max-passages", args.max_passages)))
     loader = {"ambigqa": data.load_ambigqa, "ramdocs": data.load_ramdocs, "ambigdocs": data.load_ambigdocs}
     records = loader[args.dataset](args.data)
     if args.dataset == "ambigqa" and args.subset == "covered":

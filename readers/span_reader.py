@@ -49,13 +49,18 @@ class SpanReader:
         if top_k < 1 or batch_size < 1 or max_answer_tokens < 1:
             raise ValueError(f"top_k, batch_size and max_answer_tokens must be >= 1, got "
                              f"{top_k}, {batch_size}, {max_answer_tokens}")
+        if max_length is not None and max_length < 32 or stride is not None and stride < 0:
+            raise ValueError(f"need max_length >= 32 and stride >= 0, got {max_length}, {stride}")
         self.manifest: dict = {}
         if model is None:
             tokenizer, model, self.manifest = load_reader(model_dir or shipped_reader_dir())
         settings = self.manifest.get("settings", {})
         self.tokenizer, self.model = tokenizer, model
-        self.max_length = max_length or settings.get("max_length", 256)
-        self.stride = stride or settings.get("stride", 96)
+        # ``is None``, not ``or``: an explicit 0 was silently replaced by the manifest's value
+        self.max_length = settings.get("max_length", 256) if max_length is None else max_length
+        self.stride = settings.get("stride", 96) if stride is None else stride
+        if self.stride >= self.max_length - 2:  # the window must hold more than the overlap
+            raise ValueError(f"stride {self.stride} must be < max_length {self.max_length} - 2")
         self.top_k, self.max_answer_tokens, self.batch_size = top_k, max_answer_tokens, batch_size
         self.version = self.manifest.get("version", "untrained")
         self.device = device or "cpu"

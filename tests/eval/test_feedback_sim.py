@@ -125,3 +125,8 @@ def test_eval_feedback_bad_settings_fail_before_any_work(tmp_path, capsys, extra
     assert main(argv + extra) == 2
     assert message in capsys.readouterr().err  # not "no such file": the data is never opened
     assert not (tmp_path / "fb.json").exists()
+
+
+def test_simulation_settings_name_every_value_out_of_range():
+    with pytest.raises(ValueError, match=r"out of range: rounds=0, per_round=-5 \(need"):
+        SimSettings(rounds=0, per_round=-5)

@@ -208,3 +208,13 @@ def test_train_settings_name_every_value_out_of_range():
     with pytest.raises(ValueError, match=r"out of range: stride=254, warmup=1\.0 \(need"):
         TrainSettings(max_length=256, stride=254, warmup=1.0)
     assert TrainSettings(max_length=256, stride=253, train_layers=0).stride == 253
+
+
+def test_span_reader_window_settings_are_checked_not_replaced(tmp_path):
+    from readers.span_reader import SpanReader
+
+    with pytest.raises(ValueError, match="need max_length >= 32 and stride >= 0, got 0, None"):
+        SpanReader(tmp_path / "never-loaded", max_length=0)  # was silently replaced by the manifest's 256
+    with pytest.raises(ValueError, match="stride 96 must be < max_length 64 - 2"):
+        SpanReader(max_length=64)  # the shipped manifest's stride does not fit a 64-token window
+    assert SpanReader(max_length=64, stride=0).stride == 0  # 0 (no overlap) was replaced by 96

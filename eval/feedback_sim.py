@@ -308,7 +308,16 @@ def simulate(records: Sequence[dict], settings: SimSettings = SimSettings(),
              on_round: Callable[[dict], None] | None = None) -> dict:
     """The full report: the bandit (top-level ``seed`` and ``rounds``) and the other variants,
     played round by round in turn; ``on_round(report so far)`` after every round of every variant
-    (the report says ``complete: false`` until the end)."""
+    (the report says ``complete: false`` until the end).
+
+    A short run (about 5 minutes on 2 CPU cores; ``ambigrag eval feedback`` runs the full one):
+
+    >>> from eval.data import load_ramdocs
+    >>> rep = simulate(load_ramdocs(None), SimSettings(rounds=2, per_round=100), noises=(),
+    ...                supervised=False, progress=False)  # doctest: +SKIP
+    >>> [r["round"] for r in rep["rounds"]], sorted(rep["targets"])[:2]  # doctest: +SKIP
+    ([1, 2], ['final_gain_points', 'gain_target_met'])
+    """
     from tqdm import tqdm
 
     t0 = time.perf_counter()

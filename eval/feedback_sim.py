@@ -60,14 +60,14 @@ class SimSettings:
     split_seed: int = 0
 
     def __post_init__(self) -> None:
+        from readers.span_model import require_in_range, window_checks
+
         counts = ("rounds", "per_round", "seed_questions", "check_questions", "test_questions", "top_layers",
                   "seed_epochs")
-        bad = [f"{k}={getattr(self, k)!r}" for k in counts if getattr(self, k) < 1]
-        bad += [] if self.seed_lr > 0 else [f"seed_lr={self.seed_lr!r}"]
-        bad += [] if 0 <= self.stride < self.max_length - 2 else [f"stride={self.stride!r}"]
-        if bad:
-            raise ValueError(f"simulation settings out of range: {', '.join(bad)} (need the counts >= 1, "
-                             "seed_lr > 0, 0 <= stride < max_length - 2)")
+        require_in_range("simulation settings", self, {
+            **{k: getattr(self, k) >= 1 for k in counts}, "seed_lr": self.seed_lr > 0,
+            **window_checks(self.max_length, self.stride)},
+            "the counts >= 1, seed_lr > 0, max_length >= 32, 0 <= stride < max_length - 2")
 
 
 @dataclass(frozen=True)

@@ -325,15 +325,15 @@ class BanditSettings:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        # ``lr`` is 0 < lr, so a NaN fails too; train_layers' upper bound is the model's
+        from readers.span_model import require_in_range
+
+        # ``lr > 0`` is false for a NaN too; train_layers' upper bound is the model's
         # (readers.span_train.trainable_names).
-        checks = {"lr": self.lr > 0, "epochs": self.epochs >= 1, "batch_size": self.batch_size >= 1,
-                  "train_layers": self.train_layers >= 0, "clip": self.clip > 0, "rehearsal": self.rehearsal >= 0,
-                  "supervised": self.supervised >= 0, "weight_decay": self.weight_decay >= 0}
-        bad = [f"{k}={getattr(self, k)!r}" for k, ok in checks.items() if not ok]
-        if bad:
-            raise ValueError(f"bandit settings out of range: {', '.join(bad)} (need lr, clip > 0; epochs, "
-                             "batch_size >= 1; train_layers, rehearsal, supervised, weight_decay >= 0)")
+        require_in_range("bandit settings", self, {
+            "lr": self.lr > 0, "epochs": self.epochs >= 1, "batch_size": self.batch_size >= 1,
+            "train_layers": self.train_layers >= 0, "clip": self.clip > 0, "rehearsal": self.rehearsal >= 0,
+            "supervised": self.supervised >= 0, "weight_decay": self.weight_decay >= 0},
+            "lr, clip > 0; epochs, batch_size >= 1; train_layers, rehearsal, supervised, weight_decay >= 0")
 
 
 SUB_BATCH = 8

@@ -205,6 +205,28 @@ def load_reader(model_dir: str | Path):
     return tok, model, m
 
 
+def window_checks(max_length: int, stride: int) -> dict[str, bool]:
+    """Whether each window setting is in range: ``max_length >= 32`` and ``0 <= stride <
+    max_length - 2`` (the window keeps room for the question and two special tokens beside the
+    overlap; the tokenizer's own error, "stride ... greater than or equal to its effective max
+    length", comes only after a model has loaded)."""
+    return {"max_length": max_length >= 32, "stride": 0 <= stride < max_length - 2}
+
+
+def require_in_range(what: str, obj: Any, checks: dict[str, bool], need: str) -> None:
+    """``ValueError`` naming every field of ``obj`` whose entry in ``checks`` is false.
+
+    >>> from types import SimpleNamespace
+    >>> require_in_range("settings", SimpleNamespace(lr=0.0, epochs=2), {"lr": False, "epochs": True}, "lr > 0")
+    Traceback (most recent call last):
+    ...
+    ValueError: settings out of range: lr=0.0 (need lr > 0)
+    """
+    bad = [f"{k}={getattr(obj, k)!r}" for k, ok in checks.items() if not ok]
+    if bad:
+        raise ValueError(f"{what} out of range: {', '.join(bad)} (need {need})")
+
+
 def windows(tokenizer, question: str, passages: Sequence[str], max_length: int, stride: int):
     """Tokenised (question, passage) windows with offsets and the passage index of each."""
     return tokenizer([question] * len(passages), list(passages), truncation="only_second",

@@ -56,19 +56,15 @@ class TrainSettings:
     weight_decay: float = 0.01
     seed: int = 0
 
-    def __post_init__(self) -> None:
-        # Checked here, before any model loads. The window must keep room for the question and the
-        # two special tokens beside the stride (the tokenizer's own error, seen only after loading,
-        # is "stride ... greater than or equal to its effective max length").
-        checks = {"max_length": self.max_length >= 32, "stride": 0 <= self.stride < self.max_length - 2,
-                  "epochs": self.epochs >= 1, "lr": self.lr > 0, "batch_size": self.batch_size >= 1,
-                  "train_layers": self.train_layers >= 0, "warmup": 0 <= self.warmup < 1,
-                  "weight_decay": self.weight_decay >= 0}
-        bad = [f"{k}={getattr(self, k)!r}" for k, ok in checks.items() if not ok]
-        if bad:
-            raise ValueError(f"train settings out of range: {', '.join(bad)} (need max_length >= 32, 0 <= stride < "
-                             "max_length - 2, epochs and batch_size >= 1, lr > 0, train_layers >= 0, "
-                             "0 <= warmup < 1, weight_decay >= 0)")
+    def __post_init__(self) -> None:  # checked here, before any model loads
+        from readers.span_model import require_in_range, window_checks
+
+        require_in_range("train settings", self, {
+            **window_checks(self.max_length, self.stride), "epochs": self.epochs >= 1, "lr": self.lr > 0,
+            "batch_size": self.batch_size >= 1, "train_layers": self.train_layers >= 0,
+            "warmup": 0 <= self.warmup < 1, "weight_decay": self.weight_decay >= 0},
+            "max_length >= 32, 0 <= stride < max_length - 2, epochs and batch_size >= 1, lr > 0, "
+            "train_layers >= 0, 0 <= warmup < 1, weight_decay >= 0")
 
 
 def read_jsonl(path: str | Path) -> list[dict]:

@@ -4,7 +4,7 @@
    from a copy of ``--reader`` (default: the shipped reader) as its current version.
 2. The feedback (``--feedback FILE.jsonl`` in the export format of
    :class:`readers.bandit.Feedback`, or ``--feedback-db`` read through the feedback store's
-   export) becomes bandit targets: every rated interaction's shown span, its logged probability and
+   export; with neither, the store ``ambigrag serve`` writes by default) becomes bandit targets: every rated interaction's shown span, its logged probability and
    its reward (:data:`readers.bandit.REWARDS`, :data:`readers.bandit.IMPLICIT_REWARDS`).
 3. A candidate is trained from the current version on all of it (:func:`readers.bandit.update`;
    with ``--supervised FILE``, gold spans of that RAMDocs-style file are mixed into every batch,
@@ -34,7 +34,9 @@ def register(sub) -> None:
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     src = p.add_mutually_exclusive_group()
     src.add_argument("--feedback", metavar="FILE", help="feedback export, JSONL (one interaction a line)")
-    src.add_argument("--feedback-db", metavar="PATH", help="feedback store (SQLite), read through its export")
+    src.add_argument("--feedback-db", metavar="PATH",
+                     help="feedback store (SQLite), read through its export (default, without --feedback: "
+                          "the store `ambigrag serve` writes by default, feedback.sqlite in the user data directory)")
     p.add_argument("--index", help="with --feedback-db: the index the server answered from (passage texts; "
                                    "default: the default index)")
     p.add_argument("--out", required=True, help="reader version store (created on first use)")
@@ -139,7 +141,13 @@ def cmd_learn(args) -> int:
         print(f"rolled back: current version is now {cur.name}")
         return 0
     if not (args.feedback or args.feedback_db):
-        raise ValueError("pass --feedback FILE.jsonl or --feedback-db PATH (or --rollback)")
+        from rag.feedback.store import default_db_path
+
+        args.feedback_db = str(default_db_path())
+        if not Path(args.feedback_db).is_file():
+            raise FileNotFoundError(f"{args.feedback_db}: no such feedback database (the web server's default "
+                                    "store); pass --feedback FILE.jsonl or --feedback-db PATH")
+        print(f"feedback: {args.feedback_db} (the web server's default store)")
     require_at_least((("--check-questions", args.check_questions), ("--epochs", args.epochs),
                       ("--supervised-mix", args.supervised_mix)))
     if not args.lr > 0 or args.train_layers < 0:
@@ -234,6 +242,8 @@ def learn_round(store, feedback: list, check: list[dict], args, check_file: Chec
         print(f"promoted {cand.name}; {current.name} kept for rollback (ambigrag learn --out {store.root} --rollback)")
     else:
         print(f"refused {cand.name} (loses on the check set); current stays {current.name}")
+    print(f"answer with the current version: ambigrag ask QUESTION --reader-model {store.root} "
+          f"(or ambigrag serve --reader-model {store.root})")
     return 0
 
 

@@ -127,14 +127,14 @@ def load_base(base: str):
 def save_reader(model, out_dir: str | Path, *, base: str, trained: Sequence[str],
                 settings: dict[str, Any], extra: dict[str, Any] | None = None) -> Path:
     """Write the trained parameters (float16 safetensors) and the manifest; returns the dir."""
-    from safetensors.torch import save_file
+    from safetensors.torch import save
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     state = model.state_dict()
     tensors = {k: state[k].detach().to("cpu").half().contiguous() for k in trained}
     tmp = out / (WEIGHTS + ".tmp")
-    save_file(tensors, str(tmp))
+    tmp.write_bytes(save(tensors))  # not save_file, which creates the file 0600 whatever the umask
     os.replace(tmp, out / WEIGHTS)
     digest = sha256_bytes(out / WEIGHTS)
     manifest = {
@@ -179,13 +179,19 @@ def read_manifest(model_dir: Path) -> dict[str, Any]:
 
 
 def load_reader(model_dir: str | Path):
-    """(tokenizer, model, manifest) of a saved reader: the base model with the trained
+    """(tokenizer, model, manifest) of a saved reader (or of a version store's current version,
+    see :func:`readers.versions.resolve_reader_dir`): the base model with the trained
     parameters put over it. Refuses a base package of another version than the one trained on,
     and tensors whose names or shapes the base model does not have."""
     import torch
     from safetensors.torch import load_file
 
-    model_dir = Path(model_dir)
+    from readers.versions import resolve_reader_dir
+
+    try:
+        model_dir = resolve_reader_dir(model_dir)
+    except ValueError as e:
+        raise ReaderModelError(str(e)) from None
     m = read_manifest(model_dir)
     base = m["base_model"]
     want, have = m.get("base_package_version"), package_version(base)

@@ -30,6 +30,23 @@ from typing import Any
 STATE = "state.json"
 
 
+def resolve_reader_dir(path: str | Path) -> Path:
+    """``path`` itself, or, when ``path`` is a version store (``state.json``, no manifest), its
+    current version's directory: ``ambigrag ask --reader-model DIR`` takes what ``ambigrag learn
+    --out DIR`` made. Raises ``ValueError`` naming the store when it has no current version.
+
+    >>> resolve_reader_dir("readers-learned")                                # doctest: +SKIP
+    PosixPath('readers-learned/v0003')
+    """
+    path = Path(path)
+    if (path / "manifest.json").exists() or not (path / STATE).is_file():
+        return path
+    current = ReaderVersions(path).current()
+    if current is None:
+        raise ValueError(f"{path}: reader version store with no current version")
+    return current
+
+
 class ReaderVersions:
     """A directory of reader versions (see module docstring)."""
 
@@ -80,10 +97,12 @@ class ReaderVersions:
                            settings=settings, extra={"parent": parent, **(extra or {})})
 
     def add_copy(self, reader_dir: str | Path) -> Path:
-        """Copy an existing reader directory in as a new candidate (e.g. the starting reader)."""
+        """Copy an existing reader directory (or another store's current version) in as a new
+        candidate (e.g. the starting reader)."""
         from readers.span_model import read_manifest
 
-        read_manifest(Path(reader_dir))  # refuse anything that is not a valid reader
+        reader_dir = resolve_reader_dir(reader_dir)
+        read_manifest(reader_dir)  # refuse anything that is not a valid reader
         dest = self.root / self._next_name()
         self.root.mkdir(parents=True, exist_ok=True)
         shutil.copytree(reader_dir, dest)

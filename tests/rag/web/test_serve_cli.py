@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -43,14 +45,22 @@ def test_serve_answers_on_localhost_and_export_has_the_rating(web_index, tmp_pat
             assert c.post("/api/reply", json={"interaction_id": iid, "text": "2"}).json()["kind"] == "answer"
             assert c.post("/api/feedback", json={"interaction_id": iid, "rating": "correct"}).status_code == 200
             assert c.post("/api/followup", json={"interaction_id": iid, "text": "thanks!"}).status_code == 200
+        assert Path(f"{db}-wal").stat().st_size > 0  # acknowledged rows sit in the write-ahead log
+        proc.send_signal(signal.SIGINT)  # Ctrl-C
+        assert proc.wait(timeout=60) == 0
     finally:
-        proc.kill()
-        proc.wait()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert not Path(f"{db}-wal").exists()  # checkpointed on shutdown: the database file alone is complete
+    shutil.copy(db, tmp_path / "copy.sqlite")
+    db = tmp_path / "copy.sqlite"  # what a user who copies feedback.sqlite after stopping the server gets
     lines = log.read_text().splitlines()
     assert f"serving http://127.0.0.1:{port}" in "\n".join(lines)
     assert [ln.split("ambigrag.web: ")[1].rsplit(" ", 2)[0] for ln in lines if "ambigrag.web: " in ln] == [
         "GET /api/health 200", "POST /api/ask 200", "POST /api/reply 200", "POST /api/feedback 200",
         "POST /api/followup 200"]                       # one line per request
+    assert f"closed feedback database {tmp_path / 'fb.sqlite'}" in lines[-1]
     out = tmp_path / "export.jsonl"
     assert cli.main(["-q", "feedback", "export", "--db", str(db), "--out", str(out)]) == 0
     first, second = [json.loads(x) for x in out.read_text().splitlines()]

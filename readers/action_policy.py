@@ -155,10 +155,14 @@ class ActionPolicy:
     def load(cls, directory: str | Path) -> ActionPolicy:
         """Load a saved policy; refuses another kind, other actions or another feature list."""
         d = Path(directory)
+        if not (d / "manifest.json").is_file():
+            raise ValueError(f"{d / 'manifest.json'}: no policy manifest")
         try:
             m = json.loads((d / "manifest.json").read_text(encoding="utf-8"))
         except (OSError, ValueError) as e:
-            raise ValueError(f"{d}: cannot read manifest.json: {e}") from None
+            raise ValueError(f"{d / 'manifest.json'}: cannot read ({e})") from None
+        if not isinstance(m, dict):
+            raise ValueError(f"{d / 'manifest.json'}: not a policy manifest")
         for key, want in (("kind", KIND), ("actions", list(ACTIONS)), ("features", list(FEATURE_NAMES))):
             if m.get(key) != want:
                 raise ValueError(f"{d}: manifest {key} is {m.get(key)!r}, expected {want!r}")

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import time
 from collections.abc import Sequence
@@ -28,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 STATE = "state.json"
+_VERSION = re.compile(r"v\d{4}")  # version directory names: v0001, v0002, ...
 
 
 def resolve_reader_dir(path: str | Path) -> Path:
@@ -54,6 +56,11 @@ class ReaderVersions:
         self.root = Path(root)
         if self.root.exists() and not self.root.is_dir():
             raise ValueError(f"{self.root}: not a directory")
+        if self.root.is_dir() and not (self.root / STATE).exists():
+            other = sorted(p.name for p in self.root.iterdir() if not _VERSION.fullmatch(p.name))
+            if other:  # e.g. an index or a reader directory: versions must not be written into it
+                raise ValueError(f"{self.root}: not a reader version store (no {STATE}; holds {', '.join(other[:3])}"
+                                 f"{', ...' if len(other) > 3 else ''}); pass a new or empty directory")
 
     def state(self) -> dict[str, Any]:
         path = self.root / STATE

@@ -66,8 +66,14 @@ def test_save_load_round_trip_and_refusals(tmp_path):
     (d / "manifest.json").write_text(json.dumps(m))
     with pytest.raises(ValueError, match="manifest features"):
         ActionPolicy.load(d)
-    with pytest.raises(ValueError, match="cannot read manifest.json"):
+    with pytest.raises(ValueError, match=r"missing/manifest.json: no policy manifest$"):
         ActionPolicy.load(tmp_path / "missing")
+    (d / "manifest.json").write_text("[1]")  # valid JSON, not a manifest: was an AttributeError
+    with pytest.raises(ValueError, match=r"p/manifest.json: not a policy manifest$"):
+        ActionPolicy.load(d)
+    (d / "manifest.json").write_text("{")
+    with pytest.raises(ValueError, match=r"p/manifest.json: cannot read \("):
+        ActionPolicy.load(d)
 
 
 def test_shape_errors_name_the_argument():

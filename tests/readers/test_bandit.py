@@ -224,7 +224,7 @@ def test_a_version_store_loads_as_its_current_version(base, tmp_path):
 
     from readers.span_model import ReaderModelError, load_reader, read_manifest
     from readers.span_train import trainable_names
-    from readers.versions import resolve_reader_dir
+    from readers.versions import ReaderVersions, resolve_reader_dir
 
     _, model = base
     names = trainable_names(model, 0)
@@ -245,6 +245,14 @@ def test_a_version_store_loads_as_its_current_version(base, tmp_path):
     assert torch.allclose(loaded.qa_outputs.bias, model.qa_outputs.bias.half().float())
     store.rollback()
     assert load_reader(store.root)[2]["version"] == read_manifest(v1)["version"]
+    other = tmp_path / "index"
+    other.mkdir()
+    (other / "manifest.json").write_text("{}")
+    (other / "v0001").mkdir()  # a version-like name is no reason to refuse; the manifest is
+    with pytest.raises(ValueError, match=r"index: not a reader version store \(no state.json; holds manifest.json\)"):
+        ReaderVersions(other)
+    (other / "manifest.json").unlink()
+    assert ReaderVersions(other).current() is None  # only version directories: a store before its first promotion
     (store.root / "state.json").write_text('{"current": null, "previous": null, "log": []}')
     with pytest.raises(ReaderModelError, match="store with no current version"):
         load_reader(store.root)

@@ -275,6 +275,15 @@ class FeedbackStore:
         """The latest Answer shown in an interaction."""
         return answer_from_dict(json.loads(self._row(interaction_id)["state"]))
 
+    def shown(self, interaction_id: str) -> list[Answer]:
+        """Every Answer shown in an interaction, oldest first (a clarifying question, then the
+        answer its reply got)."""
+        c = self._conn()
+        self._require(c, interaction_id)
+        rows = c.execute("SELECT answer FROM turns WHERE interaction_id = ? AND answer IS NOT NULL ORDER BY seq",
+                         (interaction_id,)).fetchall()
+        return [answer_from_dict(json.loads(r[0])) for r in rows]
+
     def count(self, table: str) -> int:
         if table not in ("interactions", "turns", "reader_logs", "ratings", "followups"):
             raise ValueError(f"unknown table {table!r}")

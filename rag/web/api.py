@@ -105,7 +105,7 @@ class Handlers:
         from rag.feedback.implicit import CLASSIFIER_VERSION, classify
 
         with _http_errors(body.interaction_id):
-            prev = self.store.state(body.interaction_id)
+            prev = self.store.shown(body.interaction_id)
         label = classify(body.text)
         ans = self._pick_reading(prev, body.text) if label.label == "rephrase" else None
         ans = ans or self._answer(body.text)
@@ -125,11 +125,14 @@ class Handlers:
         except ValueError as e:
             raise HTTPException(400, str(e)) from None
 
-    def _pick_reading(self, prev: Answer, text: str) -> Answer | None:
-        """A correction naming one of the previous answer's readings ("no, I meant the hockey
-        player") gets that reading's answer; None when it names none of them."""
-        if prev.kind not in ("multi", "clarify") or len(prev.readings) < 2:
+    def _pick_reading(self, shown: list[Answer], text: str) -> Answer | None:
+        """A correction naming one of the readings last offered in the interaction ("no, I meant
+        the hockey player", also after a reply picked the other one) gets that reading's answer;
+        None when it names none of them."""
+        offered = [a for a in shown if a.kind in ("multi", "clarify") and len(a.readings) >= 2]
+        if not offered:
             return None
+        prev = offered[-1]
         state = replace(prev, kind="clarify", clarifying_question=prev.clarifying_question or prev.text, turn=0)
         picked = self.pipeline.reply(state, text)
         return picked if picked.kind == "single" else None

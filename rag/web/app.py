@@ -7,8 +7,9 @@
 * ``POST /api/feedback {interaction_id, rating: correct|partial|wrong, comment?}``.
 * ``POST /api/followup {interaction_id, text}``: classified (:mod:`rag.feedback.implicit`),
   stored, and answered as a new interaction linked to the previous one: a correction that
-  names one of the previous answer's readings ("no, I meant the hockey player") gets that
-  reading's answer, anything else is asked as a new question.
+  names one of the readings the previous interaction offered ("no, I meant the hockey player",
+  also after its reply picked another) gets that reading's answer, anything else is asked as a
+  new question.
 * ``GET /api/health``; ``GET /`` the page.
 
 Answer payload: ``{interaction_id, kind: answer|multi|clarify|abstain, text, readings: [{label,

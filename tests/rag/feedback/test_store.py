@@ -50,6 +50,7 @@ def test_a_full_interaction_is_stored_and_exported(tmp_path):
     store.add_reply(iid, version, "the hockey player", PICKED)
     with pytest.raises(NotAwaitingReply):
         store.clarify_state(iid)
+    assert store.state(iid) == PICKED and store.shown(iid) == [CLARIFY, PICKED]  # what a correction can pick from
     store.add_rating(iid, "correct", "right one")
     new = store.add_followup(iid, "thanks!", "positive", 1.0, "rules", Answer("abstain", reason="none", question="thanks!"))
     [rec, rec2] = list(store.records())

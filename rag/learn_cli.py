@@ -4,8 +4,8 @@
    from a copy of ``--reader`` (default: the shipped reader) as its current version.
 2. The feedback (``--feedback FILE.jsonl`` in the export format of
    :class:`readers.bandit.Feedback`, or ``--feedback-db`` read through the feedback store's
-   export; with neither, the store ``ambigrag serve`` writes by default) becomes bandit targets: every rated interaction's shown span, its logged probability and
-   its reward (:data:`readers.bandit.REWARDS`, :data:`readers.bandit.IMPLICIT_REWARDS`).
+   export; with neither, the store ``ambigrag serve`` writes by default) becomes bandit targets:
+   every rated interaction's shown span, its logged probability and its reward (:data:`readers.bandit.REWARDS`, :data:`readers.bandit.IMPLICIT_REWARDS`).
 3. A candidate is trained from the current version on all of it (:func:`readers.bandit.update`;
    with ``--supervised FILE``, gold spans of that RAMDocs-style file are mixed into every batch,
    as ``eval feedback`` does with its seed questions)
@@ -63,13 +63,22 @@ def load_feedback(args) -> list:
 
     if args.feedback:
         return read_feedback(args.feedback)
-    if not Path(args.feedback_db).is_file():
-        raise FileNotFoundError(f"{args.feedback_db}: no such feedback database")
+    db = args.feedback_db
+    if db is None:  # neither source given: the store `ambigrag serve` writes by default
+        from rag.feedback.store import default_db_path
+
+        db = default_db_path()
+        if db.is_file():
+            print(f"feedback: {db} (the web server's default store)")
+    if not Path(db).is_file():
+        hint = "" if args.feedback_db else (" (the web server's default store); "
+                                            "pass --feedback FILE.jsonl or --feedback-db PATH")
+        raise FileNotFoundError(f"{db}: no such feedback database{hint}")
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "feedback.jsonl"
-        n = db_to_learner_jsonl(args.feedback_db, args.index, out)
+        n = db_to_learner_jsonl(db, args.index, out)
         if n == 0:
-            raise ValueError(f"{args.feedback_db}: no rated interaction with a logged span")
+            raise ValueError(f"{db}: no rated interaction with a logged span")
         return read_feedback(out)
 
 
@@ -140,14 +149,6 @@ def cmd_learn(args) -> int:
         cur = store.rollback()
         print(f"rolled back: current version is now {cur.name}")
         return 0
-    if not (args.feedback or args.feedback_db):
-        from rag.feedback.store import default_db_path
-
-        args.feedback_db = str(default_db_path())
-        if not Path(args.feedback_db).is_file():
-            raise FileNotFoundError(f"{args.feedback_db}: no such feedback database (the web server's default "
-                                    "store); pass --feedback FILE.jsonl or --feedback-db PATH")
-        print(f"feedback: {args.feedback_db} (the web server's default store)")
     require_at_least((("--check-questions", args.check_questions), ("--epochs", args.epochs),
                       ("--supervised-mix", args.supervised_mix)))
     if not args.lr > 0 or args.train_layers < 0:

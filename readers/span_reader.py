@@ -40,8 +40,8 @@ class SpanReader:
     """Question + passages -> spans and no-answer probabilities (see module docstring).
 
     ``model_dir``: a saved reader directory (default: the shipped one) or a version store of
-    ``ambigrag learn`` (its current version, :func:`readers.versions.resolve_reader_dir`); or pass ``tokenizer`` and
-    ``model`` directly (a model being trained). ``top_k`` spans per passage."""
+    ``ambigrag learn`` (its current version, :func:`readers.versions.resolve_reader_dir`); or pass
+    ``tokenizer`` and ``model`` directly (a model being trained). ``top_k`` spans per passage."""
 
     def __init__(self, model_dir: str | Path | None = None, *, tokenizer=None, model=None,
                  max_length: int | None = None, stride: int | None = None, top_k: int = 3,

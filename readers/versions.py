@@ -40,13 +40,13 @@ def resolve_reader_dir(path: str | Path) -> Path:
     >>> resolve_reader_dir("readers-learned")                                # doctest: +SKIP
     PosixPath('readers-learned/v0003')
     """
+    from readers.span_model import MANIFEST, ReaderModelError
+
     path = Path(path)
-    if (path / "manifest.json").exists() or not (path / STATE).is_file():
+    if (path / MANIFEST).exists() or not (path / STATE).is_file():
         return path
     current = ReaderVersions(path).current()
     if current is None:
-        from readers.span_model import ReaderModelError
-
         raise ReaderModelError(f"{path}: reader version store with no current version")
     return current
 

@@ -105,9 +105,9 @@ class Handlers:
         from rag.feedback.implicit import CLASSIFIER_VERSION, classify
 
         with _http_errors(body.interaction_id):
-            prev = self.store.shown(body.interaction_id)
+            shown = self.store.shown(body.interaction_id)
         label = classify(body.text)
-        ans = self._pick_reading(prev, body.text) if label.label == "rephrase" else None
+        ans = self._pick_reading(shown, body.text) if label.label == "rephrase" else None
         ans = ans or self._answer(body.text)
         with _http_errors(body.interaction_id):
             new_id = self.store.add_followup(body.interaction_id, body.text, label.label, label.confidence,

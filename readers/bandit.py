@@ -374,17 +374,12 @@ def update(model, new: Sequence[Target], *, scorer: Scorer | None = None, old: S
     import torch
     from tqdm import tqdm
 
-    from readers.span_train import trainable_names
+    from readers.span_train import round_trained_to_half, train_only
 
     if not new:
         raise ValueError("no feedback targets to learn from")
     scorer = scorer or ModelScorer(model)
-    names = set(trainable_names(model, settings.train_layers))
-    params = []
-    for n, p in model.named_parameters():
-        p.requires_grad_(n in names)
-        if n in names:
-            params.append(p)
+    names, params = train_only(model, settings.train_layers)
     opt = torch.optim.AdamW(params, lr=settings.lr, weight_decay=settings.weight_decay)
     rng = random.Random(settings.seed)
     torch.manual_seed(settings.seed)
@@ -405,11 +400,9 @@ def update(model, new: Sequence[Target], *, scorer: Scorer | None = None, old: S
         opt.zero_grad(set_to_none=True)
         losses.append(loss)
         weights += w[:n_fb]
-    with torch.no_grad():
-        for n, p in model.named_parameters():
-            if n in names:
-                p.copy_(p.half().float())
-            p.requires_grad_(False)
+    round_trained_to_half(model, names)
+    for p in model.parameters():
+        p.requires_grad_(False)
     return {"steps": len(losses), "loss": sum(losses) / len(losses), "mean_weight": sum(weights) / len(weights),
             "seconds": time.perf_counter() - t0}
 

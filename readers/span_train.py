@@ -170,6 +170,29 @@ def trainable_names(model, train_layers: int) -> list[str]:
             if n.startswith("qa_outputs.") or any(k in n for k in keep)]
 
 
+def train_only(model, train_layers: int) -> tuple[set[str], list]:
+    """Freeze every parameter but the top ``train_layers`` encoder layers and the QA head;
+    returns (their names, the parameters to optimise)."""
+    names = set(trainable_names(model, train_layers))
+    params = []
+    for n, p in model.named_parameters():
+        p.requires_grad_(n in names)
+        if n in names:
+            params.append(p)
+    return names, params
+
+
+def round_trained_to_half(model, names: set[str]) -> None:
+    """Round the trained parameters to float16 in place, so the model reads exactly as the saved
+    reader (float16 weights) will."""
+    import torch
+
+    with torch.no_grad():
+        for n, p in model.named_parameters():
+            if n in names:
+                p.copy_(p.half().float())
+
+
 def _batches(feats: list[dict], size: int, rng: random.Random) -> list[list[dict]]:
     """Batches of similar length (sorted in chunks of 50 batches), in random order."""
     idx = list(range(len(feats)))
@@ -210,12 +233,7 @@ def train(examples: Sequence[SpanExample], settings: TrainSettings = TrainSettin
     random.seed(settings.seed)
     torch.manual_seed(settings.seed)
     tok, model = load_base(base)
-    names = set(trainable_names(model, settings.train_layers))
-    params = []
-    for n, p in model.named_parameters():
-        p.requires_grad_(n in names)
-        if n in names:
-            params.append(p)
+    names, params = train_only(model, settings.train_layers)
     feats = features(tok, examples, settings.max_length, settings.stride)
     rng = random.Random(settings.seed)
     plan = [_batches(feats, settings.batch_size, rng) for _ in range(settings.epochs)]
@@ -242,10 +260,7 @@ def train(examples: Sequence[SpanExample], settings: TrainSettings = TrainSettin
             bar.set_postfix(loss=f"{sum(losses[-20:]) / len(losses[-20:]):.3f}")
     bar.close()
     model.eval()
-    with torch.no_grad():
-        for n, p in model.named_parameters():
-            if n in names:
-                p.copy_(p.half().float())
+    round_trained_to_half(model, names)
     return tok, model, sorted(names), losses
 
 

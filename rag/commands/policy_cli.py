@@ -82,22 +82,11 @@ def _probabilities(model, records, hits, encoder, train: bool):
 
 def cmd_policy(args: argparse.Namespace) -> int:
     import indexes
-    from eval import data
-    from eval.policy_sim import (
-        TURN_COST,
-        WRONG,
-        answer_in_hits,
-        arrays,
-        choose_lam,
-        evaluate_policy,
-    )
-    from eval.retrieval import covered_ids
-    from rag.defaults import default_index, shared_data_dir
+    from eval.policy_sim import arrays, choose_lam, evaluate_policy
+    from rag.defaults import default_index
     from readers.action_policy import ActionPolicy
     from readers.reader import AmbiguityScorer
     from readers.span_reader import span_ambig_reader
-    from retrievers.base import retrieve_batched
-    from retrievers.factory import retriever_for
 
     _check_args(args)
     out = Path(args.out)
@@ -105,9 +94,40 @@ def cmd_policy(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     index = indexes.load(args.index or default_index())
     encoder = index.encoder()
-    retriever = retriever_for(index, "hybrid", encoder=encoder)
     reader = span_ambig_reader(ambiguity=None, max_passages=args.max_passages)
     classifier = AmbiguityScorer(encoder=encoder).model
+    aq = _ambigqa(args, out, index, encoder, reader, classifier)
+    tr, te, base = aq["train"], aq["dev"], aq["base"]
+    ram = _ramdocs(args, ram_inputs, out, base, classifier, encoder) if ram_inputs else None
+    train_all = tr + (ram[0] if ram else [])
+    lam, cv = choose_lam(train_all)
+    policy = ActionPolicy.fit(*arrays(train_all), lam=lam, meta={
+        "trained_on": aq["train_path"].name + (" + RAMDocs" if ram else ""), "reader": base["reader"],
+        "n_train": len(tr), "n_train_ramdocs": len(ram[0]) if ram else 0})
+    policy.save(out / "policy")
+    p_of, cov = aq["p_dev"], [o for o in te if o.id in aq["covered"]]
+    report = {"settings": {**base, "lam": lam, "lam_cv_reward": cv, "n_train": len(tr),
+                           "classifier_threshold": classifier.threshold},
+              "dev_all": evaluate_policy(policy, te, [p_of[o.id] for o in te], threshold=classifier.threshold),
+              "dev_covered": evaluate_policy(policy, cov, [p_of[o.id] for o in cov], threshold=classifier.threshold)}
+    if ram:
+        report["settings"]["n_train_ramdocs"] = len(ram[0])
+        report["ramdocs_oof"] = _ramdocs_report(*ram, tr, classifier.threshold)
+    _write_report(report, out, args.json)
+    return 0
+
+
+def _ambigqa(args: argparse.Namespace, out: Path, index, encoder, reader, classifier) -> dict:
+    """AmbigQA's simulated outcomes: the train_light questions whose retrieved passages hold a gold
+    answer, and every dev question; with dev's P(ambiguous) by id and its corpus-covered ids."""
+    from eval import data
+    from eval.policy_sim import TURN_COST, WRONG, answer_in_hits
+    from eval.retrieval import covered_ids
+    from rag.defaults import shared_data_dir
+    from retrievers.base import retrieve_batched
+    from retrievers.factory import retriever_for
+
+    retriever = retriever_for(index, "hybrid", encoder=encoder)
     train_path = Path(args.train or shared_data_dir() / "ambigqa" / "train_light.json")
     train, dev = data.load_ambigqa(train_path), data.load_ambigqa(args.dev)[: args.dev_limit]
     covered = covered_ids(dev, shared_data_dir() / "ambigqa_passages" / "passage_origin.jsonl")
@@ -121,24 +141,8 @@ def cmd_policy(args: argparse.Namespace) -> int:
     tr = _outcomes("train", [train[i] for i in pick], [hits["train"][i] for i in pick], [p_train[i] for i in pick],
                    {**base, "data": str(train_path)}, out, reader, encoder)
     te = _outcomes("dev", dev, hits["dev"], p_dev, {**base, "data": str(args.dev)}, out, reader, encoder)
-    ram = _ramdocs(args, ram_inputs, out, base, classifier, encoder) if ram_inputs else None
-    train_all = tr + (ram[0] if ram else [])
-    lam, cv = choose_lam(train_all)
-    policy = ActionPolicy.fit(*arrays(train_all), lam=lam, meta={
-        "trained_on": train_path.name + (" + RAMDocs" if ram else ""), "reader": base["reader"], "n_train": len(tr),
-        "n_train_ramdocs": len(ram[0]) if ram else 0})
-    policy.save(out / "policy")
-    p_of = dict(zip((r["id"] for r in dev), p_dev))
-    cov = [o for o in te if o.id in covered]
-    report = {"settings": {**base, "lam": lam, "lam_cv_reward": cv, "n_train": len(tr),
-                           "classifier_threshold": classifier.threshold},
-              "dev_all": evaluate_policy(policy, te, [p_of[o.id] for o in te], threshold=classifier.threshold),
-              "dev_covered": evaluate_policy(policy, cov, [p_of[o.id] for o in cov], threshold=classifier.threshold)}
-    if ram:
-        report["settings"]["n_train_ramdocs"] = len(ram[0])
-        report["ramdocs_oof"] = _ramdocs_report(*ram, tr, classifier.threshold)
-    _write_report(report, out, args.json)
-    return 0
+    return {"train": tr, "dev": te, "base": base, "train_path": train_path, "covered": covered,
+            "p_dev": dict(zip((r["id"] for r in dev), p_dev))}
 
 
 def _check_args(args: argparse.Namespace) -> None:

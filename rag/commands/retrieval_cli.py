@@ -74,11 +74,29 @@ def _rewrite_variants(args, index) -> dict:
     return {f"hybrid+{n}": MultiQueryRetriever(hybrid, rw) for n, rw in variants.items()}
 
 
+def _questions(args) -> tuple[list[dict], set[str] | None]:
+    """The questions to evaluate (``--subset``, ``--limit``) and the corpus-covered ids (None
+    without a passage-origin file)."""
+    from eval.data import load_ambigqa
+    from eval.retrieval import covered_ids
+    from rag.defaults import shared_data_dir
+
+    questions = load_ambigqa(args.data)
+    origin = Path(args.origin) if args.origin else shared_data_dir() / "ambigqa_passages" / "passage_origin.jsonl"
+    covered = covered_ids(questions, origin) if origin.exists() else None
+    if args.subset == "covered":
+        if covered is None:
+            raise FileNotFoundError(f"{origin}: needed for --subset covered")
+        questions = [q for q in questions if q["id"] in covered]
+    if args.limit is not None:
+        questions = questions[: args.limit]
+    return questions, covered
+
+
 def cmd_retrieval(args: argparse.Namespace) -> int:
     import indexes
-    from eval.data import load_ambigqa
-    from eval.retrieval import covered_ids, evaluate_runs, markdown
-    from rag.defaults import default_index, shared_data_dir
+    from eval.retrieval import evaluate_runs, markdown
+    from rag.defaults import default_index
     from rag.validation import require_at_least
     from retrievers.base import retrieve_batched
     from retrievers.factory import MODES, retriever_for
@@ -92,31 +110,21 @@ def cmd_retrieval(args: argparse.Namespace) -> int:
     require_at_least((("--limit", args.limit), ("--batch-size", args.batch_size)))
     if args.rewrite:
         _rewrite_names(args.rewrite)  # before the baseline runs, not after
-    questions = load_ambigqa(args.data)
-    origin = Path(args.origin) if args.origin else shared_data_dir() / "ambigqa_passages" / "passage_origin.jsonl"
-    covered = covered_ids(questions, origin) if origin.exists() else None
-    if args.subset == "covered":
-        if covered is None:
-            raise FileNotFoundError(f"{origin}: needed for --subset covered")
-        questions = [q for q in questions if q["id"] in covered]
-    if args.limit is not None:
-        questions = questions[: args.limit]
+    questions, covered = _questions(args)
     index = indexes.load(args.index or default_index(device=args.device), device=args.device)
     results, timings = {}, {}
-    for mode in modes:
-        retriever = retriever_for(index, mode, fuse=args.fuse, device=args.device)
+
+    def run(name: str, retriever) -> None:
         t0 = time.time()
         runs = retrieve_batched(retriever, [q["question"] for q in questions], max(ks), args.batch_size,
-                                f"retrieving ({mode})")
-        timings[mode] = round(time.time() - t0, 2)
-        results[mode] = evaluate_runs(questions, runs, ks, covered)
-    if args.rewrite:
-        for name, retriever in _rewrite_variants(args, index).items():
-            t0 = time.time()
-            runs = retrieve_batched(retriever, [q["question"] for q in questions], max(ks), args.batch_size,
-                                    f"retrieving ({name})")
-            timings[name] = round(time.time() - t0, 2)
-            results[name] = evaluate_runs(questions, runs, ks, covered)
+                                f"retrieving ({name})")
+        timings[name] = round(time.time() - t0, 2)
+        results[name] = evaluate_runs(questions, runs, ks, covered)
+
+    for mode in modes:
+        run(mode, retriever_for(index, mode, fuse=args.fuse, device=args.device))
+    for name, retriever in (_rewrite_variants(args, index).items() if args.rewrite else ()):
+        run(name, retriever)
     md = markdown(results, ks, [k for k in ks if k <= 20] or ks)
     sys.stdout.write(md)
     report = {"dataset": args.dataset, "index": str(index.path), "n_questions": len(questions), "ks": ks,

@@ -222,9 +222,14 @@ class FeedbackStore:
                              (interaction_id, rating, comment, time.time())).lastrowid
 
     def add_followup(self, interaction_id: str, text: str, label: str, confidence: float | None,
-                     classifier: str, answer: Answer) -> str:
+                     classifier: str, answer: Answer, *, question: str | None = None) -> str:
         """Record a follow-up to ``interaction_id`` and, linked to it, the new interaction that
-        answers it as a question (one transaction). Returns the new interaction id."""
+        answers it as a question (one transaction). Returns the new interaction id.
+
+        ``question``: what the reader was asked, when it is not the typed ``text`` (a follow-up
+        made to stand on its own, or the earlier question whose reading a correction picked); it
+        becomes the new interaction's question, which pairs its logged spans for ``learn``. The
+        typed text stays in the follow-up and as the new interaction's first turn."""
         if label not in FOLLOWUP_LABELS:
             raise ValueError(f"follow-up label must be one of {FOLLOWUP_LABELS}, got {label!r}")
         new_id = uuid.uuid4().hex
@@ -232,7 +237,8 @@ class FeedbackStore:
             self._require(c, interaction_id)
             c.execute("INSERT INTO interactions (id, created, question, parent_id, status, kind, state) "
                       "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                      (new_id, time.time(), text, interaction_id, _status(answer), answer.kind, _json(answer)))
+                      (new_id, time.time(), question or text, interaction_id, _status(answer), answer.kind,
+                       _json(answer)))
             self._turn(c, new_id, 1, "question", text)
             self._system_turn(c, new_id, 2, answer)
             c.execute("INSERT INTO followups (interaction_id, text, label, confidence, classifier, "
@@ -270,6 +276,10 @@ class FeedbackStore:
         if row is None:
             raise UnknownInteraction(interaction_id)
         return row
+
+    def question(self, interaction_id: str) -> str:
+        """The question an interaction answered."""
+        return self._row(interaction_id)["question"]
 
     def state(self, interaction_id: str) -> Answer:
         """The latest Answer shown in an interaction."""

@@ -103,18 +103,21 @@ class Handlers:
 
     def followup(self, body: FollowupBody) -> dict:
         from rag.feedback.implicit import CLASSIFIER_VERSION, classify
+        from retrievers.followup import contextualize
 
         with _http_errors(body.interaction_id):
-            shown = self.store.shown(body.interaction_id)
+            shown, before = self.store.shown(body.interaction_id), self.store.question(body.interaction_id)
         label = classify(body.text)
-        ans = self._pick_reading(shown, body.text) if label.label == "rephrase" else None
-        ans = ans or self._answer(body.text)
+        picked = self._pick_reading(shown, body.text) if label.label == "rephrase" else None
+        asked = before if picked else contextualize(body.text, before)
+        ans = picked or self._answer(asked)
         with _http_errors(body.interaction_id):
             new_id = self.store.add_followup(body.interaction_id, body.text, label.label, label.confidence,
-                                             f"{CLASSIFIER_VERSION}/{label.source}", ans)
+                                             f"{CLASSIFIER_VERSION}/{label.source}", ans, question=asked)
         out = payload(new_id, ans, self.passages)
         out["parent_id"] = body.interaction_id
-        out["followup"] = {"label": label.label, "confidence": label.confidence, "source": label.source}
+        out["followup"] = {"label": label.label, "confidence": label.confidence, "source": label.source,
+                           "asked": asked}
         return out
 
     def _answer(self, text: str) -> Answer:

@@ -52,7 +52,8 @@ function renderReadings(readings) {
 function render(data) {
   current = data;
   $("result").hidden = false;
-  $("asked").textContent = data.question ? "You asked: " + data.question : "";
+  // a follow-up is answered as the question it was made into ("he" -> the earlier subject)
+  $("asked").textContent = data.question ? (data.followup ? "Answering: " : "You asked: ") + data.question : "";
   const note = $("followup-note");
   note.hidden = !data.followup;
   note.textContent = data.followup ? "Your follow-up was read as: " + data.followup.label.replace("_", " ") : "";

@@ -84,6 +84,29 @@ def test_followups_are_classified_linked_and_answered(client):
     assert rows(client.db, "SELECT interaction_id, label, next_interaction_id FROM followups ORDER BY id") == [
         (iid, "rephrase", f["interaction_id"]), (f["interaction_id"], "new_topic", new["interaction_id"])]
     assert rows(client.db, "SELECT parent_id FROM interactions WHERE id = ?", new["interaction_id"]) == [(f["interaction_id"],)]
+    # the correction's answer is the reading of Q, so learn pairs its spans with Q, not with the correction
+    assert rows(client.db, "SELECT question FROM interactions WHERE id = ?", f["interaction_id"]) == [(Q,)]
+    assert rows(client.db, "SELECT text FROM turns WHERE interaction_id = ? AND seq = 1", f["interaction_id"]) == [
+        ("no, I meant the ice hockey player",)]
+
+
+def test_a_followup_that_names_nobody_is_asked_about_the_previous_subject(client):
+    """'no, I meant when was he drafted' was searched as typed and abstained; it is asked as
+    'when was Bobby Carpenter drafted', which has the two readings of Q."""
+    iid = client.post("/api/ask", json={"question": "Who is Bobby Carpenter?"}).json()["interaction_id"]
+    typed = "no, I meant when was he drafted"
+    f = client.post("/api/followup", json={"interaction_id": iid, "text": typed}).json()
+    assert f["followup"]["label"] == "rephrase" and f["followup"]["asked"] == "when was Bobby Carpenter drafted"
+    assert f["question"] == "when was Bobby Carpenter drafted"
+    assert f["kind"] == "clarify"
+    assert f["options"] == ["Bobby Carpenter, American football", "Bobby Carpenter, ice hockey"]
+    assert rows(client.db, "SELECT question FROM interactions WHERE id = ?", f["interaction_id"]) == [
+        ("when was Bobby Carpenter drafted",)]
+    assert rows(client.db, "SELECT text FROM followups WHERE interaction_id = ?", iid) == [(typed,)]
+    assert rows(client.db, "SELECT text FROM turns WHERE interaction_id = ? AND seq = 1", f["interaction_id"]) == [
+        (typed,)]
+    a = client.post("/api/reply", json={"interaction_id": f["interaction_id"], "text": "hockey"}).json()
+    assert [(x["label"], x["answer"]) for x in a["readings"]] == [("Bobby Carpenter (ice hockey)", "1981")]
 
 
 def test_a_correction_after_the_reply_picked_the_other_reading(client):

@@ -118,6 +118,7 @@ def test_follow_up_and_markup_in_passages_shows_as_text(live_server, browser):
     browser.find_element(By.ID, "followup-text").send_keys("What tools does a carpenter use?")
     browser.find_element(By.ID, "followup-btn").click()
     _wait(browser, lambda d: d.find_element(By.ID, "followup-note").text == "Your follow-up was read as: new topic")
+    assert browser.find_element(By.ID, "asked").text == "Answering: What tools does a carpenter use?"
     _wait(browser, lambda d: d.find_element(By.ID, "answer").is_displayed())
     summary = browser.find_element(By.CSS_SELECTOR, ".citations summary")
     assert summary.text == "[1] Carpentry tools <script>alert(1)</script>"

@@ -1,0 +1,107 @@
+"""Make a follow-up question searchable on its own: carry the subject of the question it follows.
+
+A follow-up such as "No, I meant what position did he play" names nobody; searched as typed, it
+finds nothing about the person the conversation is about. :func:`contextualize` rewrites it with
+two documented rules (no model, so nothing to download and nothing to mistrust):
+
+1. **Correction preamble.** "no, I meant", "I mean", "actually, I meant", "what I meant was", "I
+   was asking" is dropped when what follows is a question (it starts with a question word or an
+   auxiliary verb), so the search sees the question, not the preamble.
+2. **Singular personal pronouns.** When the follow-up names no entity of its own (no capitalised
+   word but its first word and "I"), the first "he", "she", "him", "her", "his" or "hers" becomes
+   the previous question's subject: its longest run of capitalised words ("Bobby Carpenter"; "of",
+   "the", "de", "van", "von" may join a run, a leading question word may not), possessive for
+   "his", "hers" and a "her" followed by a noun. Later pronouns stay (in "what did he give her"
+   the second is someone else), and so do "it" and "they": "is it true?" and "they" (a team? the
+   readings?) refer to too many things for a rule.
+
+Anything else is returned unchanged: a follow-up that names its own entity, a previous question
+without a capitalised subject ("who played the weasley brothers"), or a follow-up without a
+pronoun. The readings of the rewritten question are then found as for any question, so "he" for
+an ambiguous name gets the same clarifying question the name would.
+
+>>> contextualize("No, I meant what position did he play", "Which team drafted Bobby Carpenter?")
+'what position did Bobby Carpenter play'
+>>> contextualize("where was his brother born?", "When did the Capitals draft Bobby Carpenter?")
+"where was Bobby Carpenter's brother born?"
+>>> contextualize("who coached her at Stanford?", "Which team drafted Bobby Carpenter?")
+'who coached her at Stanford?'
+>>> contextualize("thanks!", "Which team drafted Bobby Carpenter?")
+'thanks!'
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["contextualize", "subject_of"]
+
+_PREAMBLE = re.compile(r"^\s*(?:(?:no|nope|sorry|actually|well|oh|ok|okay)\b[\s,.!;:-]*)*"
+                       r"(?:i\s+meant|i\s+mean|what\s+i\s+meant\s+was|i\s+was\s+asking)\b[\s,.:;-]*", re.I)
+_QUESTION_WORDS = frozenset(
+    "who whom whose what when where which why how is was are were did does do can could will would "
+    "should has have had name list tell give in on at".split())
+_JOINERS = frozenset("of the de van von da del la le".split())
+_TOKEN = re.compile(r"[^\W_][\w'’.-]*")
+_PRONOUN = re.compile(r"\b(he|she|him|his|her|hers)\b", re.I)
+# after "her": a word that ends the noun phrase, so "her" is an object, not a possessive
+_NOT_A_NOUN = frozenset("to in on at for from with by and or about as than when after before".split())
+
+
+def _strip(token: str) -> str:
+    return re.sub(r"(?:'s|’s|\.)$", "", token)
+
+
+def subject_of(question: str) -> str | None:
+    """The longest run of capitalised words of ``question`` (ties: the first), without a leading
+    question word or a trailing possessive; None when it has none.
+
+    >>> subject_of("Who won New Hampshire in 2016?")
+    'New Hampshire'
+    >>> subject_of("What was Bobby Carpenter's first team?")
+    'Bobby Carpenter'
+    >>> subject_of("Who played the weasley brothers?") is None
+    True
+    """
+    tokens = [_strip(t) for t in _TOKEN.findall(question)]
+    best: list[str] = []
+    run: list[str] = []
+    for i, tok in enumerate(tokens + [""]):
+        capital = bool(tok) and tok[0].isupper() and not (i == 0 and tok.lower() in _QUESTION_WORDS)
+        if capital or (run and tok.lower() in _JOINERS):
+            run.append(tok)
+            continue
+        while run and run[-1].lower() in _JOINERS:
+            run.pop()
+        if len(run) > len(best):
+            best = run
+        run = []
+    return " ".join(best) or None
+
+
+def _names_an_entity(text: str) -> bool:
+    tokens = _TOKEN.findall(text)
+    return any(t[0].isupper() and t != "I" for t in tokens[1:])
+
+
+def contextualize(followup: str, previous_question: str) -> str:
+    """``followup`` rewritten to stand on its own after ``previous_question`` (module rules)."""
+    text = followup.strip()
+    m = _PREAMBLE.match(text)
+    if m and m.end() < len(text):
+        rest = text[m.end():]
+        first = _TOKEN.findall(rest)[:1]
+        if first and first[0].lower() in _QUESTION_WORDS:
+            text = rest
+    subject = subject_of(previous_question)
+    if subject is None or _names_an_entity(text) or not _PRONOUN.search(text):
+        return text if text != followup.strip() else followup
+
+    def swap(m: re.Match) -> str:
+        word = m.group(1).lower()
+        after = _TOKEN.match(text, m.end() + 1) if text[m.end():m.end() + 1] == " " else None
+        possessive = word in ("his", "hers") or (
+            word == "her" and after is not None and after.group(0).lower() not in _NOT_A_NOUN)
+        return subject + "'s" if possessive else subject
+
+    return _PRONOUN.sub(swap, text, count=1)

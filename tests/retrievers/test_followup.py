@@ -1,0 +1,51 @@
+"""Follow-ups made to stand on their own (retrievers/followup.py): hand-written cases, one per rule."""
+
+from __future__ import annotations
+
+import pytest
+
+from retrievers.followup import contextualize, subject_of
+
+PREV = "Which team drafted Bobby Carpenter?"
+
+
+@pytest.mark.parametrize("question, subject", [
+    ("Which team drafted Bobby Carpenter?", "Bobby Carpenter"),
+    ("Who won New Hampshire in 2016?", "New Hampshire"),
+    ("What was Bobby Carpenter's first team?", "Bobby Carpenter"),      # possessive dropped
+    ("When did the Capitals draft Bobby Carpenter?", "Bobby Carpenter"),  # the longest run
+    ("Who was the Prince of Wales in 1900?", "Prince of Wales"),        # "of" joins a run
+    ("Who is the president of France?", "France"),                      # ... but does not end one
+    ("Who played the weasley brothers in harry potter?", None),         # nothing capitalised
+    ("Who sang it?", None),                                             # a question word is no subject
+])
+def test_subject_is_the_longest_capitalised_run(question, subject):
+    assert subject_of(question) == subject
+
+
+@pytest.mark.parametrize("followup, asked", [
+    ("No, I meant when was he drafted", "when was Bobby Carpenter drafted"),
+    ("actually, I meant: what position did he play?", "what position did Bobby Carpenter play?"),
+    ("He was drafted by whom?", "Bobby Carpenter was drafted by whom?"),
+    ("where was his brother born?", "where was Bobby Carpenter's brother born?"),
+    ("what did she name her son?", "what did Bobby Carpenter name her son?"),   # only the first pronoun
+    ("who drafted her?", "who drafted Bobby Carpenter?"),                       # object "her"
+    ("was her father a player?", "was Bobby Carpenter's father a player?"),     # possessive "her"
+])
+def test_pronouns_take_the_previous_subject(followup, asked):
+    assert contextualize(followup, PREV) == asked
+
+
+@pytest.mark.parametrize("followup, asked", [
+    ("thanks!", "thanks!"),                                          # no pronoun
+    ("who drafted him at Ohio State?", "who drafted him at Ohio State?"),  # names its own entity
+    ("is it true?", "is it true?"),                                  # "it" is left alone
+    ("I meant the hockey player", "I meant the hockey player"),      # no question after the preamble
+    ("no, I meant who drafted Mario Lemieux", "who drafted Mario Lemieux"),  # preamble dropped only
+])
+def test_what_the_rules_leave_alone(followup, asked):
+    assert contextualize(followup, PREV) == asked
+
+
+def test_no_subject_in_the_previous_question_leaves_the_pronoun():
+    assert contextualize("no, I meant when did he die", "who wrote the book of mormon") == "when did he die"

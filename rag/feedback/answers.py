@@ -11,26 +11,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from rag.types import Answer, Reading, SpanLog
+from rag.types import Answer
 
 KINDS = ("single", "multi", "clarify", "abstain")
 
 
-def reading_from_dict(d: dict[str, Any]) -> Reading:
-    return Reading(label=d["label"], answer=d["answer"], citations=tuple(d.get("citations", ())),
-                   support=float(d.get("support", 0.0)),
-                   spans=tuple(SpanLog(**s) for s in d.get("spans", ())))
-
-
 def answer_from_dict(d: dict[str, Any]) -> Answer:
-    """The inverse of ``Answer.to_dict()``; raises ValueError naming a bad kind or a missing field."""
-    if d.get("kind") not in KINDS:
-        raise ValueError(f"answer kind must be one of {KINDS}, got {d.get('kind')!r}")
+    """:meth:`Answer.from_dict` for stored rows: every field kept (the options' passages too, which
+    a reply is matched against), and fields this version does not know (a row a later version
+    wrote) ignored instead of refused. Raises ValueError naming a bad kind or a missing field."""
+    if not isinstance(d, dict) or d.get("kind") not in KINDS:
+        raise ValueError(f"answer kind must be one of {KINDS}, got {d.get('kind') if isinstance(d, dict) else d!r}")
     try:
-        return Answer(kind=d["kind"], readings=tuple(reading_from_dict(r) for r in d.get("readings", ())),
-                      clarifying_question=d.get("clarifying_question"), reason=d.get("reason"),
-                      text=d.get("text", ""), question=d.get("question", ""),
-                      sources=tuple(d.get("sources", ())), turn=int(d.get("turn", 0)),
-                      p_ambiguous=d.get("p_ambiguous"), model_version=d.get("model_version"))
+        return Answer.from_dict({k: v for k, v in d.items() if k in Answer.__dataclass_fields__})
     except (KeyError, TypeError) as e:
-        raise ValueError(f"not an Answer dict: {e}") from None
+        raise ValueError(f"not an Answer dict: {e!r}") from None

@@ -9,6 +9,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -40,6 +41,18 @@ def test_answers_round_trip_through_json():
         assert answer_from_dict(json.loads(json.dumps(a.to_dict()))) == a
     with pytest.raises(ValueError, match="answer kind must be one of"):
         answer_from_dict({"kind": "maybe"})
+
+
+def test_a_stored_clarification_keeps_its_passages():
+    """A reply is matched against the options' passages too ("the Ohio State one"): the web
+    server's stored clarification dropped them, so it asked again where the CLI picked."""
+    from indexes.types import Passage
+
+    p = Passage("bc-football", "Bobby Carpenter (American football)", "He played for Ohio State.")
+    a = replace(CLARIFY, passages=(p,))
+    assert answer_from_dict(json.loads(json.dumps(a.to_dict()))).passages == (p,)
+    newer = {**a.to_dict(), "added_by_a_later_version": 1}   # a row a later version wrote is still read
+    assert answer_from_dict(newer) == a
 
 
 def test_a_full_interaction_is_stored_and_exported(tmp_path):

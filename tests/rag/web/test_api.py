@@ -169,3 +169,11 @@ def test_health_and_page(client):
     assert "script-src 'self'" in page.headers["content-security-policy"]
     js = client.get("/static/app.js").text
     assert "textContent" in js and "innerHTML" not in js
+
+
+def test_a_reply_naming_words_of_an_options_passages_picks_it(client):
+    """Only the football passages say "Ohio State"; the stored clarification kept no passages,
+    so the server asked again where `ask --interactive` picks football."""
+    iid = client.post("/api/ask", json={"question": Q}).json()["interaction_id"]
+    a = client.post("/api/reply", json={"interaction_id": iid, "text": "the Ohio State one"}).json()
+    assert a["kind"] == "answer" and a["readings"][0]["label"] == "Bobby Carpenter (American football)"

@@ -8,9 +8,10 @@ two documented rules (no model, so nothing to download and nothing to mistrust):
    was asking" is dropped when what follows is a question (it starts with a question word or an
    auxiliary verb), so the search sees the question, not the preamble.
 2. **Singular personal pronouns.** When the follow-up names no entity of its own (no capitalised
-   word but its first word and "I"), the first "he", "she", "him", "her", "his" or "hers" becomes
+   word but "I" and a sentence's first word, unless a capitalised word follows it), the first "he", "she", "him", "her", "his" or "hers" becomes
    the previous question's subject: its longest run of capitalised words ("Bobby Carpenter"; "of",
-   "the", "de", "van", "von" may join a run, a leading question word may not), possessive for
+   "the", "de", "van", "von" may join a run; a sentence's first word starts one only when a
+   capitalised word follows it, so "During the war, who led France?" gives "France"), possessive for
    "his", "hers" and a "her" followed by a noun. Later pronouns stay (in "what did he give her"
    the second is someone else), and so do "it" and "they": "is it true?" and "they" (a team? the
    readings?) refer to too many things for a rule.
@@ -34,13 +35,14 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["contextualize", "subject_of"]
+__all__ = ["contextualize", "is_question", "strip_preamble", "subject_of"]
 
 _PREAMBLE = re.compile(r"^\s*(?:(?:no|nope|sorry|actually|well|oh|ok|okay)\b[\s,.!;:-]*)*"
                        r"(?:i\s+meant|i\s+mean|what\s+i\s+meant\s+was|i\s+was\s+asking)\b[\s,.:;-]*", re.I)
-_QUESTION_WORDS = frozenset(
-    "who whom whose what when where which why how is was are were did does do can could will would "
-    "should has have had name list tell give in on at".split())
+_WH = frozenset("who whom whose what when where which why how".split())
+_QUESTION_WORDS = _WH | frozenset(
+    "is was are were did does do can could will would should has have had name list tell give".split())
+_PREPOSITIONS = frozenset("in on at for from during by after before since until of to".split())
 _JOINERS = frozenset("of the de van von da del la le".split())
 _TOKEN = re.compile(r"[^\W_][\w'’.-]*")
 _PRONOUN = re.compile(r"\b(he|she|him|his|her|hers)\b", re.I)
@@ -48,8 +50,38 @@ _PRONOUN = re.compile(r"\b(he|she|him|his|her|hers)\b", re.I)
 _NOT_A_NOUN = frozenset("to in on at for from with by and or about as than when after before".split())
 
 
-def _strip(token: str) -> str:
-    return re.sub(r"(?:'s|’s|\.)$", "", token)
+def _ends_sentence(raw: str, gap: str) -> bool:
+    """Whether a sentence ends between token ``raw`` and the next (``gap``: the text between):
+    "!", "?", or a full stop after anything but a short capitalised abbreviation ("St.", "Jr.",
+    "U.S.")."""
+    if "!" in gap or "?" in gap or "." in gap:
+        return True
+    return raw.endswith(".") and (raw[0].islower() or sum(ch.isalpha() for ch in raw) > 3)
+
+
+def _tokens(text: str) -> list[tuple[str, bool]]:
+    """(token without a trailing possessive or full stop, whether it starts a sentence)."""
+    out: list[tuple[str, bool]] = []
+    prev, end = None, 0
+    for m in _TOKEN.finditer(text):
+        raw = m.group(0)
+        initial = prev is None or _ends_sentence(prev, text[end:m.start()])
+        out.append((re.sub(r"(?:'s|’s|\.)$", "", raw), initial))
+        prev, end = raw, m.end()
+    return out
+
+
+def _capitals(tokens: list[tuple[str, bool]]) -> list[bool]:
+    """Which tokens are capitalised names: a sentence's first word only when the next word is
+    capitalised too and it is no question word ("Bobby Carpenter was ...", not "During the war" or
+    "Thanks. When ..."); any capitalised word after one (a run goes on: "St. Louis")."""
+    upper = [bool(t) and t[0].isupper() for t, _ in tokens]
+    out: list[bool] = []
+    for i, (tok, initial) in enumerate(tokens):
+        follows = i + 1 < len(tokens) and upper[i + 1] and not tokens[i + 1][1]
+        out.append(upper[i] and (not initial or bool(out and out[-1])
+                                 or (follows and tok.lower() not in _QUESTION_WORDS)))
+    return out
 
 
 def subject_of(question: str) -> str | None:
@@ -63,11 +95,10 @@ def subject_of(question: str) -> str | None:
     >>> subject_of("Who played the weasley brothers?") is None
     True
     """
-    tokens = [_strip(t) for t in _TOKEN.findall(question)]
+    tokens = _tokens(question)
     best: list[str] = []
     run: list[str] = []
-    for i, tok in enumerate(tokens + [""]):
-        capital = bool(tok) and tok[0].isupper() and not (i == 0 and tok.lower() in _QUESTION_WORDS)
+    for (tok, _), capital in zip(tokens + [("", False)], _capitals(tokens) + [False]):
         if capital or (run and tok.lower() in _JOINERS):
             run.append(tok)
             continue
@@ -80,19 +111,35 @@ def subject_of(question: str) -> str | None:
 
 
 def _names_an_entity(text: str) -> bool:
-    tokens = _TOKEN.findall(text)
-    return any(t[0].isupper() and t != "I" for t in tokens[1:])
+    tokens = _tokens(text)
+    return any(c and t != "I" for (t, _), c in zip(tokens, _capitals(tokens)))
+
+
+def strip_preamble(text: str) -> str:
+    """``text`` without a leading correction preamble ("no, I meant ...").
+
+    >>> strip_preamble("No, I meant the hockey player")
+    'the hockey player'
+    """
+    text = text.strip()
+    m = _PREAMBLE.match(text)
+    return text[m.end():] if m and m.end() < len(text) else text
+
+
+def is_question(text: str) -> bool:
+    """Whether ``text`` starts with a question word or an auxiliary verb ("when was he drafted",
+    "in which year ..."), unlike a description of what was meant ("the hockey player", "in
+    hockey")."""
+    words = [t.lower() for t in _TOKEN.findall(text)[:2]]
+    return bool(words) and (words[0] in _QUESTION_WORDS or (words[0] in _PREPOSITIONS and words[1:] != []
+                                                          and words[1] in _WH))
 
 
 def contextualize(followup: str, previous_question: str) -> str:
     """``followup`` rewritten to stand on its own after ``previous_question`` (module rules)."""
     text = followup.strip()
-    m = _PREAMBLE.match(text)
-    if m and m.end() < len(text):
-        rest = text[m.end():]
-        first = _TOKEN.findall(rest)[:1]
-        if first and first[0].lower() in _QUESTION_WORDS:
-            text = rest
+    if is_question(strip_preamble(text)):
+        text = strip_preamble(text)
     subject = subject_of(previous_question)
     if subject is None or _names_an_entity(text) or not _PRONOUN.search(text):
         return text if text != followup.strip() else followup

@@ -294,6 +294,20 @@ class FeedbackStore:
                          (interaction_id,)).fetchall()
         return [answer_from_dict(json.loads(r[0])) for r in rows]
 
+    def offered(self, interaction_id: str, depth: int = 10) -> tuple[Answer, str] | None:
+        """The last answer with several readings (a clarifying question or a complete answer)
+        shown in the interaction or, failing that, in the ones it follows up (at most ``depth``
+        back), with the question it answered; None when there is none."""
+        iid: str | None = interaction_id
+        for _ in range(depth):
+            if iid is None:
+                return None
+            several = [a for a in self.shown(iid) if a.kind in ("multi", "clarify") and len(a.readings) >= 2]
+            if several:
+                return several[-1], self.question(iid)
+            iid = self._row(iid)["parent_id"]
+        return None
+
     def count(self, table: str) -> int:
         if table not in ("interactions", "turns", "reader_logs", "ratings", "followups"):
             raise ValueError(f"unknown table {table!r}")

@@ -8,6 +8,7 @@ JSON a 400, each with ``{"error": "..."}`` naming the field.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import replace
@@ -17,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, StrictStr, StringConstraints
 
 from rag.types import Answer, Passage
 
+_OTHER = re.compile(r"\bthe other( one)?\b", re.I)
 MAX_TEXT = 1000            # characters of a question, reply or follow-up
 MAX_COMMENT = 2000         # characters of a rating comment
 FASTAPI_BODY_ERROR = "There was an error parsing the body"  # fastapi/routing.py, a body it cannot decode
@@ -102,20 +104,26 @@ class Handlers:
         return {"interaction_id": body.interaction_id, "rating": body.rating, "stored": True}
 
     def followup(self, body: FollowupBody) -> dict:
+        """A correction that describes a reading offered earlier ("no, I meant the hockey player",
+        "the other one") gets that reading; any other follow-up is asked as a question of its own,
+        made to stand alone (:func:`retrievers.followup.contextualize`)."""
         from rag.feedback.implicit import CLASSIFIER_VERSION, classify
-        from retrievers.followup import contextualize
+        from retrievers.followup import contextualize, is_question, strip_preamble
 
-        with _http_errors(body.interaction_id):
-            shown, before = self.store.shown(body.interaction_id), self.store.question(body.interaction_id)
+        iid = body.interaction_id
+        with _http_errors(iid):
+            shown, before, offered = self.store.shown(iid), self.store.question(iid), self.store.offered(iid)
         label = classify(body.text)
-        picked = self._pick_reading(shown, body.text) if label.label == "rephrase" else None
-        asked = before if picked else contextualize(body.text, before)
+        picked = None
+        if label.label == "rephrase" and offered and not is_question(strip_preamble(body.text)):
+            picked = self._pick_reading(offered[0], shown[-1] if shown else None, body.text)
+        asked = offered[1] if picked else contextualize(body.text, before)
         ans = picked or self._answer(asked)
-        with _http_errors(body.interaction_id):
-            new_id = self.store.add_followup(body.interaction_id, body.text, label.label, label.confidence,
+        with _http_errors(iid):
+            new_id = self.store.add_followup(iid, body.text, label.label, label.confidence,
                                              f"{CLASSIFIER_VERSION}/{label.source}", ans, question=asked)
         out = payload(new_id, ans, self.passages)
-        out["parent_id"] = body.interaction_id
+        out["parent_id"] = iid
         out["followup"] = {"label": label.label, "confidence": label.confidence, "source": label.source,
                            "asked": asked}
         return out
@@ -128,15 +136,14 @@ class Handlers:
         except ValueError as e:
             raise HTTPException(400, str(e)) from None
 
-    def _pick_reading(self, shown: list[Answer], text: str) -> Answer | None:
-        """A correction naming one of the readings last offered in the interaction ("no, I meant
-        the hockey player", also after a reply picked the other one) gets that reading's answer;
-        None when it names none of them."""
-        offered = [a for a in shown if a.kind in ("multi", "clarify") and len(a.readings) >= 2]
-        if not offered:
-            return None
-        prev = offered[-1]
-        state = replace(prev, kind="clarify", clarifying_question=prev.clarifying_question or prev.text, turn=0)
+    def _pick_reading(self, offered: Answer, last: Answer | None, text: str) -> Answer | None:
+        """The reading of ``offered`` that ``text`` names, as a reply to it would pick it; with two
+        readings, "the other one" is the one ``last`` did not answer. None when it names none."""
+        state = replace(offered, kind="clarify", clarifying_question=offered.clarifying_question or offered.text,
+                        turn=0)
+        if _OTHER.search(text) and len(offered.readings) == 2 and last is not None and len(last.readings) == 1:
+            other = [i for i, r in enumerate(offered.readings) if r.label != last.readings[0].label]
+            text = str(other[0] + 1) if len(other) == 1 else text
         picked = self.pipeline.reply(state, text)
         return picked if picked.kind == "single" else None
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from retrievers.followup import contextualize, subject_of
+from retrievers.followup import contextualize, is_question, strip_preamble, subject_of
 
 PREV = "Which team drafted Bobby Carpenter?"
 
@@ -18,6 +18,10 @@ PREV = "Which team drafted Bobby Carpenter?"
     ("Who is the president of France?", "France"),                      # ... but does not end one
     ("Who played the weasley brothers in harry potter?", None),         # nothing capitalised
     ("Who sang it?", None),                                             # a question word is no subject
+    ("During the war, who led France?", "France"),                      # a sentence's first word ...
+    ("Please tell me who founded Apple.", "Apple"),
+    ("Bobby Carpenter was drafted by which team?", "Bobby Carpenter"),  # ... unless a name goes on
+    ("Which team was in St. Louis in 1990?", "St Louis"),               # a run goes on after "St."
 ])
 def test_subject_is_the_longest_capitalised_run(question, subject):
     assert subject_of(question) == subject
@@ -31,6 +35,7 @@ def test_subject_is_the_longest_capitalised_run(question, subject):
     ("what did she name her son?", "what did Bobby Carpenter name her son?"),   # only the first pronoun
     ("who drafted her?", "who drafted Bobby Carpenter?"),                       # object "her"
     ("was her father a player?", "was Bobby Carpenter's father a player?"),     # possessive "her"
+    ("Thanks. When was he drafted?", "Thanks. When was Bobby Carpenter drafted?"),  # a sentence's first word
 ])
 def test_pronouns_take_the_previous_subject(followup, asked):
     assert contextualize(followup, PREV) == asked
@@ -45,6 +50,20 @@ def test_pronouns_take_the_previous_subject(followup, asked):
 ])
 def test_what_the_rules_leave_alone(followup, asked):
     assert contextualize(followup, PREV) == asked
+
+
+@pytest.mark.parametrize("text, question", [
+    ("when was he drafted", True), ("In which year was he drafted?", True), ("tell me his team", True),
+    ("the hockey player", False), ("in hockey", False), ("the other one", False), ("", False),
+])
+def test_is_question(text, question):
+    assert is_question(text) is question
+
+
+def test_strip_preamble_keeps_text_without_one():
+    assert strip_preamble("No, I meant the hockey player") == "the hockey player"
+    assert strip_preamble("  the hockey player ") == "the hockey player"
+    assert strip_preamble("no, I meant") == "no, I meant"
 
 
 def test_no_subject_in_the_previous_question_leaves_the_pronoun():

@@ -177,3 +177,31 @@ def test_a_reply_naming_words_of_an_options_passages_picks_it(client):
     iid = client.post("/api/ask", json={"question": Q}).json()["interaction_id"]
     a = client.post("/api/reply", json={"interaction_id": iid, "text": "the Ohio State one"}).json()
     assert a["kind"] == "answer" and a["readings"][0]["label"] == "Bobby Carpenter (American football)"
+
+
+def test_a_correction_that_asks_a_new_question_is_not_taken_as_a_pick(client):
+    """'I meant when was the football player born' names a reading but asks something else: it
+    used to get the football reading of Q (its 2006), the answer to the old question."""
+    iid = client.post("/api/ask", json={"question": Q}).json()["interaction_id"]
+    client.post("/api/reply", json={"interaction_id": iid, "text": "the hockey player"})
+    f = client.post("/api/followup", json={"interaction_id": iid,
+                                           "text": "I meant when was the football player born"}).json()
+    assert f["followup"]["label"] == "rephrase" and f["followup"]["asked"] == "when was the football player born"
+    assert f["question"] == "when was the football player born"
+
+
+def test_corrections_switch_between_readings_across_followups(client):
+    iid = client.post("/api/ask", json={"question": Q}).json()["interaction_id"]
+    f1 = client.post("/api/followup", json={"interaction_id": iid,
+                                            "text": "no, I meant the American football player"}).json()
+    assert [(x["label"], x["answer"]) for x in f1["readings"]] == [("Bobby Carpenter (American football)", "2006")]
+    # on the follow-up's own interaction: the readings were offered by its parent's clarification
+    f2 = client.post("/api/followup", json={"interaction_id": f1["interaction_id"],
+                                            "text": "no, I meant the ice hockey player"}).json()
+    assert [(x["label"], x["answer"]) for x in f2["readings"]] == [("Bobby Carpenter (ice hockey)", "1981")]
+    assert f2["followup"]["asked"] == Q
+    assert rows(client.db, "SELECT question FROM interactions WHERE id = ?", f2["interaction_id"]) == [(Q,)]
+    # "the other one": the reading the last answer did not give
+    f3 = client.post("/api/followup", json={"interaction_id": f2["interaction_id"], "text": "no, the other one"}).json()
+    assert f3["followup"]["label"] == "rephrase"
+    assert [(x["label"], x["answer"]) for x in f3["readings"]] == [("Bobby Carpenter (American football)", "2006")]

@@ -1,6 +1,8 @@
 """Users' ratings and follow-ups as bandit rows for the learned action policy
 (:mod:`readers.action_policy`): one row per rated or followed-up interaction, whose only known
-reward is that of the action the system took (its first answer's kind).
+reward is that of the action the system took (its first answer's kind). A follow-up whose answer
+is a reading a correction picked (``picked_from``) took no action of the policy and gives no row;
+the correction itself is the implicit label of the interaction it corrects.
 
 Reward: the explicit rating (``readers.bandit.REWARDS``: correct 1.0, partial 0.5, wrong -0.1),
 else the first follow-up's implicit label (``IMPLICIT_REWARDS``); a clarification pays
@@ -48,7 +50,7 @@ def store_rows(db: str | Path, pipeline) -> list[Outcome]:
     rows = []
     for rec in FeedbackStore(db).records():
         reward = interaction_reward(rec)
-        if reward is None:
+        if reward is None or rec.get("picked_from"):   # a correction picked the reading, not the policy
             continue
         action = first_action(rec)
         q = rec["question"]

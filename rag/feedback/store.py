@@ -91,6 +91,11 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX followups_by_interaction ON followups(interaction_id);
     CREATE INDEX reader_logs_by_turn ON reader_logs(turn_id);
     """,
+    # 2: a follow-up interaction whose answer is a reading another interaction offered, picked by
+    # a correction ("no, I meant the hockey player"): no decision of the answer/clarify policy.
+    """
+    ALTER TABLE interactions ADD COLUMN picked_from TEXT REFERENCES interactions(id);
+    """,
 )
 
 
@@ -222,23 +227,25 @@ class FeedbackStore:
                              (interaction_id, rating, comment, time.time())).lastrowid
 
     def add_followup(self, interaction_id: str, text: str, label: str, confidence: float | None,
-                     classifier: str, answer: Answer, *, question: str | None = None) -> str:
+                     classifier: str, answer: Answer, *, question: str | None = None,
+                     picked_from: str | None = None) -> str:
         """Record a follow-up to ``interaction_id`` and, linked to it, the new interaction that
         answers it as a question (one transaction). Returns the new interaction id.
 
         ``question``: what the reader was asked, when it is not the typed ``text`` (a follow-up
         made to stand on its own, or the earlier question whose reading a correction picked); it
         becomes the new interaction's question, which pairs its logged spans for ``learn``. The
-        typed text stays in the follow-up and as the new interaction's first turn."""
+        typed text stays in the follow-up and as the new interaction's first turn. ``picked_from``:
+        the interaction whose offered reading the answer is (see :meth:`offered`)."""
         if label not in FOLLOWUP_LABELS:
             raise ValueError(f"follow-up label must be one of {FOLLOWUP_LABELS}, got {label!r}")
         new_id = uuid.uuid4().hex
         with self._write() as c:
             self._require(c, interaction_id)
-            c.execute("INSERT INTO interactions (id, created, question, parent_id, status, kind, state) "
-                      "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            c.execute("INSERT INTO interactions (id, created, question, parent_id, status, kind, state, picked_from) "
+                      "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                       (new_id, time.time(), question or text, interaction_id, _status(answer), answer.kind,
-                       _json(answer)))
+                       _json(answer), picked_from))
             self._turn(c, new_id, 1, "question", text)
             self._system_turn(c, new_id, 2, answer)
             c.execute("INSERT INTO followups (interaction_id, text, label, confidence, classifier, "
@@ -294,17 +301,17 @@ class FeedbackStore:
                          (interaction_id,)).fetchall()
         return [answer_from_dict(json.loads(r[0])) for r in rows]
 
-    def offered(self, interaction_id: str, depth: int = 10) -> tuple[Answer, str] | None:
+    def offered(self, interaction_id: str, depth: int = 10) -> tuple[Answer, str, str] | None:
         """The last answer with several readings (a clarifying question or a complete answer)
         shown in the interaction or, failing that, in the ones it follows up (at most ``depth``
-        back), with the question it answered; None when there is none."""
+        back), with the question it answered and its interaction id; None when there is none."""
         iid: str | None = interaction_id
         for _ in range(depth):
             if iid is None:
                 return None
             several = [a for a in self.shown(iid) if a.kind in ("multi", "clarify") and len(a.readings) >= 2]
             if several:
-                return several[-1], self.question(iid)
+                return several[-1], self.question(iid), iid
             iid = self._row(iid)["parent_id"]
         return None
 
@@ -338,7 +345,8 @@ class FeedbackStore:
             "SELECT text, label, confidence, classifier, next_interaction_id, created FROM followups "
             "WHERE interaction_id = ? ORDER BY id", (iid,))]
         return {"interaction_id": iid, "created": row["created"], "question": row["question"],
-                "parent_id": row["parent_id"], "status": row["status"], "kind": row["kind"],
+                "parent_id": row["parent_id"], "picked_from": row["picked_from"], "status": row["status"],
+                "kind": row["kind"],
                 "final_answer": json.loads(row["state"]), "turns": turns, "ratings": ratings,
                 "rating": ratings[-1]["rating"] if ratings else None, "followups": followups}
 

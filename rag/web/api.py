@@ -121,7 +121,8 @@ class Handlers:
         ans = picked or self._answer(asked)
         with _http_errors(iid):
             new_id = self.store.add_followup(iid, body.text, label.label, label.confidence,
-                                             f"{CLASSIFIER_VERSION}/{label.source}", ans, question=asked)
+                                             f"{CLASSIFIER_VERSION}/{label.source}", ans, question=asked,
+                                             picked_from=offered[2] if picked else None)
         out = payload(new_id, ans, self.passages)
         out["parent_id"] = iid
         out["followup"] = {"label": label.label, "confidence": label.confidence, "source": label.source,

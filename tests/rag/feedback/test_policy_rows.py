@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -85,6 +86,29 @@ def test_store_rows_see_what_the_served_policy_sees(small_index_dir, sample_reco
     n_lex, n_ev = len(LEXICAL_NAMES), len(EVIDENCE_NAMES)
     assert np.allclose(row.features[:n_lex], lexical_features(q))
     assert np.allclose(row.features[-1 - n_ev:-1], evidence_features(hits))  # over the passages read
+
+
+def test_a_reading_picked_by_a_correction_gives_no_policy_row(small_index_dir, sample_records, tmp_path):
+    """The follow-up's answer is the reading the user's correction picked: no action of the policy,
+    so its rating trains no row (it used to add a 'single' row with the question's features); the
+    corrected interaction keeps its row, rewarded by the correction's implicit label."""
+    from rag.feedback.policy_rows import store_rows
+    from rag.feedback.store import FeedbackStore
+    from rag.pipeline import Pipeline
+
+    pipe = Pipeline.from_index(small_index_dir)
+    store = FeedbackStore(tmp_path / "fb.db")
+    q = f"What is {sample_records[0]['title']}?"
+    first = pipe.ask(q, interactive=True)
+    iid = store.new_interaction(q, first)
+    picked = replace(first, kind="single", readings=first.readings[:1])
+    new = store.add_followup(iid, "no, I meant the first one", "rephrase", 1.0, "rules", picked, question=q,
+                             picked_from=iid)
+    store.add_rating(new, "correct")
+    rows = store_rows(tmp_path / "fb.db", pipe)
+    assert [(r.id, r.rewards[ACTIONS.index(first.kind)]) for r in rows] == [
+        (iid, pytest.approx(-0.1 - (TURN_COST if first.kind == "clarify" else 0.0)))]
+    assert [r["picked_from"] for r in store.records()] == [None, iid]
 
 
 def test_ask_with_a_learned_policy(small_index_dir, sample_records, tmp_path, capsys):

@@ -115,10 +115,23 @@ def test_schema_is_versioned_in_wal_mode_and_migrations_are_atomic(tmp_path):
     with sqlite3.connect(db) as conn:
         assert conn.execute("PRAGMA user_version").fetchone()[0] == len(extra)
         assert conn.execute("SELECT name FROM sqlite_master WHERE name = 't'").fetchall() == []
-    with pytest.raises(ValueError, match="schema version 2, newer than this ambigrag"):
+    with pytest.raises(ValueError, match=f"schema version {len(extra)}, newer than this ambigrag"):
         FeedbackStore(db)
     with sqlite3.connect(":memory:") as conn:
         assert migrate(conn) == 0 and migrate(conn) == len(MIGRATIONS)
+
+
+def test_a_first_release_database_upgrades_and_keeps_its_rows(tmp_path):
+    db = tmp_path / "fb.sqlite"
+    old = FeedbackStore(db, migrations=MIGRATIONS[:1])
+    iid = old.new_interaction("q", PICKED)
+    old.add_rating(iid, "correct")
+    old.close()
+    store = FeedbackStore(db)
+    (rec,) = store.records()
+    assert (rec["interaction_id"], rec["rating"], rec["picked_from"]) == (iid, "correct", None)
+    new = store.add_followup(iid, "no, the other one", "rephrase", 1.0, "rules", PICKED, picked_from=iid)
+    assert [r["picked_from"] for r in store.records()] == [None, iid] and new
 
 
 def test_threads_write_concurrently_without_losing_rows(tmp_path):

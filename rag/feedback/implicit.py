@@ -17,9 +17,10 @@ The classifier is documented rules first, in this order (the first that fires wi
    "not X, the Y", "specifically".
 2. negative: "wrong", "incorrect", "not right/true/correct", "false", "nonsense", "made that up",
    "doesn't/don't say/support/look right", "contradicts", "mixing up", "confused", "useless",
-   "not helpful", "outdated", a bare "no"/"nope"/"bad".
-3. positive: thanks words ("thanks", "thank you", "thx", "ty", "cheers", "appreciated", 👍) or
-   agreement ("correct", "right", "exactly", "perfect", "great", "yes", ...) with no negation.
+   "not helpful", "not exactly/quite/good/great/perfect", "outdated", a bare "no"/"nope"/"bad".
+3. positive: thanks words ("thanks", "thank you", "thx", "appreciated", 👍; "ty" and "cheers"
+   only outside a question, for "Ty Cobb" and "Cheers") or agreement ("correct", "right",
+   "exactly", "perfect", "great", "yes", ...) with no negation anywhere in the message.
 4. new_topic: a question (ends with "?" or starts with a question word).
 
 Messages no rule covers go to a multinomial naive Bayes over word uni- and bigrams trained on the
@@ -48,22 +49,26 @@ from pathlib import Path
 
 LABELS = ("rephrase", "negative", "positive", "new_topic")
 DATA = Path(__file__).with_name("data") / "followups.jsonl"
-CLASSIFIER_VERSION = "implicit-rules+nb-1"
+CLASSIFIER_VERSION = "implicit-rules+nb-2"
 
-_NEG = r"(not|n't|never|no longer)"
+_NEG = r"(\bnot\b|n't\b|\bnever\b|\bno longer\b)"
+_QUESTION_START = r"\s*(who|what|when|where|which|why|how|is|are|was|were|can|does|did|do)\b"
 RULES: tuple[tuple[str, str, re.Pattern[str]], ...] = tuple((label, name, re.compile(rx, re.I)) for label, name, rx in (
     ("rephrase", "meant", r"\b(i meant|i mean|meant|rephrase|to clarify|clearer|instead|rather)\b"),
     ("rephrase", "other", r"\b(the other( one| meaning)?|option \d+|the (first|second|third|last|other) one)\b"),
     ("rephrase", "asking-about", r"\bi was (asking|talking|thinking|referring)\b|\bspecifically\b"),
     ("rephrase", "not-x-the-y", r"^(no,? )?not (him|her|that( one)?|the \w+( \w+)?)[,;]? (the|but the) "),
     ("negative", "wrong", r"\b(wrong|incorrect|false|inaccurate|nonsense|made that up|outdated|useless)\b"),
-    ("negative", "not-right", rf"\b{_NEG} (\w+ )?(right|true|correct|helpful|what happened|the answer)\b"),
+    ("negative", "not-right", rf"{_NEG} (\w+ )?(right|true|correct|helpful|what happened|the answer|exactly|quite"
+                              r"|good|great|perfect)\b"),
     ("negative", "unsupported", r"\b(doesn't|don't|does not|do not) (say|support|look right|make sense)\b"
                                 r"|\bmakes no sense\b|\bcontradict|\bsays something else\b"),
     ("negative", "confused", r"\b(mixing up|mixed up|confused|confusing) "),
     ("negative", "bare-no", r"^(no+|nope|nah|bad|no\. just no)[.!]*$"),
-    ("positive", "thanks", r"\b(thanks?|thank you|thx|ty|cheers|appreciated?)\b|👍"),
-    ("positive", "agree", r"^(\w+[,!]? )?(yes|yep|yeah|correct|right|exactly|perfect|great|awesome|cool|nice|"
+    ("positive", "thanks", r"\b(thanks?|thank you|thx|appreciated?)\b|👍"),
+    # "ty" and "cheers" only outside a question: "Who is Ty Cobb?", "what was the theme song of Cheers"
+    ("positive", "thanks-short", rf"^(?!{_QUESTION_START})(?!.*\?\s*$).*\b(ty|cheers)\b"),
+    ("positive", "agree", rf"^(?!.*{_NEG})(\w+[,!]? )?(yes|yep|yeah|correct|right|exactly|perfect|great|awesome|cool|nice|"
                           r"excellent|brilliant|fantastic|wonderful|spot on|good|ok|that's it|that's right)\b"),
     ("new_topic", "question", r"\?\s*$|^(who|what|when|where|which|why|how|is|are|can|does|did|do)\b"),
 ))

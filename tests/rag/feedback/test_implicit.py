@@ -46,6 +46,14 @@ def test_held_out_follow_ups_written_after_the_rules():
     ("thanks, that's right", "positive", "rule:thanks"),
     ("who won the 1950 Tour de France?", "new_topic", "rule:question"),
     ("not correct at all", "negative", "rule:not-right"),
+    # negated praise is not agreement (it was "positive", rule:agree)
+    ("not good", "negative", "rule:not-right"),
+    ("Not exactly", "negative", "rule:not-right"),
+    ("that isn't right", "negative", "rule:not-right"),       # "n't" inside a word (it went to naive Bayes)
+    # "ty" and "cheers" in a question are a name and a title, not thanks (they were "positive")
+    ("Who is Ty Cobb?", "new_topic", "rule:question"),
+    ("what was the theme song of Cheers", "new_topic", "rule:question"),
+    ("cheers!", "positive", "rule:thanks-short"),
 ])
 def test_rules_in_their_documented_order(text, label, source):
     got = classify(text)

@@ -50,6 +50,7 @@ function renderReadings(readings) {
 }
 
 function render(data) {
+  const again = current !== null && current.interaction_id === data.interaction_id && data.kind === "clarify";
   current = data;
   $("result").hidden = false;
   // a follow-up is answered as the question it was made into ("he" -> the earlier subject)
@@ -65,7 +66,8 @@ function render(data) {
   $("rating-status").textContent = "";
   for (const b of $("rating").querySelectorAll("button")) b.classList.remove("chosen");
   if (data.kind === "clarify") {
-    $("clarify-question").textContent = data.clarifying_question;
+    // asked again after a reply that matched no option: the text says why
+    $("clarify-question").textContent = data.text || data.clarifying_question;
     const opts = $("options");
     opts.replaceChildren();
     data.options.forEach((label, i) => {
@@ -75,7 +77,7 @@ function render(data) {
       b.addEventListener("click", () => sendReply(String(i + 1)));
       opts.append(b);
     });
-    $("reply-text").value = "";
+    if (!again) $("reply-text").value = "";   // a reply that missed stays, to be edited
   } else if (data.kind === "abstain") {
     $("abstain-reason").textContent = data.reason || "";
   } else {

@@ -104,6 +104,25 @@ def test_ask_pick_a_reading_rate_and_find_the_row(live_server, browser):
             "question", "clarify", "reply", "answer"]
 
 
+def test_a_reply_that_matches_no_option_says_why_and_stays_editable(live_server, browser):
+    """The server's text for a second ask says why the reply missed; the page showed only the
+    bare question again and emptied the reply box."""
+    from selenium.webdriver.common.by import By
+
+    url, _ = live_server
+    browser.get(url)
+    browser.find_element(By.ID, "question").send_keys(Q)
+    browser.find_element(By.ID, "ask-btn").click()
+    _wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#options button.option"))
+    assert browser.find_element(By.ID, "clarify-question").text.startswith("Which do you mean")
+    browser.find_element(By.ID, "reply-text").send_keys("the purple one")
+    browser.find_element(By.ID, "reply-btn").click()
+    _wait(browser, lambda d: d.find_element(By.ID, "clarify-question").text.startswith(
+        "Sorry, I could not tell which one you mean"))
+    assert "Which do you mean" in browser.find_element(By.ID, "clarify-question").text
+    assert browser.find_element(By.ID, "reply-text").get_attribute("value") == "the purple one"
+
+
 def test_follow_up_and_markup_in_passages_shows_as_text(live_server, browser):
     from selenium.webdriver.common.by import By
 

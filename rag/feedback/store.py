@@ -161,7 +161,13 @@ class FeedbackStore:
         self._local = threading.local()
         self._lock = threading.Lock()
         self._all: list[sqlite3.Connection] = []
-        migrate(self._conn(), migrations)
+        try:
+            conn = self._conn()
+            conn.execute("PRAGMA user_version").fetchone()
+        except sqlite3.DatabaseError as e:   # not SQLite, a directory, unreadable: one line, naming it
+            self.close()
+            raise ValueError(f"{self.path}: not a feedback database ({e})") from None
+        migrate(conn, migrations)
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -351,12 +357,24 @@ class FeedbackStore:
                 "rating": ratings[-1]["rating"] if ratings else None, "followups": followups}
 
     def export(self, out: str | Path) -> int:
-        """Write :meth:`records` as JSONL to ``out``; return the number of records."""
+        """Write :meth:`records` as JSONL to ``out``; return the number of records. The file is
+        written beside ``out`` and moved into place, so a failed export leaves ``out`` as it was;
+        ``out`` may not be the database itself or its log files."""
+        out = Path(out)
+        if self.path != ":memory:":
+            db = Path(self.path).resolve()
+            if out.resolve() in {db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")}:
+                raise ValueError(f"{out}: that is the feedback database (or its log) itself; export to another file")
+        tmp = out.with_name(f".{out.name}.{uuid.uuid4().hex[:8]}.tmp")
         n = 0
-        with open(out, "w", encoding="utf-8") as f:
-            for rec in self.records():
-                f.write(json.dumps(rec, ensure_ascii=False) + "\n")
-                n += 1
+        try:
+            with open(tmp, "w", encoding="utf-8") as f:
+                for rec in self.records():
+                    f.write(json.dumps(rec, ensure_ascii=False) + "\n")
+                    n += 1
+            os.replace(tmp, out)
+        finally:
+            tmp.unlink(missing_ok=True)
         return n
 
     def stats(self) -> dict[str, dict[str, int]]:

@@ -198,3 +198,49 @@ def test_cli_export_and_stats(tmp_path, capsys):
         "kind": {"single": 1}, "rating": {"wrong": 1}, "followup": {}}
     assert cli.main(["-q", "feedback", "stats", "--db", str(tmp_path / "none.sqlite")]) == 2
     assert "no feedback database at" in capsys.readouterr().err
+
+
+def test_export_refuses_the_database_itself_and_keeps_it(tmp_path, capsys):
+    """`feedback export --out` naming the database emptied it (0 bytes): all feedback lost."""
+    db = tmp_path / "fb.sqlite"
+    store = FeedbackStore(db)
+    iid = store.new_interaction("q", PICKED)
+    store.add_rating(iid, "correct")
+    for out in (db, Path(f"{db}-wal")):
+        with pytest.raises(ValueError, match="that is the feedback database"):
+            store.export(out)
+    assert cli.main(["feedback", "export", "--db", str(db), "--out", str(db)]) == 2
+    assert "that is the feedback database" in capsys.readouterr().err
+    store.close()
+    assert [r["rating"] for r in FeedbackStore(db).records()] == ["correct"]
+
+
+def test_a_failed_export_leaves_the_old_file(tmp_path, monkeypatch):
+    store = FeedbackStore(tmp_path / "fb.sqlite")
+    store.new_interaction("q", PICKED)
+    out = tmp_path / "fb.jsonl"
+    out.write_text("earlier export\n")
+
+    def broken():
+        yield {"interaction_id": "x"}
+        raise RuntimeError("disk went away")
+
+    monkeypatch.setattr(store, "records", broken)
+    with pytest.raises(RuntimeError, match="disk went away"):
+        store.export(out)
+    assert out.read_text() == "earlier export\n"
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []   # no temporary left
+
+
+@pytest.mark.parametrize("make", ["text", "directory"])
+def test_what_is_not_a_feedback_database_is_named_in_one_line(tmp_path, capsys, make):
+    bad = tmp_path / "notdb"
+    if make == "text":
+        bad.write_text('{"question": "not sqlite"}\n' * 50)
+    else:
+        bad.mkdir()
+    with pytest.raises(ValueError, match=f"{bad}: not a feedback database"):
+        FeedbackStore(bad)
+    assert cli.main(["feedback", "stats", "--db", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert f"{bad}: not a feedback database" in err and "Traceback" not in err

@@ -143,12 +143,27 @@ class ActionPolicy:
         return np.maximum(u[:, 1], u[:, 2]) - u[:, 0]
 
     def save(self, directory: str | Path) -> Path:
+        """Write ``manifest.json`` and ``weights.npz`` into ``directory``: a new or empty one, or
+        a saved policy (replaced). Anything else is refused, so ``--out`` pointed at an index or
+        a reader cannot overwrite its manifest."""
+        import os
+
         d = Path(directory)
+        if d.exists() and not d.is_dir():
+            raise ValueError(f"{d}: not a directory")
+        if d.is_dir() and any(d.iterdir()) and _manifest_kind(d) != KIND:
+            found = ", ".join(sorted(p.name for p in d.iterdir())[:5])
+            raise ValueError(f"{d}: holds other files ({found}) and no saved action policy; choose a new directory")
         d.mkdir(parents=True, exist_ok=True)
-        np.savez(d / "weights.npz", mean=self.mean, scale=self.scale, coef=self.coef, bias=self.bias)
         manifest = {"kind": KIND, "format_version": 1, "actions": list(ACTIONS),
                     "features": list(FEATURE_NAMES), **self.meta}
-        (d / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+        for name, write in (("weights.npz", lambda f: np.savez(f, mean=self.mean, scale=self.scale,
+                                                                coef=self.coef, bias=self.bias)),
+                            ("manifest.json", lambda f: f.write(json.dumps(manifest, indent=2).encode()))):
+            tmp = d / f".{name}.tmp"
+            with open(tmp, "wb") as f:
+                write(f)
+            os.replace(tmp, d / name)   # replaces a link itself, never the file it points to
         return d
 
     @classmethod
@@ -166,10 +181,21 @@ class ActionPolicy:
         for key, want in (("kind", KIND), ("actions", list(ACTIONS)), ("features", list(FEATURE_NAMES))):
             if m.get(key) != want:
                 raise ValueError(f"{d}: manifest {key} is {m.get(key)!r}, expected {want!r}")
-        with np.load(d / "weights.npz", allow_pickle=False) as w:
-            arrays = {k: w[k] for k in ("mean", "scale", "coef", "bias")}
+        try:
+            with np.load(d / "weights.npz", allow_pickle=False) as w:
+                arrays = {k: w[k] for k in ("mean", "scale", "coef", "bias")}
+        except (OSError, ValueError, KeyError) as e:
+            raise ValueError(f"{d / 'weights.npz'}: cannot read the policy weights ({e})") from None
         meta = {k: v for k, v in m.items() if k not in ("kind", "format_version", "actions", "features")}
         return cls(**arrays, meta=meta)
+
+
+def _manifest_kind(d: Path) -> str | None:
+    try:
+        m = json.loads((d / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return m.get("kind") if isinstance(m, dict) else None
 
 
 def act(policy: ActionPolicy, question: str, hits: Sequence[Hit], full: Answer, *, interactive: bool,

@@ -151,3 +151,31 @@ def test_out_of_fold_probability_ignores_the_question_own_label():
     assert int((q != p).sum()) == 30            # the 30 questions of the other three folds
     with pytest.raises(ValueError, match="need folds >= 2"):
         out_of_fold(recs[:3], emb[:3], spec, folds=5)
+
+
+def test_save_refuses_a_directory_that_is_not_a_policy(tmp_path):
+    """`learn-policy --out` pointed at an index overwrote its manifest.json (through the link the
+    index keeps there), and the index was gone."""
+    x, r = _two_groups()
+    pol = ActionPolicy.fit(x, r, lam=3.0)
+    index = tmp_path / "index"
+    index.mkdir()
+    (index / "real-manifest.json").write_text('{"format": "ambigrag-index"}')
+    (index / "manifest.json").symlink_to("real-manifest.json")
+    with pytest.raises(ValueError, match=r"index: holds other files \(manifest.json, real-manifest.json\) and no "
+                                         r"saved action policy"):
+        pol.save(index)
+    assert (index / "real-manifest.json").read_text() == '{"format": "ambigrag-index"}'
+    d = pol.save(tmp_path / "p")
+    assert pol.save(d) == d and sorted(p.name for p in d.iterdir()) == ["manifest.json", "weights.npz"]  # replaced
+
+
+def test_broken_weights_are_named(tmp_path):
+    x, r = _two_groups()
+    d = ActionPolicy.fit(x, r, lam=3.0).save(tmp_path / "p")
+    np.savez(d / "weights.npz", mean=np.zeros(3))
+    with pytest.raises(ValueError, match=r"p/weights.npz: cannot read the policy weights"):
+        ActionPolicy.load(d)
+    (d / "weights.npz").write_bytes(b"not a zip")
+    with pytest.raises(ValueError, match=r"p/weights.npz: cannot read the policy weights"):
+        ActionPolicy.load(d)

@@ -74,6 +74,12 @@ class ReaderVersions:
             raise ValueError(f"{path}: invalid JSON ({e})") from None
         if not isinstance(st, dict) or "current" not in st:
             raise ValueError(f"{path}: not a reader version state")
+        for key in ("current", "previous"):
+            v = st.setdefault(key, None)
+            if v is not None and not (isinstance(v, str) and _VERSION.fullmatch(v)):
+                raise ValueError(f"{path}: {key} is {v!r}, expected a version name like 'v0001' or null")
+        if not isinstance(st.setdefault("log", []), list):
+            raise ValueError(f"{path}: log is {type(st['log']).__name__}, expected a list")
         return st
 
     def _write(self, st: dict[str, Any]) -> None:
@@ -138,6 +144,8 @@ class ReaderVersions:
         st = self.state()
         if st["previous"] is None:
             raise ValueError(f"{self.root}: no previous version to roll back to")
+        if not (self.root / st["previous"]).is_dir():
+            raise ValueError(f"{self.root / st['previous']}: the previous version is not on disk; nothing changed")
         st["log"].append({"rollback": st["current"], "to": st["previous"],
                           "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
         st["current"], st["previous"] = st["previous"], None

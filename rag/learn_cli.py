@@ -33,11 +33,13 @@ def register(sub) -> None:
     p = sub.add_parser("learn", help="learn the span reader from stored feedback (one round)",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     src = p.add_mutually_exclusive_group()
-    src.add_argument("--feedback", metavar="FILE", help="feedback export, JSONL (one interaction a line)")
+    src.add_argument("--feedback", metavar="FILE",
+                     help="JSONL: the output of `ambigrag feedback export` (one interaction a line; passage texts "
+                          "from --index) or learner records (one shown span a line, fields in the README)")
     src.add_argument("--feedback-db", metavar="PATH",
                      help="feedback store (SQLite), read through its export (default, without --feedback: "
                           "the store `ambigrag serve` writes by default, feedback.sqlite in the user data directory)")
-    p.add_argument("--index", help="with --feedback-db: the index the server answered from (passage texts; "
+    p.add_argument("--index", help="with --feedback-db or an export: the index the server answered from (passage texts; "
                                    "default: the default index)")
     p.add_argument("--out", required=True, help="reader version store (created on first use)")
     p.add_argument("--reader", metavar="DIR", help="starting reader for a new store (default: the shipped one)")
@@ -61,8 +63,14 @@ def register(sub) -> None:
 def load_feedback(args) -> list:
     from readers.bandit import read_feedback
 
-    if args.feedback:
+    if args.feedback and not _is_export(args.feedback):
         return read_feedback(args.feedback)
+    if args.feedback:   # `ambigrag feedback export` records: the logged spans, texts from --index
+        with tempfile.TemporaryDirectory() as tmp:
+            out = Path(tmp) / "feedback.jsonl"
+            if records_to_learner_jsonl(_export_records(args.feedback), args.index, out) == 0:
+                raise ValueError(f"{args.feedback}: no rated interaction with a logged span")
+            return read_feedback(out)
     db = args.feedback_db
     if db is None:  # neither source given: the store `ambigrag serve` writes by default
         from rag.feedback.store import default_db_path
@@ -82,24 +90,59 @@ def load_feedback(args) -> list:
         return read_feedback(out)
 
 
+def _is_export(path: str | Path) -> bool:
+    """Whether a --feedback file holds ``ambigrag feedback export`` records (interactions with
+    their turns) rather than learner records (one shown span a line)."""
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            if line.strip():
+                try:
+                    first = json.loads(line)
+                except ValueError:
+                    return False   # read_feedback names the bad line
+                return isinstance(first, dict) and "turns" in first
+    return False
+
+
+def _export_records(path: str | Path):
+    with open(path, encoding="utf-8") as f:
+        for n, line in enumerate(f, start=1):
+            if line.strip():
+                try:
+                    rec = json.loads(line)
+                except ValueError as e:
+                    raise ValueError(f"{path}:{n}: invalid JSON ({e})") from None
+                if not isinstance(rec, dict) or not isinstance(rec.get("turns"), list):
+                    raise ValueError(f"{path}:{n}: not a feedback export record (no turns)")
+                yield rec
+
+
 def db_to_learner_jsonl(db: str | Path, index_dir: str | Path | None, out: Path) -> int:
-    """The feedback store's interactions as learner records: every span shown in an interaction's
-    last answer, with its explicit rating and the first follow-up's implicit label; passage texts
-    from the index the server answered from. Returns the number of records written."""
-    from rag.defaults import default_index
+    """The feedback store's interactions as learner records (:func:`records_to_learner_jsonl`)."""
     from rag.feedback.store import FeedbackStore
+
+    return records_to_learner_jsonl(FeedbackStore(db).records(), index_dir, out)
+
+
+def records_to_learner_jsonl(records, index_dir: str | Path | None, out: Path) -> int:
+    """Exported interactions as learner records: every span shown in an interaction's last answer,
+    with its explicit rating and the first follow-up's implicit label; passage texts from the
+    index the server answered from. Returns the number of records written."""
+    from rag.defaults import default_index
     from rag.web.app import PassageLookup
 
-    lookup = PassageLookup(index_dir or default_index())
-    n = 0
+    index_dir = index_dir or default_index()
+    lookup = PassageLookup(index_dir)
+    n = missing = 0
     with open(out, "w", encoding="utf-8") as f:
-        for rec in FeedbackStore(db).records():
+        for rec in records:
             answered = [t for t in rec["turns"] if t.get("reader_logs")]
             implicit = rec["followups"][0]["label"] if rec["followups"] else None
             if not answered or (rec["rating"] is None and implicit is None):
                 continue
             for log in answered[-1]["reader_logs"]:
                 p = lookup(log["passage_id"]) if log.get("passage_id") else None
+                missing += p is None and bool(log.get("passage_id"))
                 if p is None or log.get("span_start") is None or not log.get("probability"):
                     continue
                 f.write(json.dumps({"question": rec["question"], "passage_text": p.text,
@@ -108,6 +151,9 @@ def db_to_learner_jsonl(db: str | Path, index_dir: str | Path | None, out: Path)
                                     "model_version": log["model_version"], "rating": rec["rating"],
                                     "implicit": implicit}) + "\n")
                 n += 1
+    if n == 0 and missing:
+        raise ValueError(f"{missing} rated span(s) cite passages that are not in the index {index_dir}; "
+                         f"pass --index with the index the server answered from")
     return n
 
 

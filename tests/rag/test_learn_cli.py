@@ -4,9 +4,11 @@ simulated user of eval.feedback_sim."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
 from collections import Counter
+from dataclasses import replace
 
 import pytest
 
@@ -191,3 +193,26 @@ def test_feedback_db_to_learner_records(small_index_dir, sample_records, tmp_pat
         a["text"], span, a["text"].index(span), a["text"].index(span) + len(span))
     assert (r["rating"], r["implicit"], r["probability"], r["model_version"]) == ("correct", None, 0.42, "span-test")
     assert (rows["q followed"]["rating"], rows["q followed"]["implicit"]) == (None, "negative")
+
+    # `learn --feedback` on the file `ambigrag feedback export` writes (it was refused: "missing
+    # field(s) passage_text, ..."): the same learner records as the database gives
+    from rag.learn_cli import load_feedback
+    from readers.bandit import read_feedback
+
+    export = tmp_path / "export.jsonl"
+    assert main(["-q", "feedback", "export", "--db", str(tmp_path / "fb.db"), "--out", str(export)]) == 0
+    args = argparse.Namespace(feedback=str(export), feedback_db=None, index=str(small_index_dir))
+    assert load_feedback(args) == read_feedback(out)
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(export.read_text().splitlines()[0] + "\n[1]\n")
+    with pytest.raises(ValueError, match=r"bad.jsonl:2: not a feedback export record"):
+        load_feedback(argparse.Namespace(feedback=str(bad), feedback_db=None, index=str(small_index_dir)))
+    # spans that cite passages of another index: say so (it said "no rated interaction with a logged span")
+    other = FeedbackStore(tmp_path / "other.db")
+    elsewhere = shown(a, 3)
+    elsewhere = replace(elsewhere, readings=(replace(elsewhere.readings[0], spans=(
+        replace(elsewhere.readings[0].spans[0], passage_id="bc-hockey"),)),))
+    other.add_rating(other.new_interaction("q", elsewhere), "correct")
+    with pytest.raises(ValueError, match=rf"1 rated span\(s\) cite passages that are not in the index {small_index_dir}; "
+                                         "pass --index"):
+        db_to_learner_jsonl(tmp_path / "other.db", small_index_dir, tmp_path / "x.jsonl")

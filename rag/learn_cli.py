@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import shlex
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -286,11 +287,13 @@ def learn_round(store, feedback: list, check: list[dict], args, check_file: Chec
     _report(len(feedback), counts, targets, labels, before, after, stats)
     print(f"check set ({len(check)} questions) passage accuracy: {current.name} {old:.3f} -> {cand.name} {new:.3f}")
     if promoted:
-        print(f"promoted {cand.name}; {current.name} kept for rollback (ambigrag learn --out {store.root} --rollback)")
+        print(f"promoted {cand.name}; {current.name} kept for rollback "
+              f"(ambigrag learn --out {shlex.quote(str(store.root))} --rollback)")
     else:
         print(f"refused {cand.name} (loses on the check set); current stays {current.name}")
-    print(f"answer with the current version: ambigrag ask QUESTION --reader-model {store.root} "
-          f"(or ambigrag serve --reader-model {store.root})")
+    root = shlex.quote(str(store.root))   # pasteable when the path has spaces
+    print(f"answer with the current version: ambigrag ask QUESTION --reader-model {root} "
+          f"(or ambigrag serve --reader-model {root})")
     return 0
 
 

@@ -70,6 +70,9 @@ def _default_reader(extract: str, llm, reader_model, encoder, k: int, action_pol
 
     if extract not in EXTRACTORS:
         raise ValueError(f"extract must be one of {EXTRACTORS}, got {extract!r}")
+    if reader_model is not None and extract != "span":   # it was silently ignored
+        raise ValueError(f"reader_model ({reader_model}) is the span reader's model; it needs extract='span', "
+                         f"got extract={extract!r}")
     scorer = AmbiguityScorer(encoder=encoder) if encoder is not None else None
     if action_policy is not None:
         from readers.action_policy import ActionPolicy

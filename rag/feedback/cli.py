@@ -65,5 +65,6 @@ def cmd_crossval(args) -> int:
     if not args.data:
         res["held-out (rules+nb)"] = held_out()
     for name, acc in res.items():
-        print(f"| {name} | " + " | ".join(f"{acc[lab]:.3f}" for lab in (*LABELS, "all")) + f" | {acc['n']} |")
+        print(f"| {name} | " + " | ".join("-" if acc[lab] != acc[lab] else f"{acc[lab]:.3f}"   # NaN: no examples
+                                          for lab in (*LABELS, "all")) + f" | {acc['n']} |")
     return 0

@@ -134,10 +134,15 @@ def load_examples(path: str | Path = DATA) -> list[tuple[str, str]]:
     for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip():
             continue
-        d = json.loads(line)
-        if d.get("label") not in LABELS or not isinstance(d.get("text"), str) or not d["text"].strip():
+        try:
+            d = json.loads(line)
+        except ValueError as e:
+            raise ValueError(f"{path}:{n}: invalid JSON ({e})") from None
+        if not isinstance(d, dict) or d.get("label") not in LABELS or not isinstance(d.get("text"), str) or not d["text"].strip():
             raise ValueError(f"{path}:{n}: need a non-empty text and a label in {LABELS}, got {d!r}")
         out.append((d["text"], d["label"]))
+    if not out:
+        raise ValueError(f"{path}: no labelled follow-ups")
     return out
 
 
@@ -199,7 +204,9 @@ def held_out() -> dict[str, float]:
 
 
 def _accuracy(gold: Sequence[str], pred: Sequence[str]) -> dict[str, float]:
-    res = {lab: sum(g == p == lab for g, p in zip(gold, pred)) / max(1, gold.count(lab)) for lab in LABELS}
+    # a label without examples has no accuracy (NaN, printed "-"), not 0
+    res = {lab: sum(g == p == lab for g, p in zip(gold, pred)) / gold.count(lab) if lab in gold else math.nan
+           for lab in LABELS}
     res["all"] = sum(g == p for g, p in zip(gold, pred)) / max(1, len(gold))
     res["n"] = len(gold)
     return res

@@ -285,7 +285,10 @@ def test_bad_questions_are_refused_by_the_api(pipe, question, message):
     (["ask", "why " * 300], "question is 1199 characters long; the limit is 1000"),
     (["ask", "-k", "0", Q], "k (passages retrieved and read) must be an integer >= 1, got 0"),
     (["search", "IDX", Q, "-k", "0"], "k (passages retrieved and read) must be an integer >= 1, got 0"),
-    (["search", "IDX", " "], "query is only whitespace")])
+    (["search", "IDX", " "], "query is only whitespace"),
+    # --reader-model was silently ignored by the model-free reader
+    (["ask", "--extract", "llm", "--no-llm", "--reader-model", "/nonexistent", Q],
+     "reader_model (/nonexistent) is the span reader's model; it needs extract='span', got extract='llm'")])
 def test_bad_cli_input_is_one_line_and_status_2(example_index, capsys, argv, message):
     from rag import cli
 

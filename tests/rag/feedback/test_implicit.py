@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 
 import pytest
@@ -77,3 +78,24 @@ def test_a_bad_data_line_is_named(tmp_path):
     bad.write_text('{"text": "ok", "label": "positive"}\n{"text": "x", "label": "meh"}\n')
     with pytest.raises(ValueError, match=r"f.jsonl:2: need a non-empty text and a label"):
         load_examples(bad)
+    bad.write_text('{"text": "ok", "label": "positive"}\nnot json\n')
+    with pytest.raises(ValueError, match=r"f.jsonl:2: invalid JSON"):      # was a bare "Expecting value"
+        load_examples(bad)
+    bad.write_text('[1]\n')
+    with pytest.raises(ValueError, match=r"f.jsonl:1: need a non-empty text and a label"):   # was AttributeError
+        load_examples(bad)
+    bad.write_text('\n')
+    with pytest.raises(ValueError, match=r"f.jsonl: no labelled follow-ups"):   # was a table of zeros
+        load_examples(bad)
+
+
+def test_crossval_prints_a_dash_for_a_label_without_examples(tmp_path, capsys):
+    from rag.cli import main
+
+    data = tmp_path / "f.jsonl"
+    data.write_text("".join(json.dumps({"text": t, "label": y}) + "\n" for t, y in [
+        ("thanks!", "positive"), ("great, thank you", "positive"), ("that's wrong", "negative"),
+        ("nonsense", "negative"), ("who won in 1950?", "new_topic"), ("what about 1951?", "new_topic")]))
+    assert main(["-q", "feedback", "crossval", "--data", str(data), "--folds", "2"]) == 0
+    rows = {r.split(" | ")[0].strip("| "): r.split(" | ")[1:] for r in capsys.readouterr().out.splitlines()[2:]}
+    assert rows["rules"][0] == "-" and rows["rules"][1:4] == ["1.000", "1.000", "1.000"]   # no rephrase examples

@@ -55,9 +55,13 @@ def _check(args) -> None:
 def cmd_feedback(args) -> int:
     from eval.data import load_ramdocs
     from eval.feedback_sim import SimSettings, simulate
+    from indexes.paths import check_outputs
     from readers.bandit import BanditSettings
 
     _check(args)
+    out = Path(args.json)
+    check_outputs({"--json": out, "--json's markdown": out.with_suffix(".md"), "--json's plot": out.with_suffix(".png")},
+                  {"--data": args.data})
     try:
         noises = [float(x) for x in args.noise.split(",") if x.strip()]
     except ValueError:
@@ -74,7 +78,6 @@ def cmd_feedback(args) -> int:
                            split_seed=args.seed, top_layers=args.top_layers,
                            bandit=BanditSettings(lr=args.lr, epochs=args.epochs, train_layers=args.train_layers,
                                                  rehearsal=args.rehearsal, supervised=args.supervised_mix))
-    out = Path(args.json)
     out.parent.mkdir(parents=True, exist_ok=True)
     rep = simulate(records, settings, noises=noises, supervised=not args.no_supervised,
                    on_round=lambda partial: write(partial, out))

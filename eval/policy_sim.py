@@ -232,6 +232,10 @@ def choose_lam(outcomes: Sequence[Outcome], grid: Sequence[float] = (0.1, 1.0, 1
     (the training questions only)."""
     from readers.action_policy import ActionPolicy
 
+    if len(outcomes) < folds:   # every fold needs questions to score (it was a numpy broadcast error)
+        raise ValueError(f"only {len(outcomes)} training questions to choose the ridge strength by {folds}-fold "
+                         f"cross-validation; at least {folds} are needed (usable training questions are those "
+                         f"whose retrieved passages hold a gold answer)")
     order = np.random.default_rng(seed).permutation(len(outcomes))
     scores = {}
     for lam in grid:

@@ -78,3 +78,37 @@ def corpus_digest(path: Path, stamps=None) -> str:
     if own:
         stamps.save()
     return out
+
+
+def check_outputs(outputs: dict[str, str | Path | None], inputs: dict[str, str | Path | None] | None = None,
+                  dirs: dict[str, str | Path | None] | None = None) -> None:
+    """Refuse, before any work, output files that would overwrite an input or each other, or that
+    cannot be written: an existing directory, or a file on the way to its folder. ``outputs``
+    and ``inputs`` map what names a path ("--json", "--json's markdown") to it (None: unused);
+    ``dirs``: output directories (an existing file there is refused; files inside may be listed
+    in ``outputs``).
+
+    >>> check_outputs({"--json": "gold.json"}, {"--gold": "gold.json"})
+    Traceback (most recent call last):
+    ...
+    ValueError: --json gold.json is the --gold file: writing it would destroy the input
+    """
+    ins = {Path(p).resolve(): name for name, p in (inputs or {}).items() if p is not None}
+    seen: dict[Path, str] = {}
+    for name, p in (dirs or {}).items():
+        if p is not None and Path(p).exists() and not Path(p).is_dir():
+            raise ValueError(f"{name} {p}: exists and is not a directory")
+    for name, p in outputs.items():
+        if p is None:
+            continue
+        r = Path(p).resolve()
+        if r in ins:
+            raise ValueError(f"{name} {p} is the {ins[r]} file: writing it would destroy the input")
+        if r in seen:
+            raise ValueError(f"{name} {p} is also {seen[r]}: one would overwrite the other")
+        if r.is_dir():
+            raise ValueError(f"{name} {p}: is a directory")
+        blocking = next((a for a in r.parents if a.exists()), None)
+        if blocking is not None and not blocking.is_dir():
+            raise ValueError(f"{name} {p}: {blocking} is a file, not a folder")
+        seen[r] = name

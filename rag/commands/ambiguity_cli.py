@@ -102,9 +102,13 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     from eval.data import default_path, load_ambigqa
     from eval.report import markdown_table
+    from indexes.paths import check_outputs
     from readers.ambiguity import AmbiguityModel, build_features
     from readers.ambiguity_train import majority_baseline, metrics, reliability_diagram
 
+    plot = args.plot or (str(Path(args.json).with_suffix(".png")) if args.json else None)
+    check_outputs({"--json": args.json, "--plot" if args.plot else "--json's plot": plot},
+                  {"--data": args.data, "--train": args.train})
     models = {name: AmbiguityModel.load(Path(args.models) / f"ambiguity_{name}" if args.models
                                         else shipped_model_dir(name), expect=spec)
               for name, spec in SPECS.items()}  # a bad --models fails here, not after retrieval
@@ -129,11 +133,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
     sys.stdout.write(markdown_table(rows, ["model", "accuracy", "f1_ambiguous", "auroc", "ece", "threshold"]))
     print(f"ambiguous rate: {y.mean():.3f} of {len(y)}; classifier time per question (features given): "
           + ", ".join(f"{k} {v:.3f} ms" for k, v in timing.items()))
-    plot = args.plot or (str(Path(args.json).with_suffix(".png")) if args.json else None)
     if plot:
+        Path(plot).parent.mkdir(parents=True, exist_ok=True)
         reliability_diagram(curves, plot)
         print(f"reliability diagram: {plot}")
     if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps({"n": len(y), "ambiguous_rate": float(y.mean()), "rows": rows,
                                                "ms_per_question": timing}, indent=2))
     return 0

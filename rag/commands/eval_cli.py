@@ -37,7 +37,9 @@ def register(sub) -> None:
 def cmd_score(args: argparse.Namespace) -> int:
     from eval.report import write_report
     from eval.score import score_file
+    from indexes.paths import check_outputs
 
+    check_outputs({"--json": args.json, "--md": args.md}, {"--pred": args.pred, "--gold": args.gold})
     result = score_file(args.dataset, args.gold, args.pred)
     md = write_report(result, args.json, args.md, title=f"{args.dataset} scores for {args.pred}")
     sys.stdout.write(md)

@@ -148,6 +148,7 @@ def _ambigqa(args: argparse.Namespace, out: Path, index, encoder, reader, classi
 def _check_args(args: argparse.Namespace) -> None:
     """Bad numbers and missing files fail here, before the output directory, the index and the
     models (before, ``--dev-limit 0`` first retrieved for all 10,036 training questions)."""
+    from indexes.paths import check_outputs
     from rag.validation import require_at_least
 
     require_at_least((("-k", args.k), ("--max-passages", args.max_passages),
@@ -156,6 +157,9 @@ def _check_args(args: argparse.Namespace) -> None:
                         ("--index", args.index)):
         if value is not None and not Path(value).exists():
             raise FileNotFoundError(f"{flag} {value}: no such file or directory")
+    out = Path(args.out)
+    check_outputs({"--json": args.json, "--out's report.json": out / "report.json", "--out's report.md": out / "report.md"},
+                  {"--train": args.train, "--dev": args.dev, "--ramdocs": args.ramdocs}, dirs={"--out": out})
 
 
 def _write_report(report: dict, out: Path, json_path: str | None) -> None:

@@ -110,6 +110,10 @@ def cmd_retrieval(args: argparse.Namespace) -> int:
     require_at_least((("--limit", args.limit), ("--batch-size", args.batch_size)))
     if args.rewrite:
         _rewrite_names(args.rewrite)  # before the baseline runs, not after
+    from indexes.paths import check_outputs
+
+    check_outputs({"--json": args.json, "--md": args.md},
+                  {"--data": args.data, "--origin": args.origin, "the index": args.index})
     questions, covered = _questions(args)
     index = indexes.load(args.index or default_index(device=args.device), device=args.device)
     results, timings = {}, {}

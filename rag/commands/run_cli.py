@@ -104,10 +104,14 @@ def _load(args) -> list[dict]:
 def cmd_run(args: argparse.Namespace) -> int:
     import indexes
     from eval.run import run_ambigqa, run_gold_docs
+    from indexes.paths import check_outputs
     from rag.defaults import default_index
     from rag.pipeline import default_llm
     from readers.reader import AmbiguityScorer
 
+    out = Path(args.out) if args.out else None   # checked before the run, not after it
+    check_outputs({"--json": args.json, "--out's report.json": out and out / "report.json",
+                   "--out's report.md": out and out / "report.md"}, {"--data": args.data}, dirs={"--out": out})
     records = _load(args)
     if not records:
         raise ValueError(f"no {args.dataset} questions to run")

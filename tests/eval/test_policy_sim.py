@@ -96,3 +96,14 @@ def test_answer_in_hits_needs_a_whole_word_match():
     assert answer_in_hits(RECORD, [hit])
     other = Hit(Passage("p", "Grinton", "A village, not Rupert Grinton."), 1.0, 1, "x")
     assert not answer_in_hits(RECORD, [other])
+
+
+def test_choose_lam_needs_a_question_per_fold():
+    """`eval policy --train-limit 2` ended in "operands could not be broadcast together"."""
+    from eval.policy_sim import choose_lam
+
+    rows = [Outcome(str(i), (float(i), 1.0), (1.0, 0.0, 0.0, 0.0), ("single", "abstain"), 0, (0.0,) * 4)
+            for i in range(4)]
+    with pytest.raises(ValueError, match="only 4 training questions to choose the ridge strength by 5-fold "
+                                         "cross-validation; at least 5 are needed"):
+        choose_lam(rows)

@@ -216,6 +216,10 @@ class Pipeline:
         """Answers for many questions: retrieval in batches, then the reader, with a progress bar."""
         from tqdm.auto import tqdm
 
+        if isinstance(questions, str):   # it was read as one question per character
+            raise ValueError("answer_many takes a list of questions, got one string; use ask() for one question")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
         questions = [validate_question(q, what=f"question {i}") for i, q in enumerate(questions)]
         out: list[Answer] = []
         bar = tqdm(total=len(questions), desc="answering", unit="q", disable=not progress)

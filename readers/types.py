@@ -92,9 +92,14 @@ class Answer:
             raise ValueError(f"unknown Answer fields: {sorted(unknown)}")
         if d["kind"] not in ("single", "multi", "clarify", "abstain"):
             raise ValueError(f"Answer kind must be single, multi, clarify or abstain, got {d['kind']!r}")
-        readings = tuple(Reading(r["label"], r["answer"], tuple(r.get("citations", ())), r.get("support", 0.0),
-                                 tuple(SpanLog(**s) for s in r.get("spans", ()))) for r in d.get("readings", ()))
-        passages = tuple(Passage(p["id"], p.get("title", ""), p["text"], p.get("meta", {}))
-                         for p in d.get("passages", ()))
+        try:
+            readings = tuple(Reading(r["label"], r["answer"], tuple(r.get("citations", ())), r.get("support", 0.0),
+                                     tuple(SpanLog(**s) for s in r.get("spans", ()))) for r in d.get("readings", ()))
+            passages = tuple(Passage(p["id"], p.get("title", ""), p["text"], p.get("meta", {}))
+                             for p in d.get("passages", ()))
+        except KeyError as e:    # a reading or passage without a required field
+            raise ValueError(f"an Answer's readings and passages need field {e}") from None
+        except (TypeError, AttributeError) as e:   # not a dict, or a span with unknown fields
+            raise ValueError(f"malformed reading, span or passage in an Answer dict: {e}") from None
         rest = {k: v for k, v in d.items() if k not in ("readings", "passages", "sources")}
         return cls(**rest, readings=readings, passages=passages, sources=tuple(d.get("sources", ())))

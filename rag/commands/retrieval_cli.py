@@ -83,6 +83,8 @@ def _questions(args) -> tuple[list[dict], set[str] | None]:
 
     questions = load_ambigqa(args.data)
     origin = Path(args.origin) if args.origin else shared_data_dir() / "ambigqa_passages" / "passage_origin.jsonl"
+    if args.origin and not origin.is_file():   # a mistyped --origin silently dropped the covered rows
+        raise FileNotFoundError(f"--origin {origin}: no such file")
     covered = covered_ids(questions, origin) if origin.exists() else None
     if args.subset == "covered":
         if covered is None:

@@ -66,3 +66,19 @@ def test_eval_retrieval_cli_on_small_index(small_index_dir, small_index, dev_que
                            (["--rewrite", "nope"], "--rewrite takes a comma-separated subset of")):
         assert main(["-q", "eval", "retrieval", str(small_index_dir), *flags]) == 2
         assert message in capsys.readouterr().err
+
+
+def test_a_bad_origin_file_is_named(small_index_dir, dev_questions, shared_data, tmp_path, capsys):
+    """A missing --origin silently dropped the covered rows; a data file given as --origin was an
+    AttributeError traceback, a non-JSON one 'Expecting value' without the file."""
+    from rag.cli import main
+
+    base = ["-q", "eval", "retrieval", str(small_index_dir), "--limit", "3", "-k", "5", "--origin"]
+    assert main([*base, str(tmp_path / "nope.jsonl")]) == 2
+    assert f"--origin {tmp_path / 'nope.jsonl'}: no such file" in capsys.readouterr().err
+    notes = tmp_path / "notes.txt"
+    notes.write_text("hello\n")
+    assert main([*base, str(notes)]) == 2
+    assert f"{notes}:1: invalid JSON" in capsys.readouterr().err
+    assert main([*base, str(shared_data / "ambigqa" / "dev_light.json")]) == 2
+    assert "dev_light.json:1: not a passage-origin row" in capsys.readouterr().err

@@ -20,6 +20,9 @@ def register(sub) -> None:
     p.add_argument("--pred", required=True, help="prediction file (JSON or JSONL)")
     p.add_argument("--json", metavar="OUT", help="write metrics, per-example rows and categories as JSON")
     p.add_argument("--md", metavar="OUT", help="also write the markdown table to a file")
+    p.add_argument("--only-predicted", action="store_true",
+                   help="AmbigQA: score only the gold questions the file predicts (e.g. the subset `eval run "
+                        "--limit N` or the covered questions answered); default: every gold question must be there")
     p.set_defaults(func=cmd_score)
     from eval.feedback_cli import register as register_feedback
     from rag.commands.ambiguity_cli import register_eval as register_ambiguity
@@ -40,7 +43,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     from indexes.paths import check_outputs
 
     check_outputs({"--json": args.json, "--md": args.md}, {"--pred": args.pred, "--gold": args.gold})
-    result = score_file(args.dataset, args.gold, args.pred)
+    result = score_file(args.dataset, args.gold, args.pred, only_predicted=args.only_predicted)
     md = write_report(result, args.json, args.md, title=f"{args.dataset} scores for {args.pred}")
     sys.stdout.write(md)
     return 0

@@ -158,3 +158,17 @@ def test_cli_scores_full_dev_file(dev_questions, tmp_path, capsys):
     assert rep["summary"]["f1_ans_all"] == pytest.approx(sum(f1) / 2002)
     assert rep["summary"]["f1_ans_multi"] == pytest.approx(sum(multi) / len(multi))
     assert len(rep["rows"]) == 2002 and "| f1_ans_all |" in capsys.readouterr().out
+
+    # the subset `eval run --limit 10` answers: refused whole ("1992 id(s) missing"), scored with
+    # --only-predicted as those 10 questions alone
+    sub = tmp_path / "sub.json"
+    sub.write_text(json.dumps({r["id"]: [guess[r["id"]]] for r in dev_questions[:10]}))
+    assert main(["-q", "eval", "score", "--dataset", "ambigqa", "--pred", str(sub)]) == 2
+    assert "1992 id(s) missing" in capsys.readouterr().err
+    assert main(["-q", "eval", "score", "--dataset", "ambigqa", "--pred", str(sub), "--only-predicted",
+                 "--json", str(out)]) == 0
+    part = json.loads(out.read_text())
+    assert len(part["rows"]) == 10 and part["summary"]["f1_ans_all"] == pytest.approx(sum(f1[:10]) / 10)
+    sub.write_text(json.dumps({"nope": ["x"]}))
+    assert main(["-q", "eval", "score", "--dataset", "ambigqa", "--pred", str(sub), "--only-predicted"]) == 2
+    assert "1 id(s) not in the gold file, e.g. ['nope']" in capsys.readouterr().err

@@ -51,6 +51,8 @@ def _span_readers(args, scorer, n: int, data_path) -> dict:
         raise ValueError(f"the span reader {model.version} was trained on {data_path}: scoring it there "
                          "would be in-sample. Out-of-fold figures: `ambigrag train reader` (report.md); "
                          "or pass --reader-model with a model trained on other questions")
+    if data_path is not None and trained_on and args.dataset == "ramdocs":
+        _refuse_training_questions(model, trained_on, data_path)
     out = {}
     if args.reader in ("ambig", "both"):
         gate = 0.0 if args.dataset == "ramdocs" else 0.5  # gold documents vs retrieved passages
@@ -58,6 +60,24 @@ def _span_readers(args, scorer, n: int, data_path) -> dict:
     if args.reader in ("baseline", "both"):
         out["baseline"] = SpanBaseline(model, max_passages=n)
     return out
+
+
+def _refuse_training_questions(model, trained_on: str, data_path) -> None:
+    """A part of the reader's training file (``head -12 RAMDocs_dev.jsonl``) is in-sample too: when
+    that file is the shared RAMDocs copy (same hash), refuse ``data_path`` questions it holds."""
+    from eval.data import default_path, load_ramdocs
+    from readers.span_train import data_hash
+
+    train = default_path("ramdocs")
+    if not train.is_file() or data_hash(train) != trained_on:
+        return
+    seen = {r["question"].strip().lower() for r in load_ramdocs(train)}
+    overlap = [r["question"] for r in load_ramdocs(data_path) if r["question"].strip().lower() in seen]
+    if overlap:
+        raise ValueError(f"{len(overlap)} question(s) of {data_path} trained the span reader {model.version} "
+                         f"(they are in {train}), e.g. {overlap[0]!r}: scoring them would be in-sample. "
+                         "Out-of-fold figures: `ambigrag train reader`; or pass --reader-model with a model "
+                         "trained on other questions")
 
 
 def _readers(args, llm, scorer) -> dict:

@@ -104,7 +104,7 @@ def test_cli_eval_run_writes_reports_and_the_summary_json(tmp_path, capsys):
     data = tmp_path / "two.jsonl"
     data.write_text("".join(json.dumps(r) + "\n" for r in load_ramdocs()[:2]))
     assert main(["-q", "eval", "run", "--dataset", "ramdocs", "--data", str(data), "--reader", "ambig",
-                 "--no-llm", "--json", str(js)]) == 0
+                 "--no-llm", "--extract", "score", "--json", str(js)]) == 0   # the span reader trained on them
     assert json.loads(js.read_text())["ambig"]["n"] == 2
     capsys.readouterr()
     assert main(["-q", "eval", "run", "--dataset", "ramdocs", "--reader", "ambig", "--no-llm",
@@ -178,3 +178,15 @@ def test_cli_eval_run_refuses_the_span_reader_on_its_own_training_file(capsys):
     assert main(["-q", "eval", "run", "--dataset", "ramdocs", "--limit", "2"]) == 2
     err = capsys.readouterr().err
     assert "was trained on" in err and "would be in-sample" in err and "RAMDocs_dev.jsonl" in err
+
+
+def test_cli_eval_run_refuses_part_of_the_training_file_too(shared_data, tmp_path, capsys):
+    """`head -12 RAMDocs_dev.jsonl > part.jsonl` passed the whole-file hash check and scored the
+    shipped reader on its own training questions."""
+    from rag.cli import main
+
+    part = tmp_path / "part.jsonl"
+    part.write_text("".join((shared_data / "ramdocs" / "RAMDocs_dev.jsonl").read_text().splitlines(True)[:12]))
+    assert main(["-q", "eval", "run", "--dataset", "ramdocs", "--data", str(part), "--limit", "2"]) == 2
+    err = capsys.readouterr().err
+    assert f"12 question(s) of {part} trained the span reader" in err and "would be in-sample" in err

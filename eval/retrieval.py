@@ -16,7 +16,6 @@ origin file is never a retrieval feature.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -31,19 +30,14 @@ SUBSETS = ("all", "multi", "covered", "covered_multi")
 def covered_ids(questions: Sequence[dict], origin_path: str | Path) -> set[str]:
     """Ids of questions that have passages in the corpus, according to passage_origin.jsonl (one
     ``{question_id, question, ...}`` object a line); raises ValueError naming a bad line."""
+    from indexes.datafiles import jsonl_objects
+
     ids, texts = set(), set()
-    with open(origin_path, encoding="utf-8") as f:
-        for n, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except ValueError as e:
-                raise ValueError(f"{origin_path}:{n}: invalid JSON ({e}); expected passage_origin.jsonl lines") from None
-            if not isinstance(row, dict) or not ("question_id" in row or "question" in row):
-                raise ValueError(f"{origin_path}:{n}: not a passage-origin row (no question_id or question)")
-            ids.add(str(row.get("question_id")))
-            texts.add(" ".join(str(row.get("question", "")).lower().split()))
+    for n, row in jsonl_objects(origin_path):
+        if not ("question_id" in row or "question" in row):
+            raise ValueError(f"{origin_path}:{n}: not a passage-origin row (no question_id or question)")
+        ids.add(str(row.get("question_id")))
+        texts.add(" ".join(str(row.get("question", "")).lower().split()))
     return {q["id"] for q in questions if q["id"] in ids or " ".join(q["question"].lower().split()) in texts}
 
 

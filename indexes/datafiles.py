@@ -7,6 +7,7 @@ is built from AmbigQA train); :mod:`eval.data` loads the evaluation datasets on 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,30 @@ def read_json_or_jsonl(path: str | Path) -> Any:
         return [_loads(line, f"{path}, line {n}") for n, line in enumerate(text.split("\n"), start=1)
                 if line.strip()]
     return _loads(text, str(path))
+
+
+def jsonl_objects(path: str | Path) -> Iterator[tuple[int, dict]]:
+    """``(line number, object)`` for each non-blank line of a JSONL file; a ValueError names the
+    file and line of invalid JSON or of a line that is not a JSON object.
+
+    ``for n, rec in jsonl_objects("feedback.jsonl"): ...`` (used by every JSONL reader of
+    records whose own check then names the same ``path:n``).
+    """
+    with open(path, "rb") as f:
+        for n, raw in enumerate(f, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise ValueError(f"{path}:{n}: not UTF-8 (byte 0x{raw[e.start]:02x})") from None
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except (ValueError, RecursionError) as e:
+                raise ValueError(f"{path}:{n}: invalid JSON ({e})") from None
+            if not isinstance(obj, dict):
+                raise ValueError(f"{path}:{n}: expected a JSON object, got {type(obj).__name__}")
+            yield n, obj
 
 
 def _is_aliases(x: Any) -> bool:

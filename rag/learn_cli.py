@@ -106,16 +106,12 @@ def _is_export(path: str | Path) -> bool:
 
 
 def _export_records(path: str | Path):
-    with open(path, encoding="utf-8") as f:
-        for n, line in enumerate(f, start=1):
-            if line.strip():
-                try:
-                    rec = json.loads(line)
-                except ValueError as e:
-                    raise ValueError(f"{path}:{n}: invalid JSON ({e})") from None
-                if not isinstance(rec, dict) or not isinstance(rec.get("turns"), list):
-                    raise ValueError(f"{path}:{n}: not a feedback export record (no turns)")
-                yield rec
+    from indexes.datafiles import jsonl_objects
+
+    for n, rec in jsonl_objects(path):
+        if not isinstance(rec.get("turns"), list):
+            raise ValueError(f"{path}:{n}: not a feedback export record (no turns)")
+        yield rec
 
 
 def db_to_learner_jsonl(db: str | Path, index_dir: str | Path | None, out: Path) -> int:

@@ -30,7 +30,6 @@ every batch.
 
 from __future__ import annotations
 
-import json
 import math
 import random
 import time
@@ -106,19 +105,9 @@ class Feedback:
 
 def read_feedback(path: str | Path) -> list[Feedback]:
     """Feedback records of a JSONL export (a ValueError names the file and line)."""
-    out = []
-    with open(path, encoding="utf-8") as f:
-        for n, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except ValueError as e:
-                raise ValueError(f"{path}:{n}: invalid JSON ({e})") from None
-            if not isinstance(rec, dict):
-                raise ValueError(f"{path}:{n}: expected a JSON object")
-            out.append(Feedback.from_dict(rec, f"{path}:{n}"))
-    return out
+    from indexes.datafiles import jsonl_objects
+
+    return [Feedback.from_dict(rec, f"{path}:{n}") for n, rec in jsonl_objects(path)]
 
 
 # --- the loss: pure functions over log-probabilities ------------------------------------------

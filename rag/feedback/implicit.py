@@ -37,7 +37,6 @@ written after the rules were frozen (``ambigrag feedback crossval`` prints both)
 
 from __future__ import annotations
 
-import json
 import math
 import random
 import re
@@ -130,15 +129,11 @@ class NaiveBayes:
 
 def load_examples(path: str | Path = DATA) -> list[tuple[str, str]]:
     """The labelled follow-ups ``[(text, label)]``; raises ValueError naming a bad line."""
+    from indexes.datafiles import jsonl_objects
+
     out = []
-    for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            d = json.loads(line)
-        except ValueError as e:
-            raise ValueError(f"{path}:{n}: invalid JSON ({e})") from None
-        if not isinstance(d, dict) or d.get("label") not in LABELS or not isinstance(d.get("text"), str) or not d["text"].strip():
+    for n, d in jsonl_objects(path):
+        if d.get("label") not in LABELS or not isinstance(d.get("text"), str) or not d["text"].strip():
             raise ValueError(f"{path}:{n}: need a non-empty text and a label in {LABELS}, got {d!r}")
         out.append((d["text"], d["label"]))
     if not out:

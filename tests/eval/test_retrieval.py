@@ -81,4 +81,8 @@ def test_a_bad_origin_file_is_named(small_index_dir, dev_questions, shared_data,
     assert main([*base, str(notes)]) == 2
     assert f"{notes}:1: invalid JSON" in capsys.readouterr().err
     assert main([*base, str(shared_data / "ambigqa" / "dev_light.json")]) == 2
-    assert "dev_light.json:1: not a passage-origin row" in capsys.readouterr().err
+    assert "dev_light.json:1: expected a JSON object, got list" in capsys.readouterr().err
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text('{"passage_id": "p1"}\n')
+    assert main([*base, str(rows)]) == 2
+    assert f"{rows}:1: not a passage-origin row (no question_id or question)" in capsys.readouterr().err

@@ -205,7 +205,7 @@ def test_feedback_db_to_learner_records(small_index_dir, sample_records, tmp_pat
     assert load_feedback(args) == read_feedback(out)
     bad = tmp_path / "bad.jsonl"
     bad.write_text(export.read_text().splitlines()[0] + "\n[1]\n")
-    with pytest.raises(ValueError, match=r"bad.jsonl:2: not a feedback export record"):
+    with pytest.raises(ValueError, match=r"bad.jsonl:2: expected a JSON object, got list"):
         load_feedback(argparse.Namespace(feedback=str(bad), feedback_db=None, index=str(small_index_dir)))
     # spans that cite passages of another index: say so (it said "no rated interaction with a logged span")
     other = FeedbackStore(tmp_path / "other.db")

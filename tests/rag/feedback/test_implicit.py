@@ -82,7 +82,7 @@ def test_a_bad_data_line_is_named(tmp_path):
     with pytest.raises(ValueError, match=r"f.jsonl:2: invalid JSON"):      # was a bare "Expecting value"
         load_examples(bad)
     bad.write_text('[1]\n')
-    with pytest.raises(ValueError, match=r"f.jsonl:1: need a non-empty text and a label"):   # was AttributeError
+    with pytest.raises(ValueError, match=r"f.jsonl:1: expected a JSON object, got list"):   # was AttributeError
         load_examples(bad)
     bad.write_text('\n')
     with pytest.raises(ValueError, match=r"f.jsonl: no labelled follow-ups"):   # was a table of zeros

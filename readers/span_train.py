@@ -21,7 +21,6 @@ make a run repeatable on one machine.
 from __future__ import annotations
 
 import hashlib
-import json
 import random
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
@@ -73,23 +72,15 @@ def read_jsonl(path: str | Path) -> list[dict]:
     Raises OSError for an unreadable path and ValueError naming the file and line for anything
     else (non-UTF-8 bytes, invalid JSON, a record or document of the wrong shape).
     """
+    from indexes.datafiles import jsonl_objects
+
     out = []
-    with open(path, "rb") as f:
-        for n, raw in enumerate(f, start=1):
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as e:
-                raise ValueError(f"{path}:{n}: not UTF-8 (byte 0x{raw[e.start]:02x})") from None
-            if line.strip():
-                try:
-                    rec = json.loads(line)
-                except (ValueError, RecursionError) as e:
-                    raise ValueError(f"{path}:{n}: invalid JSON ({type(e).__name__})") from None
-                if not _is_record(rec):
-                    raise ValueError(f"{path}:{n}: expected an object with a string 'question' and "
-                                     "'documents': a list of objects whose text, answer and type "
-                                     "are strings when present")
-                out.append(rec)
+    for n, rec in jsonl_objects(path):
+        if not _is_record(rec):
+            raise ValueError(f"{path}:{n}: expected an object with a string 'question' and "
+                             "'documents': a list of objects whose text, answer and type "
+                             "are strings when present")
+        out.append(rec)
     return out
 
 

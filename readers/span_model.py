@@ -227,8 +227,26 @@ def require_in_range(what: str, obj: Any, checks: dict[str, bool], need: str) ->
         raise ValueError(f"{what} out of range: {', '.join(bad)} (need {need})")
 
 
+MAX_QUESTION_TOKENS = 64
+"""Question tokens a window keeps: SQuAD's ``max_query_length`` (64, the BERT / HF QA scripts'
+default), so a long question leaves room for the passage."""
+
+
+def cut_question(tokenizer, question: str, max_length: int, stride: int) -> str:
+    """``question`` cut to :data:`MAX_QUESTION_TOKENS` tokens and to what leaves a window more
+    passage tokens than ``stride`` (a 1,000-character question raised the tokenizer's "Sequence
+    to truncate too short" error); unchanged when it fits, as every training question does."""
+    keep = max(1, min(MAX_QUESTION_TOKENS, max_length - stride - 4))
+    enc = tokenizer(question, add_special_tokens=False, return_offsets_mapping=True)
+    if len(enc["input_ids"]) <= keep:
+        return question
+    return question[: enc["offset_mapping"][keep - 1][1]]
+
+
 def windows(tokenizer, question: str, passages: Sequence[str], max_length: int, stride: int):
-    """Tokenised (question, passage) windows with offsets and the passage index of each."""
+    """Tokenised (question, passage) windows with offsets and the passage index of each (the
+    question cut by :func:`cut_question`)."""
+    question = cut_question(tokenizer, question, max_length, stride)
     return tokenizer([question] * len(passages), list(passages), truncation="only_second",
                      max_length=max_length, stride=stride, return_overflowing_tokens=True,
                      return_offsets_mapping=True, padding=False)

@@ -130,7 +130,10 @@ def data_hash(path: str | Path) -> str:
 
 def features(tokenizer, examples: Sequence[SpanExample], max_length: int, stride: int) -> list[dict]:
     """Tokenised windows with start/end token labels (0, 0 = [CLS] = no answer)."""
-    enc = tokenizer([e.question for e in examples], [e.context for e in examples],
+    from readers.span_model import cut_question
+
+    enc = tokenizer([cut_question(tokenizer, e.question, max_length, stride) for e in examples],
+                    [e.context for e in examples],
                     truncation="only_second", max_length=max_length, stride=stride,
                     return_overflowing_tokens=True, return_offsets_mapping=True, padding=False)
     feats = []

@@ -218,3 +218,20 @@ def test_span_reader_window_settings_are_checked_not_replaced(tmp_path):
     with pytest.raises(ValueError, match="stride 96 must be < max_length 64 - 2"):
         SpanReader(max_length=64)  # the shipped manifest's stride does not fit a 64-token window
     assert SpanReader(max_length=64, stride=0).stride == 0  # 0 (no overlap) was replaced by 96
+
+
+def test_a_question_at_the_length_limit_is_read_not_a_tokenizer_error(shipped, ramdocs):
+    """A 987-character question (under the 1,000-character limit) raised the tokenizer's
+    "Sequence to truncate too short"; the question is cut to 64 tokens, as SQuAD's max_query_length."""
+    from readers.span_model import MAX_QUESTION_TOKENS, cut_question
+
+    q, j, want = CASES[0]
+    text = next(r for r in ramdocs if r["question"] == q)["documents"][j]["text"]
+    assert cut_question(shipped.tokenizer, q, 256, 96) == q                  # a real question is untouched
+    long_q = q + " ?" * 480
+    cut = cut_question(shipped.tokenizer, long_q, 256, 96)
+    assert long_q.startswith(cut) and len(shipped.tokenizer(cut, add_special_tokens=False)["input_ids"]) == \
+        MAX_QUESTION_TOKENS
+    assert shipped.read(long_q, [text])[0].best.text == shipped.read(cut, [text])[0].best.text
+    assert len(shipped.tokenizer(cut_question(shipped.tokenizer, long_q, 128, 96),
+                                 add_special_tokens=False)["input_ids"]) == 128 - 96 - 4   # room for the passage

@@ -84,20 +84,38 @@ def create_app(pipeline, store, *, passages: Callable[[str], Passage | None] | N
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
-    @app.middleware("http")
-    async def log_request(request, call_next):
-        t0 = time.perf_counter()
-        response = await call_next(request)
-        log.info("%s %s %d %.1f ms", request.method, request.url.path, response.status_code,
-                 1000 * (time.perf_counter() - t0))
-        return response
-
     app.add_middleware(BodyLimit, max_bytes=max_body)
+    app.add_middleware(RequestLog)   # outermost: a 413 of BodyLimit and a crash are logged too
     return app
 
 
+class RequestLog:
+    """ASGI middleware: one log line per HTTP request, ``METHOD PATH STATUS MS``; a request whose
+    handler raised is logged as 500 (the error handler then sends the 500)."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        t0, status = time.perf_counter(), 500
+
+        async def noting_send(msg):
+            nonlocal status
+            if msg["type"] == "http.response.start":
+                status = msg["status"]
+            await send(msg)
+
+        try:
+            await self.app(scope, receive, noting_send)
+        finally:
+            log.info("%s %s %d %.1f ms", scope["method"], scope["path"], status, 1000 * (time.perf_counter() - t0))
+
+
 class BodyLimit:
-    """ASGI middleware: 413 for a body over ``max_bytes`` (by Content-Length, or while streaming)."""
+    """ASGI middleware: 413 for a body over ``max_bytes`` (by Content-Length, or while streaming),
+    before the app sees any of it."""
 
     def __init__(self, app, max_bytes: int = MAX_BODY):
         self.app, self.max_bytes = app, max_bytes
@@ -108,33 +126,29 @@ class BodyLimit:
         length = dict(scope.get("headers") or []).get(b"content-length")
         if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
             return await self._too_large(send)
-        seen, over = 0, False
-
-        async def limited():
-            # Past the limit the app gets an empty end of body, and its response is replaced below.
-            nonlocal seen, over
-            if over:
-                return {"type": "http.request", "body": b"", "more_body": False}
+        # the whole body first (at most max_bytes): past the limit the app never runs, so nothing
+        # of a request answered 413 is stored (a chunked body used to reach the handler cut short)
+        chunks, seen = [], 0
+        while True:
             msg = await receive()
+            if msg["type"] != "http.request":   # the client went away
+                return
             seen += len(msg.get("body", b""))
             if seen > self.max_bytes:
-                over = True
-                return {"type": "http.request", "body": b"", "more_body": False}
-            return msg
+                return await self._too_large(send)
+            chunks.append(msg.get("body", b""))
+            if not msg.get("more_body"):
+                break
+        replayed = False
 
-        started = False
+        async def replay():
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
 
-        async def guarded_send(msg):
-            nonlocal started
-            if over:
-                if not started:
-                    started = True
-                    await self._too_large(send)
-                return
-            started = started or msg["type"] == "http.response.start"
-            await send(msg)
-
-        await self.app(scope, limited, guarded_send)
+        await self.app(scope, replay, send)
 
     async def _too_large(self, send) -> None:
         import json

@@ -205,3 +205,18 @@ def test_corrections_switch_between_readings_across_followups(client):
     f3 = client.post("/api/followup", json={"interaction_id": f2["interaction_id"], "text": "no, the other one"}).json()
     assert f3["followup"]["label"] == "rephrase"
     assert [(x["label"], x["answer"]) for x in f3["readings"]] == [("Bobby Carpenter (American football)", "2006")]
+
+
+def test_a_chunked_body_over_the_limit_is_not_acted_on(client, caplog):
+    """A valid rating followed by 20,000 spaces in a second chunk: the client got 413, but the
+    handler had read the first chunk and stored the rating; neither was logged."""
+    import logging
+
+    iid = client.post("/api/ask", json={"question": Q}).json()["interaction_id"]
+    head = json.dumps({"interaction_id": iid, "rating": "wrong"}).encode()
+    with caplog.at_level(logging.INFO, logger="ambigrag.web"):
+        r = client.post("/api/feedback", content=iter([head, b" " * 20000]),
+                        headers={"content-type": "application/json"})
+    assert r.status_code == 413
+    assert rows(client.db, "SELECT COUNT(*) FROM ratings") == [(0,)]
+    assert [m.rsplit(" ", 2)[0] for m in caplog.messages if m.startswith("POST")] == ["POST /api/feedback 413"]

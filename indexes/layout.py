@@ -45,6 +45,9 @@ def resolve(root: str | Path) -> Path:
     points to, or ``root`` itself for a flat index. The pointer must name a real directory
     directly inside ``root`` (a symlink that leaves it is refused)."""
     root = Path(root)
+    if root.is_file():
+        raise IndexLoadError(f"{root} is a file, not an index directory (build one with `ambigrag index build "
+                             f"{root} --out DIR`)")
     ptr = root / POINTER
     try:
         st = os.lstat(ptr)
@@ -92,6 +95,11 @@ def install(tmp: Path, out: Path) -> Path:
         flat = _flat_files(out)
         name = f"{VERSION_PREFIX}{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{uuid.uuid4().hex[:6]}"
         os.rename(tmp, out / name)
+        copied = out / POINTER
+        if copied.is_dir() and not copied.is_symlink():   # a copy made with links followed (cp -rL)
+            aside = out / f".{POINTER}.copy-{uuid.uuid4().hex[:8]}"
+            os.rename(copied, aside)                       # a link cannot replace a directory
+            flat = [*flat, aside]
         _point(out, POINTER, name)
         if not os.path.islink(out / MANIFEST):
             _point(out, MANIFEST, f"{POINTER}/{MANIFEST}")
@@ -123,7 +131,10 @@ def _flat_files(root: Path) -> list[Path]:
 def _clean(root: Path, keep: str, flat: list[Path]) -> None:
     """Delete superseded versions, a migrated flat index's files and crashed builders' links."""
     for p in flat:
-        p.unlink(missing_ok=True)
+        if p.is_dir() and not p.is_symlink():   # a copied index's real ``current`` directory
+            shutil.rmtree(p, ignore_errors=True)
+        else:
+            p.unlink(missing_ok=True)
     for d in root.iterdir():
         if d.name.startswith(VERSION_PREFIX) and d.name != keep and d.is_dir() and not d.is_symlink():
             shutil.rmtree(d, ignore_errors=True)

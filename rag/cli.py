@@ -25,7 +25,7 @@ def _add_index_build(sub) -> None:
     _add_encoder_backend(p, "torch", "encoder backend: torch (sentence-transformers, fp32; default) or "
                                      "onnx-int8 (the onnx extra: ONNX Runtime, int8 weights, CPU, ~2x faster)")
     p.add_argument("--index-type", choices=("auto", "flat", "hnsw", "ivf"), default="auto",
-                   help="FAISS index type (auto: flat up to 100k passages, then HNSW)")
+                   help="FAISS index type (auto: flat up to 100k passages, then IVF-Flat)")
     p.add_argument("--bm25-variant", choices=("okapi", "lucene"), default="okapi", help="BM25 idf variant")
     p.add_argument("--stem", metavar="LANG", default="english",
                    help="Snowball stemmer language (default english); 'none' to disable")

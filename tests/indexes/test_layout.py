@@ -49,6 +49,17 @@ def test_copy_with_symlinks_followed_still_loads(sample_corpus, tmp_path):
     copy = tmp_path / "copy"
     shutil.copytree(out, copy)  # follows symlinks: 'current' becomes a real directory
     assert not (copy / POINTER).is_symlink() and load(copy).files_dir == copy / POINTER
+    # a rebuild into the copy failed ("... .current.tmp-...: is a directory") and left debris
+    build(sample_corpus, copy, dense=False, progress=False)
+    index = load(copy)
+    assert (copy / POINTER).is_symlink() and index.files_dir.name.startswith("v-") and len(index.store) == 300
+    assert sorted(p.name for p in copy.iterdir()) == sorted([".lock", POINTER, MANIFEST, index.files_dir.name])
+
+
+def test_a_file_given_as_an_index_is_named(sample_corpus):
+    with pytest.raises(IndexLoadError, match=r"corpus.*is a file, not an index directory \(build one with "
+                                             r"`ambigrag index build"):
+        load(sample_corpus)
 
 
 def test_pointer_leaving_the_directory_is_refused(sample_corpus, tmp_path):

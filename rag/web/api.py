@@ -167,7 +167,7 @@ def _http_errors(interaction_id: str):
 def register_routes(app, pipeline, store, passages) -> None:
     """Bind :class:`Handlers` to the ``/api/*`` paths."""
     h = Handlers(pipeline, store, passages)
-    app.get("/api/health")(h.health)
+    app.api_route("/api/health", methods=["GET", "HEAD"])(h.health)   # HEAD for health checks
     app.post("/api/ask")(h.ask)
     app.post("/api/reply")(h.reply)
     app.post("/api/feedback")(h.feedback)
@@ -184,6 +184,10 @@ def register_errors(app) -> None:
     @app.exception_handler(RequestValidationError)
     async def invalid(request, exc: RequestValidationError):
         errors = exc.errors()
+        ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if request.method == "POST" and not (ctype == "application/json" or ctype.endswith("+json")):  # curl -d: a form
+            return JSONResponse({"error": f"send the body as JSON with Content-Type: application/json "
+                                          f"(got {ctype or 'none'})"}, status_code=415)
         if any(e.get("type") == "json_invalid" for e in errors):
             return JSONResponse({"error": "malformed JSON in the request body"}, status_code=400)
         parts = []
@@ -197,7 +201,7 @@ def register_errors(app) -> None:
         detail = str(exc.detail)
         if exc.status_code == 400 and detail == FASTAPI_BODY_ERROR:  # FastAPI's words for a body not in UTF-8
             detail = "the request body is not UTF-8 JSON"
-        return JSONResponse({"error": detail}, status_code=exc.status_code)
+        return JSONResponse({"error": detail}, status_code=exc.status_code, headers=exc.headers)  # e.g. 405 Allow
 
     @app.exception_handler(Exception)
     async def crash(request, exc: Exception):

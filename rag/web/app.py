@@ -77,7 +77,7 @@ def create_app(pipeline, store, *, passages: Callable[[str], Passage | None] | N
     register_errors(app)
     register_routes(app, pipeline, store, passages)
 
-    @app.get("/", include_in_schema=False)
+    @app.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
     def index() -> FileResponse:
         return FileResponse(STATIC / "index.html", headers={"Content-Security-Policy": CSP,
                                                             "Cache-Control": "no-store"})

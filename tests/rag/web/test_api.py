@@ -220,3 +220,16 @@ def test_a_chunked_body_over_the_limit_is_not_acted_on(client, caplog):
     assert r.status_code == 413
     assert rows(client.db, "SELECT COUNT(*) FROM ratings") == [(0,)]
     assert [m.rsplit(" ", 2)[0] for m in caplog.messages if m.startswith("POST")] == ["POST /api/feedback 413"]
+
+
+def test_http_details_a_client_relies_on(client):
+    """`curl -d '{"question": ...}'` sends a form: it got 422 'Input should be a valid
+    dictionary', which does not say what to fix; 405 lost its Allow header; HEAD was refused."""
+    r = client.post("/api/ask", content=json.dumps({"question": Q}),
+                    headers={"content-type": "application/x-www-form-urlencoded"})
+    assert r.status_code == 415 and r.json() == {
+        "error": "send the body as JSON with Content-Type: application/json (got application/x-www-form-urlencoded)"}
+    r = client.get("/api/ask")
+    assert r.status_code == 405 and r.headers["allow"] == "POST"
+    assert client.head("/api/health").status_code == 200 and client.head("/").status_code == 200
+    assert rows(client.db, "SELECT COUNT(*) FROM interactions") == [(0,)]

@@ -46,13 +46,18 @@ def as_langchain_retriever(retriever: Any, k: int = 5):
             return [hit_to_document(h) for h in self.inner.retrieve([query], self.k)[0]]
 
         def batch(self, inputs: list[str], config=None, *, return_exceptions: bool = False, **kwargs):
+            """One batched retrieval; input by input (LangChain's own batch) when callbacks must
+            see each run, or when the batch failed and ``return_exceptions`` asks for each
+            input's own result or error (one bad query used to fail them all)."""
             if not inputs:
                 return []
+            if _has_callbacks(config):
+                return super().batch(inputs, config, return_exceptions=return_exceptions, **kwargs)
             try:
                 runs = self.inner.retrieve(list(inputs), self.k)
-            except Exception as e:  # noqa: BLE001 - honour LangChain's return_exceptions contract
+            except Exception:  # noqa: BLE001 - honour LangChain's return_exceptions contract
                 if return_exceptions:
-                    return [e] * len(inputs)
+                    return super().batch(inputs, config, return_exceptions=True, **kwargs)
                 raise
             return [[hit_to_document(h) for h in run] for run in runs]
 
@@ -92,6 +97,22 @@ def as_runnable(pipeline: Any):
 
     class PipelineRunnable(RunnableLambda):
         def batch(self, inputs, config=None, *, return_exceptions: bool = False, **kwargs):
-            return many(list(inputs)) if inputs else []
+            """``answer_many`` in one go; input by input as the retriever's batch does."""
+            if not inputs:
+                return []
+            if _has_callbacks(config):
+                return super().batch(inputs, config, return_exceptions=return_exceptions, **kwargs)
+            try:
+                return many(list(inputs))
+            except Exception:  # noqa: BLE001 - honour LangChain's return_exceptions contract
+                if return_exceptions:
+                    return super().batch(inputs, config, return_exceptions=True, **kwargs)
+                raise
 
     return PipelineRunnable(one, name="ambigrag")
+
+
+def _has_callbacks(config: Any) -> bool:
+    """Whether a batch's config (one dict, or one per input) names callbacks to notify."""
+    configs = config if isinstance(config, list) else [config]
+    return any(isinstance(c, dict) and c.get("callbacks") for c in configs)

@@ -142,6 +142,8 @@ def test_the_pipeline_as_a_langchain_runnable(pipe):
     assert chain.batch([Q, "Who won the 1950 Tour de France?"])[1]["kind"] == "abstain"
     with pytest.raises(TypeError, match="question"):
         chain.invoke(42)
+    got = chain.batch([Q, 42], return_exceptions=True)   # raised for both before
+    assert got[0] == out and isinstance(got[1], TypeError)
 
 
 # --- replies to the clarifying question (issue #12.1), through the API and the CLI -------------

@@ -132,6 +132,34 @@ def test_langchain_invoke_batch_ainvoke_round_trip(retrievers):
         as_langchain_retriever(object())
 
 
+
+def test_langchain_batch_keeps_each_inputs_result_and_reports_to_callbacks(retrievers):
+    """One empty query failed the whole batch ([error, error] with return_exceptions), and a
+    batch with callbacks notified none of them."""
+    from langchain_core.callbacks import BaseCallbackHandler
+
+    from rag.integrations.langchain import as_langchain_retriever
+
+    lc = as_langchain_retriever(retrievers["hybrid"], k=3)
+    good = [d.metadata["id"] for d in lc.invoke(Q)]
+    out = lc.batch([Q, ""], return_exceptions=True)
+    assert [d.metadata["id"] for d in out[0]] == good
+    assert isinstance(out[1], ValueError) and "empty" in str(out[1])
+    with pytest.raises(ValueError, match="empty"):
+        lc.batch([Q, ""])
+
+    class Seen(BaseCallbackHandler):
+        def __init__(self):
+            self.ends = 0
+
+        def on_retriever_end(self, documents, **kwargs):
+            self.ends += 1
+
+    seen = Seen()
+    out = lc.batch([Q, "capital of australia"], config={"callbacks": [seen]})
+    assert seen.ends == 2 and [d.metadata["id"] for d in out[0]] == good
+
+
 def test_core_modules_do_not_import_langchain():
     import pathlib
 

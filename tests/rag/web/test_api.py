@@ -233,3 +233,18 @@ def test_http_details_a_client_relies_on(client):
     assert r.status_code == 405 and r.headers["allow"] == "POST"
     assert client.head("/api/health").status_code == 200 and client.head("/").status_code == 200
     assert rows(client.db, "SELECT COUNT(*) FROM interactions") == [(0,)]
+
+
+def test_a_handler_that_raises_is_logged_as_500(make_app, web_pipeline, tmp_path, monkeypatch, caplog):
+    """The README promises one log line per request; a crash left only a traceback."""
+    import logging
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("reader fell over")
+
+    monkeypatch.setattr(web_pipeline, "ask", broken)
+    app, _ = make_app(tmp_path / "fb.sqlite")
+    with TestClient(app, raise_server_exceptions=False) as c, caplog.at_level(logging.INFO, logger="ambigrag.web"):
+        r = c.post("/api/ask", json={"question": Q})
+    assert r.status_code == 500 and r.json() == {"error": "internal server error"}
+    assert [m.rsplit(" ", 2)[0] for m in caplog.messages if m.startswith("POST")] == ["POST /api/ask 500"]

@@ -76,8 +76,10 @@ ALL_OK = ALL_CUES | FILLERS | {"of", "them", "does", "do", "not", "are", "fine",
                                "three", "answers", "readings", "options", "ones", "is"}
 NON_ANSWER = re.compile(r"\b(do not know|dunno|no idea|not sure|no clue|unsure|neither|none|nothing|"
                         r"can not (say|tell|decide))\b")
-_TOKEN = re.compile(r"\d+(?:st|nd|rd|th)?|[a-z]+(?:'[a-z]+)?|[,;.!?]")
+_TOKEN = re.compile(r"-?\d+(?:st|nd|rd|th)?|[a-z]+(?:'[a-z]+)?|[,;.!?]")  # "-1" is no option 1
 _STEM_LOCK = threading.Lock()
+_QUANTIFIERS = {"both", "all", "either", "any", "every", "each"}
+_WANT = {"want", "need", "like"}
 
 
 @dataclass(frozen=True)
@@ -204,9 +206,9 @@ def _position(toks: list[str], i: int, n: int) -> int | None:
     """The 1-based option the token at ``i`` names (0 for "last"-like), or None."""
     t = toks[i]
     prev = toks[i - 1] if i else ""
-    m = re.fullmatch(r"(\d{1,6})(?:st|nd|rd|th)?", t)  # a longer number names no option (and int()
-    if m and int(m.group(1)) <= max(10, n):            # of 4,300+ digits raises ValueError)
-        return int(m.group(1))
+    m = re.fullmatch(r"(-?\d{1,6})(?:st|nd|rd|th)?", t)  # a longer number names no option (and int()
+    if m and int(m.group(1)) <= max(10, n):              # of 4,300+ digits raises ValueError)
+        return int(m.group(1))                           # 0 and negatives: out of range
     if t == "one":
         return 1 if (prev in ONE_INTRO or i == 0) else None
     if t in NUMBERS:
@@ -268,7 +270,10 @@ def _clause_vote(toks: list[str], prof: _Profiles, encoder, texts, min_similarit
     if pos and top and all(w in SOFT_ORDINALS for w in pos.values()):
         pos = {}  # "the former NHL player", "the top golfer": words, not an ordinal
     if len(pos) > 1:
-        idx = tuple(sorted(p - 1 for p in pos if 1 <= p <= n))
+        bad = sorted(p for p in pos if not 1 <= p <= n)
+        if bad:   # "1 or 3" with two options: the 1 alone was picked
+            return _Vote((), "out_of_range", f"there is no option {bad[0]}; the options are 1 to {n}")
+        idx = tuple(sorted(p - 1 for p in pos))
         return _Vote(idx, "tie", f"the reply names options {', '.join(map(str, sorted(pos)))}")
     if pos:
         p = next(iter(pos))
@@ -281,7 +286,10 @@ def _clause_vote(toks: list[str], prof: _Profiles, encoder, texts, min_similarit
     if len(top) == 1:
         return _Vote(top, "words", f"{', '.join(why[top[0]])!r} fits ({top[0] + 1}) best")
     if top:
-        return _Vote(top, "tie", f"{', '.join(why[top[0]])!r} fits {_opts(top)} equally")
+        if all(why[i] == why[top[0]] for i in top):
+            return _Vote(top, "tie", f"{', '.join(why[top[0]])!r} fits {_opts(top)} equally")
+        return _Vote(top, "tie", "; ".join(f"{', '.join(why[i])!r} fits ({i + 1})" for i in top)
+                     + ", equally")   # each tied reading with its own words, not the first's
     if rest and encoder is not None:
         return _embedding_vote(" ".join(rest), encoder, texts, min_similarity, margin)
     return _Vote((), "none", "no word of the reply matches an option")
@@ -336,8 +344,15 @@ def _split_negation(toks: list[str]) -> tuple[list[str], list[str]]:
 
 
 def _wants_all(toks: list[str]) -> bool:
+    """"both", "either is fine", "doesn't matter"; not "not both" or "I don't want all of them"."""
     words = [t for t in toks if t[0].isalnum()]
-    return bool(words) and set(words) <= ALL_OK and bool(set(words) & ALL_CUES)
+    if not (words and set(words) <= ALL_OK and set(words) & ALL_CUES):
+        return False
+    for q, w in enumerate(words):
+        if w in _QUANTIFIERS and q and (words[q - 1] in NEG_CUES
+                                        or (words[q - 1] in _WANT and q > 1 and words[q - 2] in NEG_CUES)):
+            return False
+    return True
 
 
 def match_reply(reply: str, readings: Sequence[Reading], encoder=None, *,
@@ -352,7 +367,7 @@ def match_reply(reply: str, readings: Sequence[Reading], encoder=None, *,
     if not isinstance(reply, str):
         raise TypeError(f"reply must be a string, got {type(reply).__name__}")
     toks = tokens(reply)
-    if not any(t[0].isalnum() for t in toks):
+    if not any(t[0].isalnum() or t[0] == "-" for t in toks):   # "-1" is a (bad) number, not nothing
         return ReplyMatch(None, "empty", "the reply is empty")
     if _wants_all(toks):
         return ReplyMatch(None, "all", "the reply asks for every reading", tuple(range(len(readings))))

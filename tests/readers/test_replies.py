@@ -9,6 +9,7 @@ stored in the repository.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -105,6 +106,11 @@ AGAIN = [
     ("down", "not the first one", "none", (1, 2)),
     ("crit", "the fourth", "out_of_range", ()), ("crit", "the English one", "none", ()),
     ("hk", "the third one", "out_of_range", ()), ("hk", "the middle one", "none", ()),
+    # numbers out of range among several were dropped and the rest picked; "-1" was option 1
+    ("bc", "1 or 3", "out_of_range", ()), ("bc", "0 or 1", "out_of_range", ()), ("bc", "1.0", "out_of_range", ()),
+    ("bc", "-1", "out_of_range", ()), ("bc", "-2", "out_of_range", ()),
+    # a negated "both" is no request for every reading (it gave the complete answer)
+    ("bc", "not both", "none", ()), ("bc", "I don't want both", "none", ()),
 ]
 
 
@@ -187,3 +193,13 @@ def test_a_clarify_state_survives_a_json_round_trip(cases):
         Answer.from_dict({**state.to_dict(), "colour": "red"})
     with pytest.raises(ValueError, match="kind"):
         Answer.from_dict({**state.to_dict(), "kind": "maybe"})
+
+
+def test_a_tie_names_each_readings_own_words(cases, encoder):
+    """'hockey and football' was explained as "'hockey' fits (1) and (2) equally"."""
+    question, readings, passages = cases["bc"]
+    m = match_reply("hockey and football", readings, encoder, passages=passages, question=question)
+    assert (m.index, m.how) == (None, "tie")
+    fits = dict(re.findall(r"'(\w+)' fits \((\d)\)", m.detail))
+    assert {w: readings[int(i) - 1].label for w, i in fits.items()} == {
+        "football": "Bobby Carpenter (American football)", "hockey": "Bobby Carpenter (ice hockey)"}

@@ -76,18 +76,25 @@ def markdown(rep: dict) -> str:
 
 def cmd_train_reader(args) -> int:
     from eval.reader_cv import cross_validate, train_and_ship
-    from readers.span_train import TrainSettings, data_hash, read_jsonl
+    from rag.validation import require_at_least
+    from readers.span_train import TrainSettings, data_hash, examples_from_records, read_jsonl
 
-    if args.threads:
-        import torch
-
-        torch.set_num_threads(args.threads)
+    require_at_least((("--threads", args.threads),))   # -1 was a torch traceback, 0 silently ignored
     settings = TrainSettings(max_length=args.max_length, stride=args.stride, epochs=args.epochs, lr=args.lr,
                              batch_size=args.batch_size, train_layers=args.train_layers, seed=args.seed)
     records = read_jsonl(args.data)
     if not records:
         raise ValueError(f"{args.data}: no records")
+    examples, skipped = examples_from_records(records)
+    if not examples:   # it was an IndexError inside transformers, after the model loaded
+        raise ValueError(f"{args.data}: no trainable examples ({skipped} document(s) skipped: an answer that is "
+                         "not in its text, or a document without a type)")
     out = Path(args.out)
+    _check_out(out)
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     extra = None
     if not args.no_cv:
         rows = cross_validate(records, settings, out / "cv", folds=args.folds, seed=args.seed)
@@ -102,6 +109,22 @@ def cmd_train_reader(args) -> int:
         attach(path, {"aggregation": extra["aggregation"]})
     print(f"saved the reader to {path}")
     return 0
+
+
+def _check_out(out: Path) -> None:
+    """Before training (it takes minutes to hours): ``--out`` must be new, empty, or a reader
+    directory to replace. A file failed only after training; a version store (``ambigrag learn
+    --out``) was shadowed by a manifest written at its top, so its versions stopped being used."""
+    from readers.versions import STATE
+
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out}: exists and is not a directory")
+    if (out / STATE).exists():
+        raise ValueError(f"--out {out}: is a reader version store (ambigrag learn --out); choose another directory")
+    others = sorted(p.name for p in out.iterdir() if p.name != "cv") if out.is_dir() else []
+    if others and not (out / "manifest.json").is_file():   # (a cv/ of an interrupted run may stay)
+        found = ", ".join(others[:5])
+        raise ValueError(f"--out {out}: holds other files ({found}) and no reader; choose a new or empty directory")
 
 
 def attach(model_dir: str | Path, fields: dict) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from rag.cli import main
@@ -19,3 +21,36 @@ def test_bad_train_settings_fail_before_the_data_is_read(tmp_path, capsys, flags
     err = capsys.readouterr().err
     assert code == 2 and f"train settings out of range: {message} (need" in err
     assert not (tmp_path / "r").exists()
+
+
+def _data(path, answer="Ottawa", text="The capital of Canada is Ottawa."):
+    path.write_text(json.dumps({"question": "What is the capital of Canada?",
+                                "documents": [{"text": text, "answer": answer, "type": "correct"}]}) + "\n")
+    return path
+
+
+def test_threads_and_data_without_examples_fail_before_a_model_loads(tmp_path, capsys):
+    good = _data(tmp_path / "good.jsonl")
+    assert main(["-q", "train", "reader", "--data", str(good), "--out", str(tmp_path / "r"), "--threads", "-1"]) == 2
+    assert "--threads must be >= 1, got -1" in capsys.readouterr().err   # was a torch RuntimeError traceback
+    noans = _data(tmp_path / "noans.jsonl", answer="Toronto")
+    assert main(["-q", "train", "reader", "--data", str(noans), "--out", str(tmp_path / "r"), "--no-cv"]) == 2
+    assert "noans.jsonl: no trainable examples (1 document(s) skipped" in capsys.readouterr().err  # was IndexError
+    assert not (tmp_path / "r").exists()
+
+
+def test_out_is_checked_before_training(tmp_path, capsys):
+    """A file as --out failed only after training; a version store was shadowed by the new manifest."""
+    good = _data(tmp_path / "good.jsonl")
+    (tmp_path / "afile").write_text("x")
+    store = tmp_path / "store"
+    store.mkdir()
+    (store / "state.json").write_text('{"current": null, "previous": null, "log": []}')
+    index = tmp_path / "index"
+    index.mkdir()
+    (index / "bm25.npz").write_text("x")
+    for out, message in ((tmp_path / "afile", "exists and is not a directory"),
+                         (store, "is a reader version store"), (index, "holds other files (bm25.npz) and no reader")):
+        assert main(["-q", "train", "reader", "--data", str(good), "--out", str(out), "--no-cv"]) == 2
+        assert message in capsys.readouterr().err
+    assert sorted(p.name for p in store.iterdir()) == ["state.json"]

@@ -31,6 +31,8 @@ from indexes.text import normalize_answer
 from retrievers.rewriters import LRUCache
 
 INTERPRET_HEAD = ("Each question below is ambiguous. List the specific questions it could mean, one per line.\n\n")
+_QUESTION_WORDS = frozenset("who whom whose what when where which why how is was are were did does do can could "
+                            "will would should has have had in on at name list tell give".split())
 _CAPS = re.compile(r"\b[A-Z][\w'’.-]*(?:\s+(?:of|the|de|and)?\s*[A-Z0-9][\w'’.-]*)*")
 _SPLIT = re.compile(r"\s*(?:,\s*)?\b(?:and|or)\b\s*|\s*;\s*")
 
@@ -167,8 +169,22 @@ class Decomposer:
 
     @staticmethod
     def implied(question: str) -> list[str]:
-        """The named entities of the question on their own ("Bobby Carpenter")."""
-        spans = [m.group(0) for m in _CAPS.finditer(question[1:]) if len(m.group(0)) > 2]
+        """The named entities of the question on their own ("Bobby Carpenter"). At the start, a
+        question word is left out ("Which Bobby Carpenter ...") and so is a lone capitalised
+        word ("The ...", "Voice of ..."); a name of several words is kept whole (its first letter
+        used to be cut: "Bobby Carpenter played ..." gave "Carpenter")."""
+        spans = []
+        for m in _CAPS.finditer(question):
+            span = m.group(0)
+            words = span.split()
+            if m.start() == 0:   # "Which Bobby Carpenter"; a sentence's "The 2010"/"Voice" is no name
+                if words[0].lower().split("'")[0] in _QUESTION_WORDS:
+                    words = words[1:]
+                elif len(words) < 2 or not words[1][0].isupper():
+                    words = []
+                span = " ".join(words) if words and words[0][0].isupper() else ""
+            if len(span) > 2:
+                spans.append(span)
         return [s for s in spans if len(s.split()) <= 6]
 
     def rewrite(self, question: str) -> list[str]:

@@ -153,3 +153,31 @@ def test_real_smollm2_writes_interpretations(bank):
     assert out[0] == q and 1 <= len(out) <= 5 and len({_n(x) for x in out}) == len(out)
     qwords = set(normalize_answer(q).split())
     assert all(len(normalize_answer(x).split()) >= 3 and set(normalize_answer(x).split()) & qwords for x in out[1:])
+
+
+@pytest.mark.parametrize("question, names", [
+    ("Bobby Carpenter played which sport?", ["Bobby Carpenter"]),     # gave ["Carpenter"]: first letter cut
+    ("Harry Potter actors who played the twins?", ["Harry Potter"]),  # gave ["Potter"]
+    ("Which Bobby Carpenter was drafted in 1981?", ["Bobby Carpenter"]),
+    ("Who played George Weasley?", ["George Weasley"]),
+    ("The 2010 commonwealth games held in which country?", []),       # a sentence's "The", no name
+    ("Voice of alvin in alvin and the chipmunks?", []),
+])
+def test_implied_names(question, names):
+    from retrievers.expansion import Decomposer
+
+    assert Decomposer.implied(question) == names
+
+
+def test_implied_names_are_unchanged_on_ambigqa(shared_data):
+    """The fix changes no AmbigQA question's names (dev and train_light start lowercase or with a
+    question word), so the published --rewrite decompose figures stand."""
+    import json
+
+    from retrievers.expansion import _CAPS, Decomposer
+
+    def before(q):  # the rule before the fix
+        return [s for s in (m.group(0) for m in _CAPS.finditer(q[1:])) if len(s) > 2 and len(s.split()) <= 6]
+
+    qs = [r["question"] for r in json.loads((shared_data / "ambigqa" / "dev_light.json").read_text())]
+    assert [q for q in qs if before(q) != Decomposer.implied(q)] == []

@@ -70,6 +70,15 @@ def cmd_train(args: argparse.Namespace) -> int:
     path = Path(args.train) if args.train else default_path("ambigqa").with_name("train_light.json")
     records = load_ambigqa(path)
     questions = [r["question"] for r in records]
+    trecs = None   # the threshold file and the index are checked before minutes of encoding
+    if args.threshold_data != "none":
+        tpath = default_path("ambigqa") if args.threshold_data == "dev" else Path(args.threshold_data)
+        trecs = load_ambigqa(tpath)
+    if "evidence" in names:
+        import indexes
+        from rag.defaults import default_index
+
+        indexes.load(args.index or default_index())
     t0 = time.time()
     emb = _encode(questions)
     hits = _hits(questions, args.index) if "evidence" in names else None
@@ -77,9 +86,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             "train_sha256": sha256_file(path), "n_train": len(records),
             "label": "any annotation is multipleQAs"}
     thr = None
-    if args.threshold_data != "none":
-        tpath = default_path("ambigqa") if args.threshold_data == "dev" else Path(args.threshold_data)
-        trecs = load_ambigqa(tpath)
+    if trecs is not None:
         tq = [r["question"] for r in trecs]
         thr = (trecs, _encode(tq), _hits(tq, args.index) if "evidence" in names else None)
         meta["threshold_file"] = tpath.name

@@ -74,6 +74,19 @@ def test_train_ambiguity_names_unknown_models(tmp_path, capsys):
         capsys.readouterr().err
 
 
+def test_train_ambiguity_checks_its_files_before_encoding(tmp_path, capsys, monkeypatch):
+    """A missing --threshold-data or --index was reported after encoding every training question."""
+    def encode(questions):
+        raise AssertionError("encoded before the inputs were checked")
+
+    monkeypatch.setattr("rag.commands.ambiguity_cli._encode", encode)
+    base = ["-q", "train", "ambiguity", "--out", str(tmp_path / "a")]
+    assert main([*base, "--models", "question", "--threshold-data", str(tmp_path / "nope.json")]) == 2
+    assert "nope.json: no such file" in capsys.readouterr().err
+    assert main([*base, "--models", "evidence", "--threshold-data", "none", "--index", str(tmp_path / "noidx")]) == 2
+    assert f"{tmp_path / 'noidx'} is not an ambigrag index: no manifest.json" in capsys.readouterr().err
+
+
 def test_eval_ambiguity_checks_its_models_before_retrieval(tmp_path, capsys):
     assert main(["-q", "eval", "ambiguity", "--models", str(tmp_path)]) == 2
     assert capsys.readouterr().err.startswith(f"ambigrag: error: {tmp_path / 'ambiguity_question'}")

@@ -306,11 +306,14 @@ def _still_current(root: Path, files_dir: Path) -> bool:
         return True
 
 
+def _needed_files(kinds) -> tuple[str, ...]:
+    return (*STORE_FILES, *(BM25Index.FILES if "bm25" in kinds else ()), *((DENSE_FILE,) if "dense" in kinds else ()))
+
+
 def _load_files(root: Path, files_dir: Path, mode: str, encoder, device) -> Index:
     manifest = read_manifest(files_dir)
     kinds = manifest["kinds"]
-    for name in (*STORE_FILES, *(BM25Index.FILES if "bm25" in kinds else ()),
-                 *((DENSE_FILE,) if "dense" in kinds else ())):
+    for name in _needed_files(kinds):
         listed_file(files_dir, manifest, name)  # refuses a file the manifest does not list
     _check_encoder(manifest, encoder)
     stamps = None if mode == "none" else Stamps()
@@ -345,4 +348,22 @@ def verify_index(path: str | Path) -> list[tuple[str, str | None]]:
     stamps = Stamps()
     results = list(check_files(files_dir, manifest, "full", stamps))
     stamps.save()
-    return results
+    return results + _structure(files_dir, manifest)
+
+
+def _structure(files_dir: Path, manifest: dict) -> list[tuple[str, str | None]]:
+    """What loading would refuse beyond the hashes (``verify`` passed an index that ``search``
+    refused): a file its kinds need that the manifest does not list, a store or FAISS file whose
+    size disagrees with ``n_docs``. One ``("structure", error)`` row when something is wrong."""
+    try:
+        kinds, n = manifest["kinds"], manifest["n_docs"]
+        for name in _needed_files(kinds):
+            listed_file(files_dir, manifest, name)
+        PassageStore(files_dir, n_docs=n)
+        if "dense" in kinds:
+            check_faiss_file(files_dir / DENSE_FILE, manifest["dense"], n)
+    except IndexLoadError as e:
+        return [("structure", str(e))]
+    except (KeyError, TypeError, ValueError) as e:
+        return [("structure", f"{files_dir / MANIFEST}: bad or missing setting {e}")]
+    return []

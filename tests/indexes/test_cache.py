@@ -144,3 +144,18 @@ def test_index_verify_cli(flat, cache, capsys):
     assert "FAIL  dense.faiss:" in out and "dense.faiss is corrupt" in out and "6 of 7 files OK, 1 FAILED" in out
     assert main(["-q", "index", "verify", str(flat.parent / "nothing")]) == 2
     assert "is not an ambigrag index" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("break_it, message", [
+    (lambda m: m.update(n_docs=m["n_docs"] + 1), "passages_offsets.npy: array of shape"),
+    (lambda m: m["files"].pop("dense.faiss"), "dense.faiss"),
+])
+def test_index_verify_checks_what_loading_checks(flat, cache, capsys, break_it, message):
+    """A manifest with a wrong n_docs, or one that leaves dense.faiss out, passed verify with
+    every hash OK while search refused the index."""
+    m = json.loads((flat / "manifest.json").read_text())
+    break_it(m)
+    (flat / "manifest.json").write_text(json.dumps(m))
+    assert main(["-q", "index", "verify", str(flat)]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL  structure: " in out and message in out.split("FAIL  structure: ")[1]

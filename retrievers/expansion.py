@@ -28,11 +28,11 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from indexes.text import normalize_answer
+from retrievers.followup import QUESTION_WORDS
 from retrievers.rewriters import LRUCache
 
 INTERPRET_HEAD = ("Each question below is ambiguous. List the specific questions it could mean, one per line.\n\n")
-_QUESTION_WORDS = frozenset("who whom whose what when where which why how is was are were did does do can could "
-                            "will would should has have had in on at name list tell give".split())
+_LEADING = QUESTION_WORDS | {"in", "on", "at"}   # words before a question's first name ("In which ...")
 _CAPS = re.compile(r"\b[A-Z][\w'’.-]*(?:\s+(?:of|the|de|and)?\s*[A-Z0-9][\w'’.-]*)*")
 _SPLIT = re.compile(r"\s*(?:,\s*)?\b(?:and|or)\b\s*|\s*;\s*")
 
@@ -178,7 +178,7 @@ class Decomposer:
             span = m.group(0)
             words = span.split()
             if m.start() == 0:   # "Which Bobby Carpenter"; a sentence's "The 2010"/"Voice" is no name
-                if words[0].lower().split("'")[0] in _QUESTION_WORDS:
+                if words[0].lower().split("'")[0] in _LEADING:
                     words = words[1:]
                 elif len(words) < 2 or not words[1][0].isupper():
                     words = []

@@ -8,11 +8,12 @@ two documented rules (no model, so nothing to download and nothing to mistrust):
    was asking" is dropped when what follows is a question (it starts with a question word or an
    auxiliary verb), so the search sees the question, not the preamble.
 2. **Singular personal pronouns.** When the follow-up names no entity of its own (no capitalised
-   word but "I" and a sentence's first word, unless a capitalised word follows it), the first "he", "she", "him", "her", "his" or "hers" becomes
-   the previous question's subject: its longest run of capitalised words ("Bobby Carpenter"; "of",
-   "the", "de", "van", "von" may join a run; a sentence's first word starts one only when a
-   capitalised word follows it, so "During the war, who led France?" gives "France"), possessive for
-   "his", "hers" and a "her" followed by a noun. Later pronouns stay (in "what did he give her"
+   word but "I" and a sentence's first word, unless a capitalised word follows it), the first
+   "he", "she", "him", "her", "his" or "hers" becomes the previous question's subject: its
+   longest run of capitalised words ("Bobby Carpenter"; "of", "the", "de", "van", "von" may join
+   a run; a sentence's first word starts one only when a capitalised word follows it, so "During
+   the war, who led France?" gives "France"), possessive for "his", "hers" and a "her" followed
+   by a noun. Later pronouns stay (in "what did he give her"
    the second is someone else), and so do "it" and "they": "is it true?" and "they" (a team? the
    readings?) refer to too many things for a rule.
 
@@ -35,13 +36,14 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["contextualize", "is_question", "strip_preamble", "subject_of"]
+__all__ = ["QUESTION_WORDS", "contextualize", "is_question", "strip_preamble", "subject_of"]
 
 _PREAMBLE = re.compile(r"^\s*(?:(?:no|nope|sorry|actually|well|oh|ok|okay)\b[\s,.!;:-]*)*"
                        r"(?:i\s+meant|i\s+mean|what\s+i\s+meant\s+was|i\s+was\s+asking)\b[\s,.:;-]*", re.I)
 _WH = frozenset("who whom whose what when where which why how".split())
-_QUESTION_WORDS = _WH | frozenset(
+QUESTION_WORDS = _WH | frozenset(
     "is was are were did does do can could will would should has have had name list tell give".split())
+"""Words that open a question: wh-words, auxiliaries and imperatives ("name", "tell")."""
 _PREPOSITIONS = frozenset("in on at for from during by after before since until of to".split())
 _JOINERS = frozenset("of the de van von da del la le".split())
 _TOKEN = re.compile(r"[^\W_][\w'’.-]*")
@@ -80,7 +82,7 @@ def _capitals(tokens: list[tuple[str, bool]]) -> list[bool]:
     for i, (tok, initial) in enumerate(tokens):
         follows = i + 1 < len(tokens) and upper[i + 1] and not tokens[i + 1][1]
         out.append(upper[i] and (not initial or bool(out and out[-1])
-                                 or (follows and tok.lower() not in _QUESTION_WORDS)))
+                                 or (follows and tok.lower() not in QUESTION_WORDS)))
     return out
 
 
@@ -131,15 +133,15 @@ def is_question(text: str) -> bool:
     "in which year ..."), unlike a description of what was meant ("the hockey player", "in
     hockey")."""
     words = [t.lower() for t in _TOKEN.findall(text)[:2]]
-    return bool(words) and (words[0] in _QUESTION_WORDS or (words[0] in _PREPOSITIONS and words[1:] != []
-                                                          and words[1] in _WH))
+    return bool(words) and (words[0] in QUESTION_WORDS or (words[0] in _PREPOSITIONS and len(words) > 1
+                                                         and words[1] in _WH))
 
 
 def contextualize(followup: str, previous_question: str) -> str:
     """``followup`` rewritten to stand on its own after ``previous_question`` (module rules)."""
-    text = followup.strip()
-    if is_question(strip_preamble(text)):
-        text = strip_preamble(text)
+    text, rest = followup.strip(), strip_preamble(followup)
+    if is_question(rest):
+        text = rest
     subject = subject_of(previous_question)
     if subject is None or _names_an_entity(text) or not _PRONOUN.search(text):
         return text if text != followup.strip() else followup

@@ -2,10 +2,11 @@
 
 1. The version store ``--out`` (:class:`readers.versions.ReaderVersions`) starts, on first use,
    from a copy of ``--reader`` (default: the shipped reader) as its current version.
-2. The feedback (``--feedback FILE.jsonl`` in the export format of
-   :class:`readers.bandit.Feedback`, or ``--feedback-db`` read through the feedback store's
-   export; with neither, the store ``ambigrag serve`` writes by default) becomes bandit targets:
-   every rated interaction's shown span, its logged probability and its reward (:data:`readers.bandit.REWARDS`, :data:`readers.bandit.IMPLICIT_REWARDS`).
+2. The feedback (``--feedback FILE.jsonl``: the output of ``ambigrag feedback export`` or
+   learner records, :class:`readers.bandit.Feedback`; or ``--feedback-db``, the feedback store;
+   with neither, the store ``ambigrag serve`` writes by default) becomes bandit targets: every
+   rated interaction's shown span, its logged probability and its reward
+   (:data:`readers.bandit.REWARDS`, :data:`readers.bandit.IMPLICIT_REWARDS`).
 3. A candidate is trained from the current version on all of it (:func:`readers.bandit.update`;
    with ``--supervised FILE``, gold spans of that RAMDocs-style file are mixed into every batch,
    as ``eval feedback`` does with its seed questions)
@@ -62,47 +63,45 @@ def register(sub) -> None:
 
 
 def load_feedback(args) -> list:
+    from rag.feedback.store import FeedbackStore
     from readers.bandit import read_feedback
 
     if args.feedback and not _is_export(args.feedback):
         return read_feedback(args.feedback)
     if args.feedback:   # `ambigrag feedback export` records: the logged spans, texts from --index
-        with tempfile.TemporaryDirectory() as tmp:
-            out = Path(tmp) / "feedback.jsonl"
-            if records_to_learner_jsonl(_export_records(args.feedback), args.index, out) == 0:
-                raise ValueError(f"{args.feedback}: no rated interaction with a logged span")
-            return read_feedback(out)
-    db = args.feedback_db
-    if db is None:  # neither source given: the store `ambigrag serve` writes by default
-        from rag.feedback.store import default_db_path
+        source, records = args.feedback, _export_records(args.feedback)
+    else:
+        source = _feedback_db(args)
+        records = FeedbackStore(source).records()
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "feedback.jsonl"
+        if records_to_learner_jsonl(records, args.index, out) == 0:
+            raise ValueError(f"{source}: no rated interaction with a logged span")
+        return read_feedback(out)
 
-        db = default_db_path()
-        if db.is_file():
-            print(f"feedback: {db} (the web server's default store)")
-    if not Path(db).is_file():
+
+def _feedback_db(args) -> Path:
+    """``--feedback-db``, or without it the store ``ambigrag serve`` writes by default; it must exist."""
+    from rag.feedback.store import default_db_path
+
+    db = Path(args.feedback_db) if args.feedback_db else default_db_path()
+    if args.feedback_db is None and db.is_file():
+        print(f"feedback: {db} (the web server's default store)")
+    if not db.is_file():
         hint = "" if args.feedback_db else (" (the web server's default store); "
                                             "pass --feedback FILE.jsonl or --feedback-db PATH")
         raise FileNotFoundError(f"{db}: no such feedback database{hint}")
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "feedback.jsonl"
-        n = db_to_learner_jsonl(db, args.index, out)
-        if n == 0:
-            raise ValueError(f"{db}: no rated interaction with a logged span")
-        return read_feedback(out)
+    return db
 
 
 def _is_export(path: str | Path) -> bool:
     """Whether a --feedback file holds ``ambigrag feedback export`` records (interactions with
-    their turns) rather than learner records (one shown span a line)."""
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            if line.strip():
-                try:
-                    first = json.loads(line)
-                except ValueError:
-                    return False   # read_feedback names the bad line
-                return isinstance(first, dict) and "turns" in first
-    return False
+    their turns) rather than learner records (one shown span a line). A bad first line is named
+    by :func:`~indexes.datafiles.jsonl_objects`, as read_feedback would name it."""
+    from indexes.datafiles import jsonl_objects
+
+    first = next(jsonl_objects(path), None)
+    return first is not None and "turns" in first[1]
 
 
 def _export_records(path: str | Path):
@@ -112,13 +111,6 @@ def _export_records(path: str | Path):
         if not isinstance(rec.get("turns"), list):
             raise ValueError(f"{path}:{n}: not a feedback export record (no turns)")
         yield rec
-
-
-def db_to_learner_jsonl(db: str | Path, index_dir: str | Path | None, out: Path) -> int:
-    """The feedback store's interactions as learner records (:func:`records_to_learner_jsonl`)."""
-    from rag.feedback.store import FeedbackStore
-
-    return records_to_learner_jsonl(FeedbackStore(db).records(), index_dir, out)
 
 
 def records_to_learner_jsonl(records, index_dir: str | Path | None, out: Path) -> int:

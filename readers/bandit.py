@@ -61,8 +61,9 @@ def reward_of(rating: str | None, implicit: str | None = None) -> float | None:
 @dataclass(frozen=True)
 class Feedback:
     """One learner record (one JSON object a line; ``ambigrag learn`` makes these from the feedback
-    store or its export, one per shown span of a rated interaction): the span ``passage_text[span_start:span_end] == span_text`` was shown with ``probability``
-    by reader ``model_version`` and rated (``rating``) and/or followed up (``implicit``)."""
+    store or its export, one per shown span of a rated interaction): the span
+    ``passage_text[span_start:span_end] == span_text`` was shown with ``probability`` by reader
+    ``model_version`` and rated (``rating``) and/or followed up (``implicit``)."""
 
     question: str
     passage_text: str

@@ -166,7 +166,7 @@ def test_feedback_db_to_learner_records(small_index_dir, sample_records, tmp_pat
     """The --feedback-db path: the store's rated (or followed-up) interactions become one learner
     record per shown span, with the passage text from the index; unrated ones are left out."""
     from rag.feedback.store import FeedbackStore
-    from rag.learn_cli import db_to_learner_jsonl
+    from rag.learn_cli import records_to_learner_jsonl
     from readers.types import Answer, Reading, SpanLog
 
     def shown(rec: dict, words: int) -> Answer:
@@ -184,7 +184,7 @@ def test_feedback_db_to_learner_records(small_index_dir, sample_records, tmp_pat
     store.add_followup(followed, "no, I meant the other one", "negative", 0.9, "rules", Answer("abstain"))
     store.new_interaction("q silent", shown(c, 4))
     out = tmp_path / "fb.jsonl"
-    assert db_to_learner_jsonl(tmp_path / "fb.db", small_index_dir, out) == 2
+    assert records_to_learner_jsonl(FeedbackStore(tmp_path / "fb.db").records(), small_index_dir, out) == 2
     rows = {r["question"]: r for r in map(json.loads, out.read_text().splitlines())}
     assert sorted(rows) == ["q followed", "q rated"]
     r = rows["q rated"]
@@ -215,4 +215,4 @@ def test_feedback_db_to_learner_records(small_index_dir, sample_records, tmp_pat
     other.add_rating(other.new_interaction("q", elsewhere), "correct")
     with pytest.raises(ValueError, match=rf"1 rated span\(s\) cite passages that are not in the index {small_index_dir}; "
                                          "pass --index"):
-        db_to_learner_jsonl(tmp_path / "other.db", small_index_dir, tmp_path / "x.jsonl")
+        records_to_learner_jsonl(other.records(), small_index_dir, tmp_path / "x.jsonl")

@@ -46,20 +46,11 @@ def as_langchain_retriever(retriever: Any, k: int = 5):
             return [hit_to_document(h) for h in self.inner.retrieve([query], self.k)[0]]
 
         def batch(self, inputs: list[str], config=None, *, return_exceptions: bool = False, **kwargs):
-            """One batched retrieval; input by input (LangChain's own batch) when callbacks must
-            see each run, or when the batch failed and ``return_exceptions`` asks for each
-            input's own result or error (one bad query used to fail them all)."""
-            if not inputs:
-                return []
-            if _has_callbacks(config):
-                return super().batch(inputs, config, return_exceptions=return_exceptions, **kwargs)
-            try:
-                runs = self.inner.retrieve(list(inputs), self.k)
-            except Exception:  # noqa: BLE001 - honour LangChain's return_exceptions contract
-                if return_exceptions:
-                    return super().batch(inputs, config, return_exceptions=True, **kwargs)
-                raise
-            return [[hit_to_document(h) for h in run] for run in runs]
+            """One batched retrieval (see :func:`_batch`)."""
+            parent = super().batch
+            return _batch(lambda qs: [[hit_to_document(h) for h in run] for run in self.inner.retrieve(qs, self.k)],
+                          lambda rx: parent(inputs, config, return_exceptions=rx, **kwargs),
+                          inputs, config, return_exceptions)
 
         async def abatch(self, inputs: list[str], config=None, *, return_exceptions: bool = False, **kwargs):
             import asyncio
@@ -97,19 +88,29 @@ def as_runnable(pipeline: Any):
 
     class PipelineRunnable(RunnableLambda):
         def batch(self, inputs, config=None, *, return_exceptions: bool = False, **kwargs):
-            """``answer_many`` in one go; input by input as the retriever's batch does."""
-            if not inputs:
-                return []
-            if _has_callbacks(config):
-                return super().batch(inputs, config, return_exceptions=return_exceptions, **kwargs)
-            try:
-                return many(list(inputs))
-            except Exception:  # noqa: BLE001 - honour LangChain's return_exceptions contract
-                if return_exceptions:
-                    return super().batch(inputs, config, return_exceptions=True, **kwargs)
-                raise
+            """``answer_many`` in one go (see :func:`_batch`)."""
+            parent = super().batch
+            return _batch(many, lambda rx: parent(inputs, config, return_exceptions=rx, **kwargs),
+                          inputs, config, return_exceptions)
 
     return PipelineRunnable(one, name="ambigrag")
+
+
+def _batch(fast, one_by_one, inputs, config, return_exceptions: bool) -> list:
+    """A batch in one call (``fast(list(inputs))``); input by input (``one_by_one(return_exceptions)``,
+    LangChain's own batch) when callbacks must see each run, or when the one call failed and
+    ``return_exceptions`` asks for each input's own result or error (one bad input used to fail
+    them all)."""
+    if not inputs:
+        return []
+    if _has_callbacks(config):
+        return one_by_one(return_exceptions)
+    try:
+        return fast(list(inputs))
+    except Exception:  # noqa: BLE001 - honour LangChain's return_exceptions contract
+        if return_exceptions:
+            return one_by_one(True)
+        raise
 
 
 def _has_callbacks(config: Any) -> bool:

@@ -205,9 +205,10 @@ class Pipeline:
             raise ValueError(f"the reply is {len(user_text)} characters long; the limit is {MAX_QUESTION_CHARS}")
         numbering = {pid: i for i, pid in enumerate(state.sources, start=1)}
         texts = {p.id: f"{p.title}. {p.text}" if p.title else p.text for p in state.passages}
-        ans, turns = follow_up(state.clarifying_question or "", state.readings, user_text, attempts=state.turn,
-                               encoder=self.encoder, numbering=numbering, passages=texts, question=state.question)
-        return replace(ans, question=state.question, sources=state.sources, turn=turns,
+        # a clarify state's turn counts the replies before it, each of which missed
+        ans, _ = follow_up(state.clarifying_question or "", state.readings, user_text, attempts=state.turn,
+                           encoder=self.encoder, numbering=numbering, passages=texts, question=state.question)
+        return replace(ans, question=state.question, sources=state.sources, turn=state.turn + 1,
                        p_ambiguous=state.p_ambiguous, model_version=state.model_version,
                        passages=state.passages if ans.kind == "clarify" else ())
 

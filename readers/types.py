@@ -48,8 +48,9 @@ class Answer:
     """What the system says: one reading, several, a clarifying question, or an abstention.
 
     ``sources`` are the passage ids behind the citation numbers in ``text`` ([1] is
-    ``sources[0]``); ``question`` is what was asked; ``turn`` counts clarification rounds
-    (a clarify answer is also the state that ``Pipeline.reply`` continues from);
+    ``sources[0]``); ``question`` is what was asked; ``turn`` counts the user's replies to a
+    clarifying question (0 for ``ask``; 1 after the first reply, whether it picked a reading or
+    missed; a clarify answer is also the state that ``Pipeline.reply`` continues from);
     ``model_version`` names the reader model that produced the spans (None without one);
     ``passages`` (a ``clarify`` answer only) carries the readings' cited passages, so that the
     user's reply can be matched against their text after the state was stored and rebuilt

@@ -68,10 +68,12 @@ def test_interactive_ask_clarifies_and_the_reply_picks_a_reading(pipe):
     assert "ice hockey" in state.clarifying_question and "American football" in state.clarifying_question
     ans = pipe.reply(state, "I mean the hockey player")
     assert ans.kind == "single" and ans.readings[0].answer == "ice hockey"
+    assert (state.turn, ans.turn) == (0, 1)          # a pick on the first reply was turn 0
     again = pipe.reply(state, "no idea")
     assert again.kind == "clarify" and again.turn == 1
     final = pipe.reply(again, "still no idea")
-    assert final.kind == "multi" and len(final.readings) == 2
+    assert final.kind == "multi" and len(final.readings) == 2 and final.turn == 2
+    assert pipe.reply(again, "the hockey one").turn == 2
     with pytest.raises(ValueError, match="clarify"):
         pipe.reply(ans, "2")
 

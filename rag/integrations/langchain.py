@@ -25,7 +25,7 @@ def hit_to_document(hit: Hit):
 def as_langchain_retriever(retriever: Any, k: int = 5):
     """Wrap ``retriever`` (anything with ``retrieve(queries, k)``) as a LangChain retriever.
 
-    ``invoke`` retrieves one query; ``batch`` sends all its queries to ``retriever.retrieve``
+    ``invoke`` retrieves one query (``invoke(q, k=10)`` overrides ``k`` for that call); ``batch`` sends all its queries to ``retriever.retrieve``
     in one call; ``ainvoke``/``abatch`` run the same in a worker thread.
     """
     from langchain_core.callbacks import CallbackManagerForRetrieverRun
@@ -34,16 +34,16 @@ def as_langchain_retriever(retriever: Any, k: int = 5):
 
     if not hasattr(retriever, "retrieve"):
         raise TypeError(f"{type(retriever).__name__} has no retrieve(queries, k) method")
-    if k < 1:
-        raise ValueError(f"k must be >= 1, got {k}")
+    k = _k(k, 5)
 
     class AmbigragRetriever(BaseRetriever):
         model_config = ConfigDict(arbitrary_types_allowed=True)
         inner: Any
         k: int = 5
 
-        def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun):
-            return [hit_to_document(h) for h in self.inner.retrieve([query], self.k)[0]]
+        def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun,
+                                    k: int | None = None):
+            return [hit_to_document(h) for h in self.inner.retrieve([query], _k(k, self.k))[0]]
 
         def batch(self, inputs: list[str], config=None, *, return_exceptions: bool = False, **kwargs):
             """One batched retrieval (see :func:`_batch`)."""
@@ -94,6 +94,15 @@ def as_runnable(pipeline: Any):
                           inputs, config, return_exceptions)
 
     return PipelineRunnable(one, name="ambigrag")
+
+
+def _k(k: Any, default: int) -> int:
+    """``k`` checked (an integer >= 1), or ``default`` when it is None."""
+    if k is None:
+        return default
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise ValueError(f"k must be an integer >= 1, got {k!r}")
+    return k
 
 
 def _batch(fast, one_by_one, inputs, config, return_exceptions: bool) -> list:

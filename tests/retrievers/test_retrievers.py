@@ -132,6 +132,23 @@ def test_langchain_invoke_batch_ainvoke_round_trip(retrievers):
         as_langchain_retriever(object())
 
 
+def test_langchain_invoke_takes_k_for_one_call(retrievers):
+    """invoke(q, k=1) returned the retriever's k documents: LangChain drops keyword arguments
+    that _get_relevant_documents does not name."""
+    from rag.integrations.langchain import as_langchain_retriever
+
+    lc = as_langchain_retriever(retrievers["hybrid"], k=3)
+    top = [h.passage.id for h in retrievers["hybrid"].retrieve([Q], 5)[0]]
+    assert [d.metadata["id"] for d in lc.invoke(Q, k=1)] == top[:1]
+    assert [d.metadata["id"] for d in lc.invoke(Q, k=5)] == top
+    assert [d.metadata["id"] for d in lc.invoke(Q)] == top[:3]
+    for bad in (0, -2, 2.5, True):
+        with pytest.raises(ValueError, match=f"k must be an integer >= 1, got {bad!r}"):
+            lc.invoke(Q, k=bad)
+    with pytest.raises(ValueError, match="k must be an integer >= 1, got 0"):
+        as_langchain_retriever(retrievers["hybrid"], k=0)
+
+
 
 def test_langchain_batch_keeps_each_inputs_result_and_reports_to_callbacks(retrievers):
     """One empty query failed the whole batch ([error, error] with return_exceptions), and a

@@ -144,7 +144,7 @@ class Pipeline:
         if encoder is None:
             encoder = index.encoder(backend=encoder_backend) if "dense" in index.kinds else SentenceEncoder()
         retriever = retriever or retriever_for(index, mode, encoder=encoder)
-        if rewrite:
+        if rewrite is not None:   # "" is refused by rewriter_for, not ignored
             from retrievers.expansion import rewriter_for
             from retrievers.multi import MultiQueryRetriever
 

@@ -250,10 +250,11 @@ def rewriter_for(names: str | Sequence[str], *, retriever=None, llm=None, bank: 
     first retrieval round). ``interpretations`` uses the LLM when one is given, else the evidence."""
     from retrievers.rewriters import EvidenceInterpretations
 
+    spec = names
     names = [n.strip() for n in (names.split(",") if isinstance(names, str) else names) if n.strip()]
     bad = [n for n in names if n not in REWRITES]
     if bad or not names:
-        raise ValueError(f"rewrites are a comma-separated subset of {REWRITES}, got {names!r}")
+        raise ValueError(f"rewrites are a comma-separated subset of {REWRITES}, got {spec!r}")
     parts = []
     for n in names:
         if n == "interpretations" and llm is not None:

@@ -110,7 +110,7 @@ def cmd_retrieval(args: argparse.Namespace) -> int:
         raise ValueError(f"--mode takes a comma-separated subset of {MODES}, got {args.mode!r}")
     # --limit -1 dropped the last question and 0 meant all; --batch-size 0 died in range()
     require_at_least((("--limit", args.limit), ("--batch-size", args.batch_size)))
-    if args.rewrite:
+    if args.rewrite is not None:
         _rewrite_names(args.rewrite)  # before the baseline runs, not after
     from indexes.paths import check_outputs
 
@@ -129,7 +129,7 @@ def cmd_retrieval(args: argparse.Namespace) -> int:
 
     for mode in modes:
         run(mode, retriever_for(index, mode, fuse=args.fuse, device=args.device))
-    for name, retriever in (_rewrite_variants(args, index).items() if args.rewrite else ()):
+    for name, retriever in (_rewrite_variants(args, index).items() if args.rewrite is not None else ()):
         run(name, retriever)
     md = markdown(results, ks, [k for k in ks if k <= 20] or ks)
     sys.stdout.write(md)

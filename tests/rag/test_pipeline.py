@@ -327,3 +327,13 @@ def test_k_means_passages_retrieved_and_read_everywhere(pipe, example_index, enc
     wide = Pipeline.from_index(build(sample_corpus, tmp_path / "s", dense=False, progress=False), k=12,
                                ambiguity=False, encoder=encoder)
     assert len(wide.ask("who won the 2017 nfl draft first pick").sources) == 12
+
+
+def test_an_empty_rewrite_is_refused_like_a_comma(example_index, capsys):
+    """--rewrite "" was silently ignored (no rewriting), while --rewrite "," was an error."""
+    from rag import cli
+
+    for spec in ("", ",", " "):
+        assert cli.main(["-q", "ask", "--index", str(example_index), "--rewrite", spec, Q]) == 2
+        assert f"rewrites are a comma-separated subset of ('interpretations', 'evidence', 'decompose', " \
+               f"'icl'), got {spec!r}" in capsys.readouterr().err

@@ -262,10 +262,18 @@ def settings_dict(s: TrainSettings) -> dict:
     return asdict(s)
 
 
+def check_folds(n_questions: int, k: int) -> None:
+    """``ValueError`` unless ``k`` folds can split ``n_questions`` questions (2 <= k <= n)."""
+    if k < 2:
+        raise ValueError(f"folds must be >= 2, got {k}")
+    if n_questions < k:
+        q = "question" if n_questions == 1 else "questions"
+        raise ValueError(f"{k} folds need at least {k} questions; the data has {n_questions} {q}")
+
+
 def iter_folds(n_questions: int, k: int, seed: int) -> Iterable[tuple[int, set[int]]]:
     """(fold, held-out question ids) for ``k`` folds of a seeded permutation of the questions."""
-    if not 2 <= k <= n_questions:
-        raise ValueError(f"folds must be in [2, {n_questions}], got {k}")
+    check_folds(n_questions, k)
     order = list(range(n_questions))
     random.Random(seed).shuffle(order)
     for f in range(k):

@@ -77,7 +77,13 @@ def markdown(rep: dict) -> str:
 def cmd_train_reader(args) -> int:
     from eval.reader_cv import cross_validate, train_and_ship
     from rag.validation import require_at_least
-    from readers.span_train import TrainSettings, data_hash, examples_from_records, read_jsonl
+    from readers.span_train import (
+        TrainSettings,
+        check_folds,
+        data_hash,
+        examples_from_records,
+        read_jsonl,
+    )
 
     require_at_least((("--threads", args.threads),))   # -1 was a torch traceback, 0 silently ignored
     settings = TrainSettings(max_length=args.max_length, stride=args.stride, epochs=args.epochs, lr=args.lr,
@@ -89,6 +95,8 @@ def cmd_train_reader(args) -> int:
     if not examples:   # it was an IndexError inside transformers, after the model loaded
         raise ValueError(f"{args.data}: no trainable examples ({skipped} document(s) skipped: an answer that is "
                          "not in its text, or a document without a type)")
+    if not args.no_cv:
+        check_folds(len(records), args.folds)
     out = Path(args.out)
     _check_out(out)
     if args.threads:

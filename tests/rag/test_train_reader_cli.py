@@ -54,3 +54,13 @@ def test_out_is_checked_before_training(tmp_path, capsys):
         assert main(["-q", "train", "reader", "--data", str(good), "--out", str(out), "--no-cv"]) == 2
         assert message in capsys.readouterr().err
     assert sorted(p.name for p in store.iterdir()) == ["state.json"]
+
+
+def test_more_folds_than_questions_fail_before_training(tmp_path, capsys):
+    """--folds 2 on a one-question file said 'folds must be in [2, 1]', after a fold directory was made."""
+    good = _data(tmp_path / "good.jsonl")
+    assert main(["-q", "train", "reader", "--data", str(good), "--out", str(tmp_path / "r"), "--folds", "2"]) == 2
+    assert "2 folds need at least 2 questions; the data has 1 question" in capsys.readouterr().err
+    assert main(["-q", "train", "reader", "--data", str(good), "--out", str(tmp_path / "r"), "--folds", "1"]) == 2
+    assert "folds must be >= 2, got 1" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()

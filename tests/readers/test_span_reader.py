@@ -90,8 +90,12 @@ def test_folds_split_questions_disjointly():
     assert [len(h) for h in folds.values()] == [2, 2, 2, 2, 2]
     assert dict(iter_folds(10, 5, seed=0)) == folds
     assert dict(iter_folds(10, 5, seed=1)) != folds
-    with pytest.raises(ValueError, match="folds must be in"):
+    with pytest.raises(ValueError, match="^5 folds need at least 5 questions; the data has 3 questions$"):
         list(iter_folds(3, 5, seed=0))
+    with pytest.raises(ValueError, match="^2 folds need at least 2 questions; the data has 1 question$"):
+        list(iter_folds(1, 2, seed=0))     # was 'folds must be in [2, 1]'
+    with pytest.raises(ValueError, match="^folds must be >= 2, got 1$"):
+        list(iter_folds(10, 1, seed=0))
 
 
 def test_decode_window_and_merge_are_passage_slices():

@@ -79,12 +79,12 @@ def create_app(pipeline, store, *, passages: Callable[[str], Passage | None] | N
 
     @app.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
     def index() -> FileResponse:
-        return FileResponse(STATIC / "index.html", headers={"Content-Security-Policy": CSP,
-                                                            "Cache-Control": "no-store"})
+        return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-store"})
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     app.add_middleware(BodyLimit, max_bytes=max_body)
+    app.add_middleware(SecurityHeaders)   # every response: /static/index.html is the page too
     app.add_middleware(RequestLog)   # outermost: a 413 of BodyLimit and a crash are logged too
     return app
 
@@ -111,6 +111,28 @@ class RequestLog:
             await self.app(scope, receive, noting_send)
         finally:
             log.info("%s %s %d %.1f ms", scope["method"], scope["path"], status, 1000 * (time.perf_counter() - t0))
+
+
+class SecurityHeaders:
+    """ASGI middleware: the page's Content-Security-Policy (:data:`CSP`) and ``nosniff`` on every
+    response, so the copy of the page under ``/static/`` gets them as ``/`` does."""
+
+    HEADERS = ((b"content-security-policy", CSP.encode()), (b"x-content-type-options", b"nosniff"))
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+
+        async def adding_send(msg):
+            if msg["type"] == "http.response.start":
+                names = {k.lower() for k, _ in msg.get("headers", [])}
+                msg = {**msg, "headers": [*msg.get("headers", []), *(h for h in self.HEADERS if h[0] not in names)]}
+            await send(msg)
+
+        await self.app(scope, receive, adding_send)
 
 
 class BodyLimit:

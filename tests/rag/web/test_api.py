@@ -167,6 +167,10 @@ def test_health_and_page(client):
     page = client.get("/")
     assert page.status_code == 200 and '<script src="/static/app.js"' in page.text
     assert "script-src 'self'" in page.headers["content-security-policy"]
+    for path in ("/static/index.html", "/static/app.js", "/api/health", "/api/nothing"):   # /static/ had none
+        r = client.get(path)
+        assert r.headers["content-security-policy"] == page.headers["content-security-policy"], path
+        assert r.headers["x-content-type-options"] == "nosniff", path
     js = client.get("/static/app.js").text
     assert "textContent" in js and "innerHTML" not in js
 

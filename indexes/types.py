@@ -47,3 +47,20 @@ class Hit:
             "source": self.source,
             "text": self.passage.text,
         }
+
+
+def distinct_hits(hits) -> list[Hit]:
+    """``hits`` with each passage once, at its first (best) place: a retriever that returns a
+    passage twice would otherwise count its evidence twice.
+
+    >>> p = Passage(id="d1", title="", text="x")
+    >>> [h.rank for h in distinct_hits([Hit(p, 2.0, 1, "bm25"), Hit(p, 1.0, 2, "bm25")])]
+    [1]
+    """
+    seen: set[str] = set()
+    out = []
+    for h in hits:
+        if h.passage.id not in seen:
+            seen.add(h.passage.id)
+            out.append(h)
+    return out

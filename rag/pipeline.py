@@ -177,8 +177,10 @@ class Pipeline:
         return self._read(question, self.retrieve([question])[0], interactive)
 
     def _read(self, question: str, hits: list[Hit], interactive: bool) -> Answer:
+        from indexes.types import distinct_hits
         from readers.errors import ReaderError
 
+        hits = distinct_hits(hits)   # a custom retriever's repeated passage is read once
         try:
             ans = self.reader.read(question, hits, interactive=interactive)
         except ReaderError as e:

@@ -23,7 +23,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from indexes.types import Hit
+from indexes.types import Hit, distinct_hits
 from readers.evidence import SpanExtractor
 from readers.policy import Policy, decide
 from readers.readings import group_evidence
@@ -75,7 +75,7 @@ class AmbigReader:
         self.action_policy = action_policy  # readers.action_policy.ActionPolicy: a learned decision
 
     def read(self, question: str, hits: Sequence[Hit], *, interactive: bool = False) -> Answer:
-        hits = list(hits)[: self.max_passages]
+        hits = distinct_hits(hits)[: self.max_passages]   # a passage given twice is one piece of evidence
         table = self.extractor.extract(question, hits)
         grouping = group_evidence(table, min_support=self.policy.min_support,
                                   conflict_ratio=self.policy.conflict_ratio)

@@ -194,9 +194,10 @@ class SpanBaseline:
         self.reader, self.max_passages = reader or SpanReader(), max_passages
 
     def read(self, question: str, hits: Sequence[Hit], *, interactive: bool = False):
+        from indexes.types import distinct_hits
         from readers.types import Answer, Reading
 
-        hits = list(hits)[: self.max_passages]
+        hits = distinct_hits(hits)[: self.max_passages]
         sources = tuple(h.passage.id for h in hits)
         best = None
         for h, ps in zip(hits, self.reader.read(question, [h.passage.text for h in hits])):

@@ -337,3 +337,16 @@ def test_an_empty_rewrite_is_refused_like_a_comma(example_index, capsys):
         assert cli.main(["-q", "ask", "--index", str(example_index), "--rewrite", spec, Q]) == 2
         assert f"rewrites are a comma-separated subset of ('interpretations', 'evidence', 'decompose', " \
                f"'icl'), got {spec!r}" in capsys.readouterr().err
+
+
+def test_a_retriever_that_repeats_a_passage_gets_the_same_answer(pipe):
+    """A custom retriever returning each passage twice doubled every reading's support, and the
+    copies filled the reader's k places, pushing distinct passages out."""
+    class Twice:
+        def retrieve(self, queries, k):
+            return [[h for h in run for _ in (0, 1)] for run in pipe.retriever.retrieve(queries, k)]
+
+    once = pipe.ask(Q)
+    twice = Pipeline(Twice(), pipe.reader, k=pipe.k).ask(Q)
+    assert twice == once and [r.support for r in twice.readings] == [r.support for r in once.readings]
+    assert len(set(twice.sources)) == len(twice.sources) == 6

@@ -220,4 +220,17 @@ def validate_predictions(predictions: Any, ids: Sequence[str], source: str = "pr
             raise ValueError(f"{source}: prediction for id {qid!r} must be a list of strings or of "
                              f"{{question, answer}} objects, got {str(pred)[:80]}")
         out[qid] = pred
+    _one_format(out, source)
     return out
+
+
+def _one_format(predictions: dict[str, list], source: str) -> None:
+    """A file gives answer lists or {question, answer} pairs, not both (the official script scores
+    one format a file; a mixed file was accepted and scored each entry its own way)."""
+    first: dict[bool, str] = {}
+    for qid, pred in predictions.items():
+        if pred:
+            first.setdefault(isinstance(pred[0], dict), qid)
+    if len(first) == 2:
+        raise ValueError(f"{source}: mixes answer lists (first at id {first[False]!r}) and {{question, answer}} "
+                         f"pairs (first at id {first[True]!r}); use one format for the whole file")

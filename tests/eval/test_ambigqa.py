@@ -132,6 +132,12 @@ def test_prediction_file_validation(dev_questions, tmp_path):
     with pytest.raises(ValueError, match="must be a list of strings"):
         ambigqa.validate_predictions({i: 3 for i in ids}, ids)
     assert ambigqa.validate_predictions({i: "x" for i in ids}, ids)[ids[0]] == ["x"]
+    mixed = {i: [] for i in ids} | {ids[3]: ["x"], ids[7]: [{"question": "q?", "answer": "x"}], ids[9]: ["y"]}
+    with pytest.raises(ValueError, match=f"mixes answer lists \\(first at id '{ids[3]}'\\) and \\{{question, answer\\}} "
+                                         f"pairs \\(first at id '{ids[7]}'\\)"):   # was accepted
+        ambigqa.validate_predictions(mixed, ids)
+    assert ambigqa.validate_predictions({i: [] for i in ids} | {ids[7]: [{"question": "q?", "answer": "x"}]},
+                                        ids)[ids[7]] == [{"question": "q?", "answer": "x"}]
     empty = tmp_path / "p.json"
     empty.write_text("")
     with pytest.raises(ValueError, match="file is empty"):

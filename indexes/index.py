@@ -24,7 +24,6 @@ import logging
 import os
 import shutil
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -59,7 +58,7 @@ from indexes.dense import (
     passage_text,
     recorded_identity,
 )
-from indexes.layout import check_target, install, remove_stale, resolve
+from indexes.layout import check_target, install, remove_stale, resolve, staging_dir
 from indexes.store import STORE_FILES, PassageStore, StoreWriter
 from indexes.tokenize import Tokenizer
 
@@ -146,7 +145,7 @@ def publish(out: str | Path, fill: Callable[[Path], dict[str, Any]]) -> Path:
     check_target(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     remove_stale(out)
-    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    tmp = staging_dir(out)
     tmp.mkdir()
     try:
         manifest = fill(tmp)

@@ -75,15 +75,31 @@ def is_index(root: Path) -> bool:
     return os.path.lexists(root / POINTER) or os.path.lexists(root / MANIFEST)
 
 
+STAGING = ".build.tmp-"   # a build staged inside a mount point (see :func:`staging_dir`)
+
+
 def _ours(name: str) -> bool:
     """Names a build that died inside :func:`install` can leave before the pointer exists."""
-    return name == LOCK or name.startswith((VERSION_PREFIX, f".{POINTER}.tmp-", f".{MANIFEST}.tmp-"))
+    return name == LOCK or name.startswith((VERSION_PREFIX, f".{POINTER}.tmp-", f".{MANIFEST}.tmp-", STAGING))
 
 
 def check_target(out: Path) -> None:
-    """Refuse to build into a file or into a non-empty directory that is not an index."""
+    """Refuse to build into a file, into a non-empty directory that is not an index, or into one
+    version of an index (``IDX/current`` resolves to it; versions are never modified)."""
+    if out.name.startswith(VERSION_PREFIX) and os.path.islink(out.parent / POINTER):
+        raise FileExistsError(f"{out} is a version of the index {out.parent}, and versions are never modified; "
+                              f"build into {out.parent} to publish a new version")
     if out.exists() and (not out.is_dir() or not (is_index(out) or all(_ours(p.name) for p in out.iterdir()))):
         raise FileExistsError(f"{out} exists and is not an ambigrag index; refusing to replace it")
+
+
+def staging_dir(out: Path) -> Path:
+    """Where a build is written before :func:`install` renames it into ``out``: beside ``out``,
+    or inside it when ``out`` is a mount point (a rename across filesystems fails)."""
+    tag = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    if out.is_dir() and os.path.ismount(out):
+        return out / f"{STAGING}{tag}"
+    return out.parent / f".{out.name}.tmp-{tag}"
 
 
 def install(tmp: Path, out: Path) -> Path:
@@ -166,7 +182,8 @@ def remove_stale(out: Path) -> None:
     and version dirs inside it that no pointer names."""
     if out.is_dir() and not out.is_symlink():
         _remove_orphan_versions(out)
-    for d in [*out.parent.glob(f".{out.name}.tmp-*"), *out.parent.glob(f".{out.name}.old-*")]:
+    inside = list(out.glob(f"{STAGING}*")) if out.is_dir() and not out.is_symlink() else []
+    for d in [*out.parent.glob(f".{out.name}.tmp-*"), *out.parent.glob(f".{out.name}.old-*"), *inside]:
         try:
             pid = int(d.name.rsplit(".tmp-" if ".tmp-" in d.name else ".old-", 1)[1].split("-")[0])
             os.kill(pid, 0)

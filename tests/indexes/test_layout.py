@@ -165,3 +165,38 @@ def test_build_that_died_inside_install_does_not_block_the_next(sample_corpus, t
     build(sample_corpus, out, dense=False, progress=False)
     assert sorted(p.name for p in out.iterdir()) == [".lock", POINTER, MANIFEST, resolve(out).name]
     assert load(out).manifest["n_docs"] == 300
+
+
+def test_building_into_a_version_of_an_index_is_refused(sample_corpus, tmp_path):
+    """--out IDX/current resolved to the published version, which was then 'migrated' as a flat
+    index: its files were deleted and IDX stopped loading."""
+    out = build(sample_corpus, tmp_path / "idx", dense=False, progress=False)
+    version = load(out).files_dir
+    before = sorted(p.name for p in version.iterdir())
+    for target in (out / POINTER, version):
+        with pytest.raises(FileExistsError, match=f"{version} is a version of the index {out}, and versions are "
+                                                  f"never modified; build into {out} to publish a new version"):
+            build(sample_corpus, target, dense=False, progress=False)
+    assert sorted(p.name for p in version.iterdir()) == before and len(load(out).store) == 300
+
+
+def test_a_mount_point_is_staged_inside_itself(sample_corpus, tmp_path, monkeypatch):
+    """Into a mount point (a Docker volume, /dev/shm) the rename from the staging directory beside
+    it crossed filesystems: 'Invalid cross-device link' after the whole build."""
+    import indexes.layout as layout
+
+    mount = tmp_path / "mnt"
+    mount.mkdir()
+    monkeypatch.setattr(layout.os.path, "ismount", lambda p: Path(p) == mount)
+    staged = []
+    real = layout.staging_dir
+    monkeypatch.setattr("indexes.index.staging_dir", lambda out: staged.append(real(out)) or staged[-1])
+    build(sample_corpus, mount, dense=False, progress=False)
+    assert staged[0].parent == mount and staged[0].name.startswith(".build.tmp-")
+    index = load(mount)
+    assert len(index.store) == 300
+    assert sorted(p.name for p in mount.iterdir()) == sorted([".lock", POINTER, MANIFEST, index.files_dir.name])
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    (mount / f".build.tmp-{int(dead.stdout)}-abcd1234").mkdir()   # a build that died there
+    build(sample_corpus, mount, dense=False, progress=False)
+    assert sorted(p.name for p in mount.iterdir()) == sorted([".lock", POINTER, MANIFEST, load(mount).files_dir.name])

@@ -38,6 +38,7 @@ from indexes.types import Passage
 FORMATS = ("jsonl", "tsv", "hf")
 DEFAULT_MAX_RECORD_BYTES = 1 << 20
 _BINARY_PROBE = 8192
+BOM = "\ufeff"   # a UTF-8 byte-order mark, decoded
 _max_record_bytes: ContextVar[int] = ContextVar("max_record_bytes", default=DEFAULT_MAX_RECORD_BYTES)
 
 
@@ -234,11 +235,14 @@ def _decoded_lines(path: Path, limit: int) -> Iterator[tuple[int, int, str | Cor
 
 def _parsed_lines(path: Path, limit: int, parse) -> Iterator[tuple[int, int, Any]]:
     """(line, byte offset, ``parse(n, line)``) for each non-blank decoded line; ``parse``
-    returns a record, a CorpusError, or None to skip the line. Decoding errors pass through."""
+    returns a record, a CorpusError, or None to skip the line. Decoding errors pass through; a
+    UTF-8 byte-order mark (Windows editors write one) is dropped from the first line."""
     for n, offset, line in _decoded_lines(path, limit):
         if isinstance(line, CorpusError):
             yield n, offset, line
-        elif line.strip():
+            continue
+        line = line.removeprefix(BOM) if offset == 0 else line
+        if line.strip():
             rec = parse(n, line)
             if rec is not None:
                 yield n, offset, rec
@@ -254,7 +258,7 @@ def _line_source(path: Path, limit: int, parse, stack: contextlib.ExitStack):
             handle.append(stack.enter_context(open(path, "rb")))
         handle[0].seek(offset)
         line = handle[0].readline(limit + 1).decode("utf-8").rstrip("\r\n")
-        return _to_passage(path, 0, parse(0, line)).id
+        return _to_passage(path, 0, parse(0, line.removeprefix(BOM) if offset == 0 else line)).id
 
     return _parsed_lines(path, limit, parse), recall
 
@@ -298,7 +302,16 @@ def _load_hf(path: Path):
                           or (path / "dataset_dict.json").exists()):
         return datasets.load_from_disk(str(path))
     kind = {".parquet": "parquet", ".arrow": "arrow", ".csv": "csv"}.get(path.suffix)
+    if kind == "csv":   # every column as written: type guessing read ids 007 and 7 as one, and "NA" as empty
+        return datasets.load_dataset("csv", data_files=str(path), keep_default_na=False,
+                                     features=datasets.Features({c: datasets.Value("string") for c in _csv_header(path)}))
     return datasets.load_dataset(kind, data_files=str(path)) if kind else datasets.load_dataset(str(path))
+
+
+def _csv_header(path: Path) -> list[str]:
+    """The column names of a CSV file's first line (a byte-order mark dropped)."""
+    with open(path, encoding="utf-8-sig", newline="") as f:
+        return next(csv.reader(f), [])
 
 
 def _hf_source(path: Path, limit: int, stack: contextlib.ExitStack):

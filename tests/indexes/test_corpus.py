@@ -46,6 +46,28 @@ def test_hf_dataset_save_to_disk_and_parquet(tmp_path, sample_records):
     assert [p.id for p in read_corpus(tmp_path / "c.parquet")] == [r["id"] for r in sample_records[:30]]
 
 
+def test_csv_columns_are_read_as_written(tmp_path):
+    """Type guessing read the ids 007 and 7 as one integer (a 'duplicate id'), 0012 as 12, 1.0 as a
+    float (refused), and the text NA as missing."""
+    f = write(tmp_path / "ids.csv", ["id,title,text,year\n", "007,A,alpha,1999\n", "7,B,NA,2000\n",
+                                     "0012,C,gamma,\n", "1.0,D,delta,1e3\n"])
+    got = list(read_corpus(f))
+    assert [(p.id, p.text) for p in got] == [("007", "alpha"), ("7", "NA"), ("0012", "gamma"), ("1.0", "delta")]
+    assert [p.meta for p in got] == [{"year": "1999"}, {"year": "2000"}, {"year": ""}, {"year": "1e3"}]
+
+
+@pytest.mark.parametrize("name, lines", [
+    ("c.jsonl", ['{"id": "1", "title": "A", "text": "alpha"}\n', '{"id": "2", "title": "B", "text": "beta"}\n']),
+    ("c.tsv", ["id\ttext\ttitle\n", "1\talpha\tA\n", "2\tbeta\tB\n"]),
+    ("c.csv", ["id,title,text\n", "1,A,alpha\n", "2,B,beta\n"]),
+])
+def test_a_byte_order_mark_is_dropped(tmp_path, name, lines):
+    """A TSV header after a BOM was indexed as a passage (id '\\ufeffid'); a JSONL file's first
+    record was invalid JSON, so --skip-bad dropped it silently."""
+    got = list(read_corpus(write(tmp_path / name, [b"\xef\xbb\xbf", *lines])))
+    assert [(p.id, p.title, p.text) for p in got] == [("1", "A", "alpha"), ("2", "B", "beta")]
+
+
 GOOD = '{"id": "a", "title": "A", "text": "alpha"}\n'
 
 

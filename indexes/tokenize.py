@@ -3,11 +3,14 @@
 Steps, in order:
 
 1. lowercase (``lowercase=True``);
-2. split on anything that is not a Unicode word character (regex ``\\w+``), so punctuation
-   separates tokens and is dropped: ``"U.S.-born"`` -> ``["u", "s", "born"]``;
-3. drop English stopwords (``stopwords="en"``: NLTK's 179-word English list, shipped in
+2. Unicode NFC normalisation, so a decomposed "café" (e + combining accent) is the composed one;
+3. split on anything that is neither a Unicode word character nor a combining mark (regex
+   ``[\\w\\p{M}]+``), so punctuation separates tokens and is dropped: ``"U.S.-born"`` ->
+   ``["u", "s", "born"]``, while the vowel signs of Devanagari, Thai or Hebrew stay inside
+   their word (``\\w+`` alone cut "हिन्दी" into ``["ह", "न", "द"]``);
+4. drop English stopwords (``stopwords="en"``: NLTK's 179-word English list, shipped in
    ``indexes/stopwords_en.txt``);
-4. stem with a Snowball stemmer (``stemmer="english"``, the default; any language
+5. stem with a Snowball stemmer (``stemmer="english"``, the default; any language
    ``snowballstemmer`` knows, or ``None`` for no stemming).
 
 Defaults (stopwords dropped, English stemming) were chosen by retrieval quality on the AmbigQA
@@ -17,6 +20,11 @@ corpus: stemming raised BM25 MRecall@20 from 0.320 to 0.331 (bench/RESULTS.md).
 ['play', 'doctor', 'dexter']
 >>> Tokenizer(stopwords=None, stemmer=None).tokenize("Who plays the Doctor?")
 ['who', 'plays', 'the', 'doctor']
+>>> Tokenizer(stemmer=None).tokenize("हिन्दी भाषा") == ["हिन्दी", "भाषा"]
+True
+
+Indexes built before steps 2 and 3 (their manifest records the pattern ``\\w+``) keep that
+tokeniser, so their queries are split as their passages were.
 """
 
 from __future__ import annotations
@@ -28,7 +36,9 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-_WORD = re.compile(r"\w+")
+LEGACY_PATTERN = r"\w+"           # before NFC and combining marks; still read from old manifests
+PATTERN = r"[\w\p{M}]+"
+_ASCII_WORD = re.compile(r"\w+")   # the same split as both patterns on ASCII text, and the fastest
 
 
 @lru_cache(maxsize=1)
@@ -45,12 +55,16 @@ class Tokenizer:
     lowercase: bool = True
     stopwords: str | None = "en"
     stemmer: str | None = "english"
+    pattern: str = PATTERN
     _stop: frozenset[str] = field(init=False, repr=False, compare=False)
     _stem: Any = field(init=False, repr=False, compare=False)
     _cache: dict = field(init=False, repr=False, compare=False)
     _lock: Any = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        if self.pattern not in (PATTERN, LEGACY_PATTERN):
+            raise ValueError(f"tokeniser pattern {self.pattern!r} is not one this version reads "
+                             f"({PATTERN!r}, or {LEGACY_PATTERN!r} of indexes built before it)")
         if self.stopwords not in (None, "en"):
             raise ValueError(f"stopwords must be None or 'en', got {self.stopwords!r}")
         object.__setattr__(self, "_stop", english_stopwords() if self.stopwords else frozenset())
@@ -69,7 +83,7 @@ class Tokenizer:
     def tokenize(self, text: str) -> list[str]:
         if self.lowercase:
             text = text.lower()
-        toks = _WORD.findall(text)
+        toks = _ASCII_WORD.findall(text) if text.isascii() or self.pattern == LEGACY_PATTERN else _unicode_words(text)
         if self._stop:
             toks = [t for t in toks if t not in self._stop]
         if self._stem is not None:
@@ -90,10 +104,23 @@ class Tokenizer:
 
     def to_dict(self) -> dict[str, Any]:
         return {"lowercase": self.lowercase, "stopwords": self.stopwords,
-                "stemmer": self.stemmer, "pattern": _WORD.pattern}
+                "stemmer": self.stemmer, "pattern": self.pattern}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Tokenizer:
-        if d.get("pattern", _WORD.pattern) != _WORD.pattern:
-            raise ValueError(f"index was tokenised with pattern {d['pattern']!r}, this version uses {_WORD.pattern!r}")
-        return cls(lowercase=d["lowercase"], stopwords=d["stopwords"], stemmer=d["stemmer"])
+        return cls(lowercase=d["lowercase"], stopwords=d["stopwords"], stemmer=d["stemmer"],
+                   pattern=d.get("pattern", LEGACY_PATTERN))
+
+
+def _unicode_words(text: str) -> list[str]:
+    """Steps 2 and 3 of the module docstring on non-ASCII text."""
+    import unicodedata
+
+    return _word_re().findall(unicodedata.normalize("NFC", text))
+
+
+@lru_cache(maxsize=1)
+def _word_re():
+    import regex  # \p{M}: the standard library's re has no Unicode categories
+
+    return regex.compile(PATTERN)

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from rank_bm25 import BM25Okapi
@@ -82,6 +84,31 @@ def test_tokenizer_settings_and_round_trip():
     assert Tokenizer.from_dict(tok.to_dict()) == tok
     with pytest.raises(ValueError, match="stemmer"):
         Tokenizer(stemmer="klingon")
+
+
+def test_accents_and_vowel_signs_stay_inside_words():
+    """\\w+ alone split at combining marks: a decomposed 'café' never matched 'café', and a
+    Devanagari word fell apart into its consonants, so unrelated Hindi passages matched."""
+    tok = Tokenizer(stopwords=None, stemmer=None)
+    nfd, nfc = "cafe\u0301", "caf\u00e9"
+    assert tok.tokenize(f"Le {nfd} noir") == ["le", nfc, "noir"] and tok.tokenize(nfc) == [nfc]
+    assert tok.tokenize("हिन्दी भारत की भाषा है") == ["हिन्दी", "भारत", "की", "भाषा", "है"]
+    docs = [f"un {nfd} noir", "हिन्दी भारत की भाषा है", "आज का दिन अच्छा है", "red fox", "blue fox", "green tea"]
+    idx = build_bm25(docs, tok)
+    assert idx.search([nfc], k=3)[1][0].tolist() == [0]
+    assert idx.search(["दिन"], k=3)[1][0].tolist() == [2]   # the Hindi passage without the word ranked second
+
+
+def test_an_index_built_with_the_old_split_keeps_it():
+    """Manifests written before NFC and marks record the pattern \\w+ (or none): their queries are
+    split as their passages were."""
+    old = {"lowercase": True, "stopwords": None, "stemmer": None, "pattern": r"\w+"}
+    for d in (old, {k: v for k, v in old.items() if k != "pattern"}):
+        assert Tokenizer.from_dict(d).tokenize("हिन्दी cafe\u0301") == ["ह", "न", "द", "cafe"]
+    assert Tokenizer.from_dict(Tokenizer().to_dict()).pattern == r"[\w\p{M}]+"
+    bad = r"\S+"
+    with pytest.raises(ValueError, match=re.escape(f"tokeniser pattern {bad!r} is not one this version reads")):
+        Tokenizer.from_dict({**old, "pattern": bad})
 
 
 def test_concurrent_searches_match_serial(sample_records, dev_questions):

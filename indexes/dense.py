@@ -261,7 +261,14 @@ class DenseIndex:
         return scores, rows
 
     def vectors(self, rows: Sequence[int]) -> np.ndarray:
-        """Stored (normalised) vectors for ``rows``: for MMR and similar re-ranking."""
+        """Stored (normalised) vectors for ``rows``: for MMR and similar re-ranking. An IVF index
+        builds its id-to-list map on first use (FAISS cannot reconstruct without it)."""
+        if len(rows) and self.record.get("index_type") == "ivf":
+            import faiss
+
+            ivf = faiss.extract_index_ivf(self.index)
+            if ivf.direct_map.type == faiss.DirectMap.NoMap:
+                ivf.make_direct_map()
         return np.stack([self.index.reconstruct(int(r)) for r in rows]) if len(rows) else \
             np.zeros((0, self.dim), dtype=np.float32)
 

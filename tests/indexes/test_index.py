@@ -206,6 +206,8 @@ def test_index_type_override_ivf_and_hnsw_agree_with_flat(small_index, encoder):
     assert record == {"index_type": "ivf", "nlist": 7, "nprobe": 7}
     _, found = DenseIndex(ivf, record, device="cpu").search(q, 5)
     assert found.tolist() == exact.tolist()
+    # MMR reads stored vectors: IVF raised 'direct map not initialized'
+    np.testing.assert_allclose(DenseIndex(ivf, record, device="cpu").vectors([4, 0, 299]), vecs[[4, 0, 299]], atol=1e-6)
     hnsw, record = build_faiss(vecs, DenseParams(index_type="hnsw"))
     assert record["index_type"] == "hnsw" and record["ef_search"] == 64
     # HNSW is approximate, but with ef_search 64 over 300 vectors the search visits enough of

@@ -129,7 +129,10 @@ def _add_search(sub) -> None:
 
 
 def _cmd_search(args) -> int:
+    from pathlib import Path
+
     import indexes
+    from indexes.layout import is_index
     from rag.defaults import default_index
     from rag.validation import validate_k, validate_question
     from retrievers.factory import retriever_for
@@ -137,6 +140,8 @@ def _cmd_search(args) -> int:
     if len(args.args) > 2:
         raise ValueError("search takes [INDEX_DIR] QUERY; quote a query with spaces")
     index_dir, query = (args.args if len(args.args) == 2 else (None, args.args[0]))
+    if index_dir is None and is_index(Path(query)):   # it built the default index to search for the path
+        raise ValueError(f"search {query}: a query is missing (search [INDEX_DIR] QUERY)")
     query, k = validate_question(query, what="query"), validate_k(args.k)
     index = indexes.load(index_dir or default_index(device=args.device), device=args.device)
     enc = index.encoder(device=args.device, backend=args.encoder_backend, threads=args.encoder_threads) \

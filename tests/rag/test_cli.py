@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from rag.cli import main
 
 
@@ -90,3 +92,14 @@ def test_train_ambiguity_checks_its_files_before_encoding(tmp_path, capsys, monk
 def test_eval_ambiguity_checks_its_models_before_retrieval(tmp_path, capsys):
     assert main(["-q", "eval", "ambiguity", "--models", str(tmp_path)]) == 2
     assert capsys.readouterr().err.startswith(f"ambigrag: error: {tmp_path / 'ambiguity_question'}")
+
+
+def test_search_with_an_index_and_no_query_says_the_query_is_missing(small_index_dir, tmp_path, capsys,
+                                                                     monkeypatch):
+    """It built the default index (minutes on the real corpus) and searched for the path's text."""
+    from rag import defaults
+
+    monkeypatch.setattr(defaults, "default_index", lambda **kw: pytest.fail("the default index was built"))
+    assert main(["-q", "search", str(small_index_dir)]) == 2
+    assert capsys.readouterr().err == (f"ambigrag: error: search {small_index_dir}: a query is missing "
+                                       "(search [INDEX_DIR] QUERY)\n")

@@ -60,8 +60,19 @@ def gpu_device_present() -> bool:
 
 
 def pick_device(device: str | None) -> str:
-    """``None`` means CUDA when torch sees a GPU, else CPU."""
+    """``None`` means CUDA when torch sees a GPU, else CPU. A CUDA device that torch cannot use
+    is a ``ValueError`` (it was torch's 'Torch not compiled with CUDA enabled' traceback).
+
+    >>> pick_device("cpu")
+    'cpu'
+    """
     if device:
+        if device.startswith("cuda"):
+            import torch
+
+            if not torch.cuda.is_available():
+                raise ValueError(f"device {device!r}: torch sees no CUDA GPU (torch {torch.__version__}); "
+                                 "use --device cpu, or leave --device out to pick one")
         return device
     if not gpu_device_present():
         return "cpu"

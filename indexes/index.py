@@ -56,6 +56,7 @@ from indexes.dense import (
     encoder_identity,
     encoder_mismatch,
     passage_text,
+    pick_device,
     recorded_identity,
 )
 from indexes.layout import check_target, install, remove_stale, resolve, staging_dir
@@ -127,6 +128,8 @@ def build(
     """
     if not (bm25 or dense):
         raise ValueError("nothing to build: enable bm25, dense, or both")
+    if dense and device:
+        pick_device(device)   # before the corpus is read, not after
     return publish(out, lambda tmp: _build_into(tmp, corpus, fmt, bm25, dense, encoder, device, tokenizer,
                                                 bm25_params, dense_params, skip_bad, progress))
 

@@ -53,7 +53,7 @@ def _add_encoder_backend(p, default: str | None, help: str) -> None:
 def _cmd_index_build(args) -> int:
     from indexes.bm25 import BM25Params
     from indexes.corpus import DEFAULT_MAX_RECORD_BYTES, record_limit
-    from indexes.dense import DenseParams
+    from indexes.dense import DenseParams, pick_device
     from indexes.index import build
     from indexes.onnx_encoder import make_encoder
     from indexes.tokenize import Tokenizer
@@ -62,6 +62,8 @@ def _cmd_index_build(args) -> int:
     if args.engine == "local" and args.address:
         raise ValueError("--address needs --engine ray")
     require_at_least((("--workers", args.workers), ("--encoder-threads", args.encoder_threads)))
+    if args.device and args.dense:
+        pick_device(args.device)   # a CUDA torch lacks: refused before the corpus is read
     if args.engine == "ray" and args.encoder_backend != "torch":
         raise ValueError(f"--engine ray encodes with the torch backend only, not {args.encoder_backend}; "
                          "use --engine local for an int8 ONNX index")

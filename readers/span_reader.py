@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from indexes.dense import pick_device
 from indexes.types import Hit
 from readers.readings import Evidence
 from readers.span_model import (
@@ -65,7 +66,7 @@ class SpanReader:
             raise ValueError(f"stride {self.stride} must be < max_length {self.max_length} - 2")
         self.top_k, self.max_answer_tokens, self.batch_size = top_k, max_answer_tokens, batch_size
         self.version = self.manifest.get("version", "untrained")
-        self.device = device or "cpu"
+        self.device = pick_device(device) if device else "cpu"   # a CUDA that torch lacks: one ValueError
         self.model.to(self.device)
         self._lock = threading.Lock()
 

@@ -103,3 +103,17 @@ def test_search_with_an_index_and_no_query_says_the_query_is_missing(small_index
     assert main(["-q", "search", str(small_index_dir)]) == 2
     assert capsys.readouterr().err == (f"ambigrag: error: search {small_index_dir}: a query is missing "
                                        "(search [INDEX_DIR] QUERY)\n")
+
+
+def test_a_cuda_device_torch_cannot_use_is_one_line_before_any_work(sample_corpus, small_index_dir, tmp_path,
+                                                                     capsys, monkeypatch):
+    """--device cuda on a CPU build of torch was a traceback ('Torch not compiled with CUDA enabled'),
+    for index build after the corpus was read."""
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    message = "ambigrag: error: device 'cuda': torch sees no CUDA GPU"
+    assert main(["-q", "index", "build", str(sample_corpus), "--out", str(tmp_path / "i"), "--device", "cuda"]) == 2
+    assert capsys.readouterr().err.startswith(message) and not (tmp_path / "i").exists()
+    assert main(["-q", "search", str(small_index_dir), "rainbow six", "--device", "cuda"]) == 2
+    assert capsys.readouterr().err.startswith(message)

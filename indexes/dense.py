@@ -265,7 +265,7 @@ class DenseIndex:
         if k < 1:
             raise ValueError(f"k must be >= 1, got {k}")
         q = np.ascontiguousarray(queries, dtype=np.float32)
-        k = min(k, self.ntotal)
+        k = min(int(k), self.ntotal)   # FAISS takes a Python int, not a numpy integer
         if self._torch_vectors is not None:
             return torch_exact_search(self._torch_vectors, q, k)
         scores, rows = (self._gpu or self.index).search(q, k)

@@ -165,6 +165,9 @@ class Pipeline:
         return cls.from_index(default_index(), llm=None if llm == "auto" else llm, k=k, extract=extract)
 
     def retrieve(self, questions: Sequence[str]) -> list[list[Hit]]:
+        """The ``k`` hits of each question in the list ``questions``."""
+        if isinstance(questions, str):   # it was read as one question per character
+            raise ValueError("retrieve takes a list of questions, got one string; wrap it in a list")
         return self.retriever.retrieve(list(questions), self.k)
 
     def ask(self, question: str, interactive: bool = False) -> Answer:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 
 
@@ -23,7 +24,7 @@ def check_queries(queries: Sequence[str], k: int) -> list[str]:
     """Validate a batch: a list (not one string) of non-empty strings, and ``k >= 1``."""
     if isinstance(queries, str):
         raise TypeError("retrieve takes a list of queries; wrap a single query in a list")
-    if not isinstance(k, int) or isinstance(k, bool) or k < 1:
+    if not isinstance(k, numbers.Integral) or isinstance(k, bool) or k < 1:   # numpy integers are fine
         raise ValueError(f"k must be a positive integer, got {k!r}")
     out = list(queries)
     for i, q in enumerate(out):

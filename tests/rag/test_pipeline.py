@@ -89,6 +89,8 @@ def test_answer_many_equals_ask_and_bad_questions_are_named(pipe):
     assert pipe.answer_many(qs, progress=False) == [pipe.ask(q) for q in qs]
     with pytest.raises(ValueError, match="question is only whitespace"):
         pipe.ask("  ")
+    with pytest.raises(ValueError, match="retrieve takes a list of questions, got one string"):
+        pipe.retrieve("Who?")           # was 4 runs of hits
     with pytest.raises(ValueError, match="answer_many takes a list of questions, got one string"):
         pipe.answer_many("Who?")        # was 4 answers, to 'W', 'h', 'o' and '?'
     for bad in (0, -1, 2.5):             # -1 returned [] and 0 a range() error

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
+import numpy as np
 import pytest
 
 from retrievers.diversity import MMR, TitleDedup, limit_per_title
@@ -28,6 +29,10 @@ def test_empty_query_and_bad_k_are_refused(retrievers, mode):
         r.retrieve(["ok"], 0)
     with pytest.raises(TypeError, match="list of queries"):
         r.retrieve("ok", 5)
+    with pytest.raises(ValueError, match="k must be a positive integer, got True"):
+        r.retrieve(["ok"], True)
+    ids = [h.passage.id for h in r.retrieve([Q], 3)[0]]
+    assert [h.passage.id for h in r.retrieve([Q], np.int64(3))[0]] == ids   # was refused: 'got np.int64(3)'
 
 
 @pytest.mark.parametrize("mode", ["dense", "hybrid"])

@@ -40,6 +40,9 @@ class MultiQueryRetriever:
             raise TypeError("rewriter must be callable or have a rewrite(question) method")
         if depth < 1:
             raise ValueError(f"depth must be >= 1, got {depth}")
+        if not _takes_weights(fuse):   # FUSERS["convex"] fuses one dense and one sparse run
+            raise TypeError(f"fuse must take weights= (reciprocal_rank_fusion, distribution_based_fusion or "
+                            f"convex_fusion); {getattr(fuse, '__name__', fuse)!r} does not")
         self.inner, self.rewriter, self.fuse = inner, rewriter, fuse
         self.depth, self.original_weight = depth, original_weight
 
@@ -55,3 +58,13 @@ class MultiQueryRetriever:
             weights = [self.original_weight] + [1.0] * (len(group) - 1)
             out.append(self.fuse(group_runs, k, weights=weights))
         return out
+
+
+def _takes_weights(fuse: Callable[..., Any]) -> bool:
+    import inspect
+
+    try:
+        params = inspect.signature(fuse).parameters.values()
+    except (TypeError, ValueError):   # a builtin without a signature: let the first call tell
+        return True
+    return any(p.name == "weights" or p.kind is p.VAR_KEYWORD for p in params)

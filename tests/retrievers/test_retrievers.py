@@ -10,6 +10,7 @@ import pytest
 
 from retrievers.diversity import MMR, TitleDedup, limit_per_title
 from retrievers.factory import retriever_for
+from retrievers.fusion import FUSERS
 from retrievers.multi import MultiQueryRetriever, rewrites_of
 
 Q = "rainbow six siege maps"
@@ -84,6 +85,8 @@ def test_multi_query_keeps_original_and_fuses(retrievers):
     assert plain[0].passage.id in {h.passage.id for h in hits}  # the original query's top hit survives
     assert "European exploration of Australia" in {h.passage.title for h in hits}  # the rewrite's hit
     assert "European exploration of Australia" not in {h.passage.title for h in plain}
+    with pytest.raises(TypeError, match="fuse must take weights= .*'hybrid_convex' does not"):   # was a TypeError
+        MultiQueryRetriever(retrievers["bm25"], rewriter, fuse=FUSERS["convex"])      # at the first retrieve
     with pytest.raises(TypeError, match="rewriter must be callable"):
         MultiQueryRetriever(retrievers["bm25"], 42)
 

@@ -208,9 +208,9 @@ def _bounded_lines(f, limit: int) -> Iterator[tuple[int, bytes | None]]:
     """(byte offset, line) for the lines of binary file ``f``, newline included; ``None`` for a
     line whose content is over ``limit`` bytes, read past in 64 KiB pieces and never held whole."""
     offset = 0
-    while raw := f.readline(limit + 1):
-        if len(raw) > limit and raw[-1:] != b"\n":
-            while (rest := f.readline(1 << 16)) and rest[-1:] != b"\n":
+    while raw := f.readline(limit + 2):   # content, then \r\n at most
+        if len(raw) - (2 if raw.endswith(b"\r\n") else raw.endswith(b"\n")) > limit:  # CRLF counted 1 over
+            while raw[-1:] != b"\n" and (rest := f.readline(1 << 16)) and rest[-1:] != b"\n":
                 pass
             yield offset, None
             offset = f.tell()
@@ -257,7 +257,7 @@ def _line_source(path: Path, limit: int, parse, stack: contextlib.ExitStack):
         if not handle:
             handle.append(stack.enter_context(open(path, "rb")))
         handle[0].seek(offset)
-        line = handle[0].readline(limit + 1).decode("utf-8").rstrip("\r\n")
+        line = handle[0].readline(limit + 2).decode("utf-8").rstrip("\r\n")
         return _to_passage(path, 0, parse(0, line.removeprefix(BOM) if offset == 0 else line)).id
 
     return _parsed_lines(path, limit, parse), recall

@@ -125,6 +125,18 @@ def test_oversized_record_names_the_line_or_is_skipped(tmp_path):
     assert [p.id for p in read_corpus(f, max_record_bytes=2_000_000)] == ["a", "big", "b"]
 
 
+@pytest.mark.parametrize("eol", ["\n", "\r\n"])
+def test_the_record_limit_counts_content_not_the_line_end(tmp_path, eol):
+    """A CRLF line whose content was exactly the limit was 'too large'; the same line with LF passed."""
+    rec = '{"id": "a", "text": "alpha"}'
+    f = tmp_path / "c.jsonl"
+    f.write_bytes(('{"id": "b", "text": "b"}' + eol + rec + eol).encode())
+    assert [p.id for p in read_corpus(f, max_record_bytes=len(rec))] == ["b", "a"]
+    assert [p.id for p in read_corpus(f, max_record_bytes=len(rec) - 1, skip_bad=True)] == ["b"]
+    with pytest.raises(CorpusError, match=f"line 2: record too large: over {len(rec) - 1} bytes"):
+        list(read_corpus(f, max_record_bytes=len(rec) - 1))
+
+
 # --- round trip: valid corpora build, save and load to the same passages and search results ---
 
 words = st.sampled_from("alpha beta gamma delta river castle queen moon 1998 paris ångström café".split())

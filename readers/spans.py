@@ -95,8 +95,17 @@ def sentences(text: str) -> list[tuple[int, str]]:
     return out
 
 
+POSSESSIVE = re.compile(r"(?<=\w)['’]s\b", re.IGNORECASE)
+
+
 def content_words(text: str) -> set[str]:
-    return {w for w in normalize_answer(text).split() if w not in STOP}
+    """The normalised words of ``text`` that are not stopwords; a possessive 's is dropped first
+    (normalising "Carpenter's" gave "carpenters", which no passage about Carpenter contains).
+
+    >>> sorted(content_words("What is Bobby Carpenter's sport?"))
+    ['bobby', 'carpenter', 'sport']
+    """
+    return {w for w in normalize_answer(POSSESSIVE.sub("", text)).split() if w not in STOP}
 
 
 def focus(question: str, text: str, n: int = 3) -> list[tuple[int, str]]:

@@ -32,20 +32,26 @@ from readers.types import Answer
 
 class AmbiguityScorer:
     """Calibrated P(ambiguous) for a question and its hits from a trained
-    :class:`~readers.ambiguity.AmbiguityModel` (the shipped question + evidence model by default)."""
+    :class:`~readers.ambiguity.AmbiguityModel` (the shipped question + evidence model by default).
+
+    ``encoder`` is shared only when it is the model the classifier was trained on (its manifest's
+    ``encoder``; any backend of it): an index built with another encoder gets the classifier's own,
+    loaded on first use (another model's embeddings failed on their width, or, at the same width,
+    gave meaningless probabilities)."""
 
     def __init__(self, model=None, encoder=None):
         from readers.ambiguity import AmbiguityModel, shipped_model_dir
 
         self.model = model or AmbiguityModel.load(shipped_model_dir("evidence"))
-        self._encoder = encoder
+        self._wants = self.model.meta.get("encoder")
+        self._encoder = encoder if encoder is None or self._wants in (None, encoder.id) else None
 
     @property
     def encoder(self):
         if self._encoder is None:
-            from indexes.dense import SentenceEncoder
+            from indexes.dense import DEFAULT_ENCODER, SentenceEncoder
 
-            self._encoder = SentenceEncoder()
+            self._encoder = SentenceEncoder(self._wants or DEFAULT_ENCODER)
         return self._encoder
 
     def probability(self, question: str, hits: Sequence[Hit]) -> float:

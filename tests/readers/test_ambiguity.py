@@ -107,3 +107,26 @@ def test_shipped_question_model_beats_chance_on_dev_sample(dev_questions, encode
 
     assert auroc(p.tolist(), [bool(label(r)) for r in recs]) > 0.6
     assert ((p > 0) & (p < 1)).all()
+
+
+def test_the_scorer_embeds_with_the_classifiers_own_encoder(encoder):
+    """An index built with another encoder shared it with the classifier: 'need question embeddings
+    of shape (1, 384)' for another width, meaningless probabilities for the same width."""
+    import numpy as np
+
+    from indexes.types import Hit, Passage
+    from readers.reader import AmbiguityScorer
+
+    class Other:
+        id, backend = "someone/other-encoder", "torch"
+
+        def encode(self, texts):
+            return np.ones((len(texts), 128), dtype=np.float32)
+
+    hits = [Hit(Passage("a", "Bobby Carpenter (ice hockey)", "He played ice hockey."), 1.0, 1, "x")]
+    q = "What sport is Bobby Carpenter associated with?"
+    same = AmbiguityScorer(encoder=encoder)
+    assert same.encoder is encoder   # the classifier's model is shared, not loaded twice
+    other = AmbiguityScorer(encoder=Other())
+    assert other.encoder.id == "sentence-transformers/all-MiniLM-L6-v2"
+    assert other.probability(q, hits) == pytest.approx(same.probability(q, hits), abs=1e-6)

@@ -190,3 +190,33 @@ def test_cli_eval_run_refuses_part_of_the_training_file_too(shared_data, tmp_pat
     assert main(["-q", "eval", "run", "--dataset", "ramdocs", "--data", str(part), "--limit", "2"]) == 2
     err = capsys.readouterr().err
     assert f"12 question(s) of {part} trained the span reader" in err and "would be in-sample" in err
+
+
+def test_clarification_is_scored_against_the_best_multi_annotation(encoder):
+    """Only the first multipleQAs annotation was scored: a reader answering exactly the second
+    annotation got 0.5 where the official F1_ans gives 1.0. (A hand-written record.)"""
+    from eval.ambigqa import score_question
+    from eval.run import _converse
+
+    record = {"id": "x", "question": "Where was the 1982 World Cup held?", "annotations": [
+        {"type": "multipleQAs", "qaPairs": [
+            {"question": "Where was the 1982 FIFA World Cup held?", "answer": ["Spain"]},
+            {"question": "Where was the 1982 FIBA World Cup held?", "answer": ["Colombia"]}]},
+        {"type": "multipleQAs", "qaPairs": [
+            {"question": "Where was the 1982 FIFA World Cup held?", "answer": ["Spain"]},
+            {"question": "Where was the 1982 World Cup of golf held?", "answer": ["United States"]}]}]}
+    readings = (Reading("1982 FIFA World Cup", "Spain"), Reading("1982 World Cup (golf)", "United States"))
+
+    class Scripted:
+        def __init__(self, kind):
+            self.kind = kind
+
+        def read(self, question, hits, interactive=False):
+            return Answer(self.kind, readings, clarifying_question="Do you mean the FIFA World Cup or golf?"
+                          if self.kind == "clarify" else None)
+
+    direct = _converse(record, [], Scripted("multi"), encoder)
+    assert direct == {"clarified": False, "turns": 0, "f1": 1.0}
+    assert score_question(record, ["Spain", "United States"])["f1_ans"] == 1.0
+    asked = _converse(record, [], Scripted("clarify"), encoder)
+    assert asked["clarified"] and asked["f1"] == 1.0   # each golf / FIFA user gets their own answer

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import re
 import threading
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -76,7 +77,7 @@ ALL_OK = ALL_CUES | FILLERS | {"of", "them", "does", "do", "not", "are", "fine",
                                "three", "answers", "readings", "options", "ones", "is"}
 NON_ANSWER = re.compile(r"\b(do not know|dunno|no idea|not sure|no clue|unsure|neither|none|nothing|"
                         r"can not (say|tell|decide))\b")
-_TOKEN = re.compile(r"-?\d+(?:st|nd|rd|th)?|[a-z]+(?:'[a-z]+)?|[,;.!?]")  # "-1" is no option 1
+_TOKEN = r"-?\d+(?:st|nd|rd|th)?|[\p{L}\p{M}]+(?:'[\p{L}\p{M}]+)?|[,;.!?]"  # "-1" is no option 1; any script
 _STEM_LOCK = threading.Lock()
 _QUANTIFIERS = {"both", "all", "either", "any", "every", "each"}
 _WANT = {"want", "need", "like"}
@@ -107,14 +108,21 @@ def tokens(text: str) -> list[str]:
     >>> tokens("No, I don't mean option #2 (the Devils' centre).")
     ['no', ',', 'i', 'do', 'not', 'mean', 'option', 'number', '2', 'the', 'devils', 'centre', '.']
     """
-    t = text.lower().replace("\u2019", "'")
+    t = unicodedata.normalize("NFC", text).lower().replace("\u2019", "'")
     t = re.sub(r"\bcan't\b", "can not", t)
     t = re.sub(r"\bwon't\b", "will not", t)
     t = re.sub(r"n't\b", " not", t)
     t = re.sub(r"'s\b|s'(?=\W|$)", lambda m: "" if m.group(0) == "'s" else "s", t)
     t = re.sub(r"\bno\.\s*(?=#?\d)", "number ", t)
     t = re.sub(r"#\s*(?=\d)", " number ", t)
-    return _TOKEN.findall(t)
+    return _token_re().findall(t)
+
+
+@lru_cache(maxsize=1)
+def _token_re():
+    import regex  # \p{L}, \p{M}: letters and marks of every script ([a-z] read "река" as an empty reply)
+
+    return regex.compile(_TOKEN)
 
 
 @lru_cache(maxsize=65536)

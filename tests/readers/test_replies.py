@@ -203,3 +203,16 @@ def test_a_tie_names_each_readings_own_words(cases, encoder):
     fits = dict(re.findall(r"'(\w+)' fits \((\d)\)", m.detail))
     assert {w: readings[int(i) - 1].label for w, i in fits.items()} == {
         "football": "Bobby Carpenter (American football)", "hockey": "Bobby Carpenter (ice hockey)"}
+
+
+def test_replies_in_other_scripts_and_with_accents_are_matched():
+    """Tokens were [a-z]+: "река" was 'the reply is empty', "élément" became 'l' and 'ment', and
+    "París" matched nothing."""
+    from readers.replies import match_reply, tokens
+
+    assert tokens("élément, París et हिन्दी") == ["élément", ",", "parís", "et", "हिन्दी"]
+    assert tokens("Pari\u0301s") == ["parís"]   # decomposed accents are composed first
+    moscow = [Reading("Москва (город)", "a"), Reading("Москва (река)", "b")]
+    assert (match_reply("река", moscow).index, match_reply("город", moscow).index) == (1, 0)
+    paris = [Reading("París (Francia)", "a"), Reading("Paris (Texas)", "b")]
+    assert match_reply("la de Francia", paris).index == 0

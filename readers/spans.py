@@ -35,7 +35,7 @@ DATE_RES = [
     re.compile(rf"\b{YEAR}s?\b"),
 ]
 YEAR_ONLY = re.compile(YEAR)
-NUMBER_RE = re.compile(r"(?<![\w.])\d{1,3}(?:,\d{3})+(?:\.\d+)?(?![\w])|(?<![\w.,])\d+(?:\.\d+)?(?![\w,])")
+NUMBER_RE = re.compile(r"(?<![\w.])\d{1,3}(?:,\d{3})+(?:\.\d+)?(?![\w])|(?<![\w.,])\d+(?:\.\d+)?(?!\w|,\d)")
 CAP_RE = re.compile(r"\b[A-Z][\w'’.&-]*(?:\s+(?:(?:of|the|de|da|di|del|von|van|der|du|la|le|and|for|in|on|y)\s+)*"
                     r"[A-Z0-9][\w'’.&-]*)*")
 QUOTED_RE = re.compile(r"[\"“]([^\"”]{2,60})[\"”]")
@@ -53,7 +53,8 @@ TYPE_PATTERNS = [
                         r"\b(what|which) year\b|\b(born|founded|established|built|opened|released|"
                         r"die|died|start|began|serve)\b.*\?$")),
     ("number", re.compile(r"^(how (many|much|tall|long|far|old|big|large|high|deep)|what (is|was) the "
-                          r"(population|number|amount|size|height|length|area|capacity|score))\b|population")),
+                          r"(population|number|amount|size|height|length|area|capacity|score)|"
+                          r"(what|which) (percentage|percent|proportion))\b|population")),
     ("person", re.compile(r"^(who|whom|whose)\b|\b(which|what) (person|actor|actress|singer|player|artist|"
                           r"president|author|writer|director|character)\b")),
     ("place", re.compile(r"^where\b|\b(which|what|in which|in what) (city|country|state|town|county|place|"
@@ -73,12 +74,17 @@ class Span:
 def answer_type(question: str) -> str:
     """The expected answer type of a question (see module docstring)."""
     q = " ".join(question.lower().split())
-    if q.startswith("who") and "born" not in q:
+    if q.startswith("who") and not re.search(r"\bwhen\b", q):   # "Who was born in Honolulu?" is a person
         return "person"
+    head = _NOUN_HEAD.match(q)   # "Which company was founded by ...?": the noun types the answer, not "founded"
     for name, pattern in TYPE_PATTERNS:
-        if pattern.search(q):
+        if pattern.search(q) and not (name == "date" and head and not pattern.match(q)):
             return name
     return "other"
+
+
+_NOUN_HEAD = re.compile(r"^(?:in |on |at |for |from |by |with )?(which|what) (?!year|date|day|month|decade|century|"
+                        r"time|is|was|are|were|did|does|do|has|had|happened)\w+")
 
 
 def sentences(text: str) -> list[tuple[int, str]]:

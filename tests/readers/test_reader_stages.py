@@ -38,6 +38,28 @@ def test_answer_types_of_real_questions():
     assert answer_type("What sport is Bobby Carpenter associated with?") == "other"
 
 
+@pytest.mark.parametrize("question, kind", [   # hand-written; each was typed 'date' by a verb anywhere in it
+    ("Which company was founded by Steve Jobs?", "other"),
+    ("Which team did Michael Jordan start his career with?", "other"),
+    ("Which president served first?", "person"),
+    ("Who was born in Honolulu in 1961?", "person"),
+    ("What percentage of the population is foreign born?", "number"),
+    ("In what year was Apple founded?", "date"),          # still dates
+    ("Who designed it and when was he born?", "date"),
+    ("What date did the war start?", "date"),
+])
+def test_a_noun_or_who_types_the_answer_before_a_date_verb(question, kind):
+    assert answer_type(question) == kind
+
+
+def test_a_number_before_a_comma_is_a_candidate():
+    """'With a population of 812, it is ...' proposed nothing: a comma after a number was taken as
+    part of a thousands separator."""
+    text = "With a population of 812, it is small; 1,812 lived there in 1900, and 39.21, -84.5 is where."
+    got = [c.text for c in candidate_spans("What is the population of Smalltown?", text)]
+    assert got[0] == "812" and {"1,812", "39.21"} <= set(got) and "39" not in got
+
+
 def test_candidates_are_typed_spans_of_the_passage_and_never_repeat_the_question(ramdocs):
     for q in ("What sport is Bobby Carpenter associated with?", "When was the Dallas County Courthouse built?",
               "What is the population of Broken Bow?"):

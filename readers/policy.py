@@ -63,7 +63,7 @@ def same_name_entities(readings: tuple[Reading, ...]) -> bool:
 
 
 def _conflict_reason(c: Conflict) -> str:
-    alts = " vs ".join(f"{a!r} ({s:g})" for a, s in c.answers)
+    alts = " vs ".join(f"{a!r} (support {s:.2f})" for a, s in c.answers)   # {s:g} printed 0.252922
     return f"conflicting evidence for {c.label}: {alts}"
 
 

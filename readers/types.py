@@ -102,5 +102,8 @@ class Answer:
             raise ValueError(f"an Answer's readings and passages need field {e}") from None
         except (TypeError, AttributeError) as e:   # not a dict, or a span with unknown fields
             raise ValueError(f"malformed reading, span or passage in an Answer dict: {e}") from None
+        turn = d.get("turn", 0)
+        if isinstance(turn, bool) or not isinstance(turn, int) or turn < 0:   # "1" failed later in reply()
+            raise ValueError(f"an Answer's turn must be an integer >= 0, got {turn!r}")
         rest = {k: v for k, v in d.items() if k not in ("readings", "passages", "sources")}
         return cls(**rest, readings=readings, passages=passages, sources=tuple(d.get("sources", ())))

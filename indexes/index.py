@@ -51,6 +51,7 @@ from indexes.dense import (
     DenseIndex,
     DenseParams,
     SentenceEncoder,
+    canonical_model_id,
     check_faiss_file,
     describe_encoder,
     encoder_identity,
@@ -258,7 +259,7 @@ def _check_encoder(manifest: dict[str, Any], encoder: SentenceEncoder | str | No
     rec = manifest.get("dense")
     if rec is None:
         raise IndexLoadError("an encoder was given but the index has no dense part")
-    enc_id = encoder if isinstance(encoder, str) else encoder.id
+    enc_id = canonical_model_id(encoder) if isinstance(encoder, str) else encoder.id
     if enc_id != rec["encoder"]:
         raise IndexLoadError(f"encoder mismatch: index was built with {rec['encoder']!r} "
                              f"(dim {rec['dim']}), got {enc_id!r}")

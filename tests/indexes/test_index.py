@@ -103,6 +103,8 @@ def test_encoder_and_dimension_mismatch_name_both_values(small_index):
         load(small_index.path, encoder="intfloat/e5-small", verify=False)
     with pytest.raises(IndexLoadError, match=r"index has dim 384, encoder .* gives 768"):
         load(small_index.path, encoder=_Enc("sentence-transformers/all-MiniLM-L6-v2", 768), verify=False)
+    # the short name sentence-transformers (and --encoder) accept was refused as a mismatch
+    assert load(small_index.path, encoder="all-MiniLM-L6-v2", verify=False).dense is not None
 
 
 def test_refuses_to_replace_a_directory_that_is_not_an_index(sample_corpus, tmp_path):

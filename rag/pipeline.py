@@ -141,6 +141,9 @@ class Pipeline:
 
         validate_k(k)
         index = indexes.load(path)
+        if encoder_backend is not None and "dense" not in index.kinds:   # it was silently ignored
+            raise ValueError(f"encoder_backend {encoder_backend!r}: the index {path} has no dense part, so no "
+                             "query encoder to choose a backend for")
         if encoder is None:
             encoder = index.encoder(backend=encoder_backend) if "dense" in index.kinds else SentenceEncoder()
         retriever = retriever or retriever_for(index, mode, encoder=encoder)

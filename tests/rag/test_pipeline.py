@@ -241,6 +241,8 @@ def test_a_bm25_only_index_answers_through_the_pipeline(bm25_index, encoder, mon
     assert pipe.reply(pipe.ask(Q, interactive=True), "the centre").readings[0].answer == "ice hockey"
     with pytest.raises(ValueError, match="mode 'dense' needs an index with dense"):
         Pipeline.from_index(bm25_index, mode="dense")
+    with pytest.raises(ValueError, match="encoder_backend 'onnx-int8': the index .* has no dense part"):
+        Pipeline.from_index(bm25_index, encoder_backend="onnx-int8")   # was silently ignored
     monkeypatch.setattr(pipeline, "default_llm", lambda cache=True: _ScriptedLLM())
     assert cli.main(["-q", "ask", "--index", str(bm25_index), "--json", Q]) == 0
     out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])

@@ -281,7 +281,7 @@ def markdown(report: dict[str, Any]) -> str:
     """The report of ``ambigrag eval policy`` as markdown tables."""
     s = report["settings"]
     ram = f" and {s['n_train_ramdocs']} RAMDocs" if s.get("n_train_ramdocs") else ""
-    lines = [f"Policy trained on {s['n_train']} AmbigQA train_light{ram} questions (ridge lambda {s['lam']:g}, chosen "
+    lines = [f"Policy trained on {s['n_train']} AmbigQA {_file_name(s)}{ram} questions (ridge lambda {s['lam']:g}, chosen "
              f"by 5-fold reward on them); reader {s['reader']}, {s['max_passages']} of {s['k']} hybrid passages; "
              f"turn cost {s['turn_cost']}, wrong answer {s['wrong']}.", ""]
     titles = {"dev_all": "AmbigQA dev, all", "dev_covered": "AmbigQA dev, corpus-covered",
@@ -289,6 +289,9 @@ def markdown(report: dict[str, Any]) -> str:
                              "fitted on train_light and the other folds)"}
     for name in (n for n in titles if n in report):
         d = report[name]
+        if not d["n"]:
+            lines += [f"### {titles[name]} (0 questions)", "", "No question to score.", ""]
+            continue
         lines += [f"### {titles[name]} ({d['n']} questions, {d['ambiguous_rate']:.1%} ambiguous)", "",
                   "| decision | when-to-clarify accuracy | AUROC | mean reward | F1 | clarify rate |",
                   "|---|---|---|---|---|---|"]
@@ -308,3 +311,8 @@ def markdown(report: dict[str, Any]) -> str:
                       f"{c['direct_f1_complete']:.4f}."]
         lines.append("")
     return "\n".join(lines)
+
+
+def _file_name(settings: dict[str, Any]) -> str:
+    """The training file's name without .json (reports before it was recorded: train_light)."""
+    return settings.get("train_file", "train_light.json").removesuffix(".json")

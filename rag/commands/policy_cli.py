@@ -27,7 +27,8 @@ def register(evs) -> None:
     p = evs.add_parser("policy", help="learn the answer/clarify/abstain policy from simulated turns",
                        description=__doc__.split("\n\n")[0])
     p.add_argument("--train", help="AmbigQA-format training file (default ../shared/data/ambigqa/train_light.json)")
-    p.add_argument("--dev", help="AmbigQA-format evaluation file (default dev_light, corpus-covered questions)")
+    p.add_argument("--dev", help="AmbigQA-format evaluation file (default dev_light; all its questions are "
+                                 "scored, and its corpus-covered ones again in a second table)")
     p.add_argument("--index", help="index directory (default: the default index)")
     p.add_argument("-k", type=int, default=10, help="passages retrieved per question (default 10)")
     p.add_argument("--max-passages", type=int, default=5, help="passages the reader reads (default 5, as eval run)")
@@ -107,9 +108,11 @@ def cmd_policy(args: argparse.Namespace) -> int:
     policy.save(out / "policy")
     p_of, cov = aq["p_dev"], [o for o in te if o.id in aq["covered"]]
     report = {"settings": {**base, "lam": lam, "lam_cv_reward": cv, "n_train": len(tr),
+                           "train_file": aq["train_path"].name,
                            "classifier_threshold": classifier.threshold},
               "dev_all": evaluate_policy(policy, te, [p_of[o.id] for o in te], threshold=classifier.threshold),
-              "dev_covered": evaluate_policy(policy, cov, [p_of[o.id] for o in cov], threshold=classifier.threshold)}
+              "dev_covered": evaluate_policy(policy, cov, [p_of[o.id] for o in cov], threshold=classifier.threshold)
+              if cov else {"n": 0}}   # none covered (e.g. --dev-limit 3): the report is still written
     if ram:
         report["settings"]["n_train_ramdocs"] = len(ram[0])
         report["ramdocs_oof"] = _ramdocs_report(*ram, tr, classifier.threshold)
@@ -151,15 +154,35 @@ def _check_args(args: argparse.Namespace) -> None:
     from indexes.paths import check_outputs
     from rag.validation import require_at_least
 
-    require_at_least((("-k", args.k), ("--max-passages", args.max_passages),
-                      ("--train-limit", args.train_limit), ("--dev-limit", args.dev_limit)))
+    require_at_least((("-k", args.k), ("--max-passages", args.max_passages), ("--train-limit", args.train_limit),
+                      ("--dev-limit", args.dev_limit)))
+    if args.train_limit is not None and args.train_limit < 5 and not args.ramdocs_oof:   # refused after the run
+        raise ValueError(f"--train-limit {args.train_limit}: the ridge strength is chosen by 5-fold cross-validation "
+                         "on the training questions, so at least 5 are needed (or add --ramdocs-oof)")
+    if args.ramdocs and not args.ramdocs_oof:   # it was silently ignored
+        raise ValueError("--ramdocs names the RAMDocs file of --ramdocs-oof; give --ramdocs-oof too")
     for flag, value in (("--train", args.train), ("--dev", args.dev), ("--ramdocs", args.ramdocs),
                         ("--index", args.index)):
         if value is not None and not Path(value).exists():
             raise FileNotFoundError(f"{flag} {value}: no such file or directory")
+    _check_train_is_not_dev(args)
     out = Path(args.out)
     check_outputs({"--json": args.json, "--out's report.json": out / "report.json", "--out's report.md": out / "report.md"},
                   {"--train": args.train, "--dev": args.dev, "--ramdocs": args.ramdocs}, dirs={"--out": out})
+
+
+def _check_train_is_not_dev(args: argparse.Namespace) -> None:
+    """AmbigQA dev (and the files drawn from its questions) is evaluation only: ``--train`` may not
+    be the ``--dev`` file, or AmbigQA dev when ``--dev`` is another file."""
+    from rag.defaults import shared_data_dir
+
+    if args.train is None:
+        return
+    dev_light = shared_data_dir() / "ambigqa" / "dev_light.json"
+    for flag, path in (("--dev", args.dev), ("AmbigQA dev", dev_light)):
+        if path is not None and Path(path).exists() and Path(args.train).resolve() == Path(path).resolve():
+            raise ValueError(f"--train {args.train} is the {flag} file: the policy would be scored on the "
+                             "questions it was trained on (AmbigQA dev is evaluation only)")
 
 
 def _write_report(report: dict, out: Path, json_path: str | None) -> None:
@@ -169,6 +192,7 @@ def _write_report(report: dict, out: Path, json_path: str | None) -> None:
     (out / "report.json").write_text(text)
     (out / "report.md").write_text(markdown(report))
     if json_path:
+        Path(json_path).parent.mkdir(parents=True, exist_ok=True)   # it failed after the whole run
         Path(json_path).write_text(text)
     print(text)
 

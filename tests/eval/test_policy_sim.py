@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -89,6 +90,26 @@ def test_evaluate_policy_exact_figures(tmp_path):
     (tmp_path / "bad.jsonl").write_text('{"id": 1}\n')
     with pytest.raises(ValueError, match=r"bad.jsonl:1: not an outcome row"):
         load_outcomes(tmp_path / "bad.jsonl")
+
+
+def test_the_report_is_written_with_no_covered_question_and_names_its_training_file(tmp_path):
+    """With no corpus-covered dev question (--dev-limit 3) eval policy crashed after saving the
+    policy ('operands could not be broadcast'), leaving no report; --json into a new folder failed
+    after the whole run; the report said 'train_light' whatever --train was."""
+    from eval.policy_sim import markdown
+    from rag.commands.policy_cli import _write_report
+
+    outs = [_outcome(i, float(i % 2), i % 2, (0.8, 0.5, 0.2, 0.0), (0.8, 0.5, 0.3, 0.0)) for i in range(4)]
+    pol = ActionPolicy.fit(np.array([o.features for o in outs]), np.array([o.rewards for o in outs]), lam=1.0)
+    settings = {"n_train": 4, "lam": 1.0, "reader": "r", "max_passages": 5, "k": 10, "turn_cost": 0.1,
+                "wrong": -0.1, "train_file": "my_train.json"}
+    report = {"settings": settings, "dev_all": evaluate_policy(pol, outs, [0.5] * 4, threshold=0.5),
+              "dev_covered": {"n": 0}}
+    _write_report(report, tmp_path, str(tmp_path / "new" / "dir" / "r.json"))
+    assert json.loads((tmp_path / "new" / "dir" / "r.json").read_text()) == report
+    md = (tmp_path / "report.md").read_text()
+    assert md == markdown(report) and md.startswith("Policy trained on 4 AmbigQA my_train questions")
+    assert "### AmbigQA dev, corpus-covered (0 questions)\n\nNo question to score." in md
 
 
 def test_answer_in_hits_needs_a_whole_word_match():

@@ -64,7 +64,11 @@ def test_eval_policy_bad_input_fails_before_any_work(tmp_path, capsys):
     out = tmp_path / "out"
     for flags, message in ((["--dev-limit", "0"], "--dev-limit must be >= 1, got 0"),
                            (["--max-passages", "0"], "--max-passages must be >= 1, got 0"),
-                           (["--dev", str(tmp_path / "dev.json")], f"--dev {tmp_path / 'dev.json'}: no such file")):
+                           (["--dev", str(tmp_path / "dev.json")], f"--dev {tmp_path / 'dev.json'}: no such file"),
+                           # refused only after the retrieval and the simulation:
+                           (["--train-limit", "4"], "--train-limit 4: the ridge strength is chosen by 5-fold"),
+                           (["--ramdocs", __file__], "--ramdocs names the RAMDocs file of --ramdocs-oof"),  # ignored
+                           (["--train", __file__, "--dev", __file__], f"--train {__file__} is the --dev file")):
         assert main(["-q", "eval", "policy", "--out", str(out), *flags]) == 2
         assert message in capsys.readouterr().err
         assert not out.exists()  # before the output directory and the index

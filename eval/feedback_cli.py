@@ -46,8 +46,12 @@ def _check(args) -> None:
             raise ValueError(f"--{name.replace('_', '-')} must be >= 0, got {getattr(args, name)}")
     if not 1 <= args.top_layers <= 6 or not 1 <= args.train_layers <= args.top_layers:
         raise ValueError(f"need 1 <= --train-layers ({args.train_layers}) <= --top-layers ({args.top_layers}) <= 6")
-    if not args.lr > 0:
-        raise ValueError(f"--lr must be > 0, got {args.lr}")
+    if not 0 < args.lr < float("inf"):
+        raise ValueError(f"--lr must be a number > 0, got {args.lr}")
+    if args.threads is not None and args.threads < 1:   # -1 was a torch traceback, 0 silently ignored
+        raise ValueError(f"--threads must be >= 1, got {args.threads}")
+    if not 0 <= args.seed < 2 ** 32:   # a larger one overflowed in torch after the data was read
+        raise ValueError(f"--seed must be in [0, 2**32), got {args.seed}")
     if Path(args.json).is_dir():  # found now, not when round 1 writes its partial report
         raise ValueError(f"--json {args.json} is a directory; pass a file name (the .md and .png go beside it)")
 
@@ -68,6 +72,8 @@ def cmd_feedback(args) -> int:
         raise ValueError(f"--noise must be comma-separated numbers, got {args.noise!r}") from None
     if any(not 0 <= p < 1 for p in noises):
         raise ValueError(f"--noise rates must be in [0, 1), got {args.noise!r}")
+    if len(set(noises)) < len(noises):   # one variant a rate: '0.1,0.1' silently ran one
+        raise ValueError(f"--noise names a rate twice: {args.noise!r}")
     if args.threads:
         import torch
 
@@ -78,7 +84,6 @@ def cmd_feedback(args) -> int:
                            split_seed=args.seed, top_layers=args.top_layers,
                            bandit=BanditSettings(lr=args.lr, epochs=args.epochs, train_layers=args.train_layers,
                                                  rehearsal=args.rehearsal, supervised=args.supervised_mix))
-    out.parent.mkdir(parents=True, exist_ok=True)
     rep = simulate(records, settings, noises=noises, supervised=not args.no_supervised,
                    on_round=lambda partial: write(partial, out))
     print(write(rep, out))
@@ -87,6 +92,7 @@ def cmd_feedback(args) -> int:
 
 def write(rep: dict, out: Path) -> str:
     """Write the JSON, the markdown beside it and the plot; returns the markdown."""
+    out.parent.mkdir(parents=True, exist_ok=True)   # here, not before the split and seed checks
     out.write_text(json.dumps(rep, indent=1))
     md = markdown(rep)
     out.with_suffix(".md").write_text(md)
@@ -138,6 +144,7 @@ def plot(rep: dict, path: str | Path) -> Path:
         ax.plot(range(len(ys)), ys, marker="o", ms=3, label=name)
     ax.set_xlabel(f"round ({rep['settings']['per_round']} rated spans each; 0 = seed reader)")
     ax.set_ylabel("test passage accuracy")
+    ax.xaxis.get_major_locator().set_params(integer=True)   # rounds, not 0.25 steps
     ax.legend(fontsize=7)
     ax.grid(alpha=0.3)
     fig.tight_layout()

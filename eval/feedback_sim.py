@@ -123,6 +123,10 @@ class Simulation:
 
         self.records, self.s, self.progress = list(records), settings, progress
         self.split = split_questions(len(self.records), settings)
+        pool_docs = sum(len(self.records[q]["documents"]) for q in self.split["pool"])
+        if settings.per_round > pool_docs:   # a round showed documents twice, before the seed reader trained
+            raise ValueError(f"per_round {settings.per_round} is more than the feedback pool's {pool_docs} documents "
+                             f"({len(self.split['pool'])} questions); a round would rate some documents twice")
         torch.manual_seed(settings.split_seed)  # the new start/end head: same settings, same run
         self.tok, self.model = load_base(BASE_PACKAGE)
         self.names = trainable_names(self.model, settings.top_layers)
@@ -267,6 +271,13 @@ class Simulation:
                     new, counts = self.gold_targets(docs), {}
                 else:
                     new, counts = self.feedback(docs, noise, rng)
+                if not new:   # e.g. gold spans of documents whose answer is not in their text: nothing to learn
+                    result["rounds"].append({"round": r, "n_feedback": r * self.s.per_round, **test, "promoted": False,
+                                             "check_accuracy": check, "candidate_check_accuracy": None,
+                                             "ratings": counts, "mean_weight": None, "skipped": "no targets",
+                                             "seconds": round(time.perf_counter() - t0, 1)})
+                    yield result
+                    continue
                 stats = update(self.model, new, scorer=self.scorer, old=history, supervised=self.seed_targets,
                                settings=replace(self.s.bandit, seed=self.s.split_seed + r))
                 cand = self.score(self.split["check"])["passage_accuracy"]
@@ -295,8 +306,9 @@ def targets_met(main: dict, noisy: dict | None) -> dict:
     curve = [main["seed"]["passage_accuracy"]] + [r["passage_accuracy"] for r in main["rounds"]]
     gain = curve[-1] - curve[0]
     drop = max((a - b for a, b in zip(curve, curve[1:])), default=0.0)
-    out = {"final_gain_points": round(100 * gain, 1), "gain_target_met": gain >= 0.15,
-           "largest_drop_points": round(100 * max(drop, 0.0), 1), "no_drop_target_met": drop <= 0.02}
+    eps = 1e-9   # 0.35 - 0.2 is 0.1499999...: the report said "+15.0 points | False"
+    out = {"final_gain_points": round(100 * gain, 1), "gain_target_met": gain >= 0.15 - eps,
+           "largest_drop_points": round(100 * max(drop, 0.0), 1), "no_drop_target_met": drop <= 0.02 + eps}
     if noisy is not None:
         ng = noisy["rounds"][-1]["passage_accuracy"] - noisy["seed"]["passage_accuracy"]
         out.update({"noise30_gain_points": round(100 * ng, 1), "noise30_target_met": ng > 0})

@@ -82,6 +82,26 @@ def test_the_same_settings_give_the_same_seed_reader(records, sim):
     assert all(torch.equal(again.seed_state[n], t) for n, t in sim.seed_state.items())
 
 
+def test_targets_are_judged_on_the_points_reported():
+    """0.35 - 0.20 is 0.1499999... in floats: the report said '+15.0 points | False'."""
+    def curve(*acc):
+        return {"seed": {"passage_accuracy": acc[0]}, "rounds": [{"passage_accuracy": a} for a in acc[1:]]}
+
+    t = targets_met(curve(0.2, 0.35), None)
+    assert (t["final_gain_points"], t["gain_target_met"]) == (15.0, True)
+    t = targets_met(curve(0.3, 0.364, 0.344), None)
+    assert (t["largest_drop_points"], t["no_drop_target_met"]) == (2.0, True)
+    assert targets_met(curve(0.3, 0.364, 0.343), None)["no_drop_target_met"] is False
+
+
+def test_a_round_larger_than_the_pool_is_refused_before_training(records):
+    pool_docs = sum(len(records[q]["documents"]) for q in split_questions(len(records), TINY)["pool"])
+    big = SimSettings(**{**TINY.__dict__, "per_round": pool_docs + 1})
+    with pytest.raises(ValueError, match=f"per_round {pool_docs + 1} is more than the feedback pool's {pool_docs} "
+                                         "documents"):
+        Simulation(records, big, progress=False)
+
+
 def test_targets_met_reads_the_curve():
     main = {"seed": {"passage_accuracy": 0.30}, "rounds": [{"passage_accuracy": a} for a in (0.36, 0.35, 0.47)]}
     noisy = {"seed": {"passage_accuracy": 0.30}, "rounds": [{"passage_accuracy": 0.29}]}
@@ -111,8 +131,13 @@ def test_eval_feedback_cli_writes_json_markdown_and_plot(records, tmp_path, caps
 
 
 @pytest.mark.parametrize("extra, message", [
-    (["--lr", "-1"], "--lr must be > 0, got -1.0"),
-    (["--lr", "nan"], "--lr must be > 0, got nan"),
+    (["--lr", "-1"], "--lr must be a number > 0, got -1.0"),
+    (["--lr", "nan"], "--lr must be a number > 0, got nan"),
+    (["--lr", "inf"], "--lr must be a number > 0, got inf"),   # was accepted and run
+    (["--threads", "-1"], "--threads must be >= 1, got -1"),   # a torch traceback
+    (["--threads", "0"], "--threads must be >= 1, got 0"),     # silently ignored
+    (["--seed", "99999999999999999999"], "--seed must be in [0, 2**32)"),   # 'Overflow when unpacking long long'
+    (["--noise", "0.1,0.1"], "--noise names a rate twice: '0.1,0.1'"),       # silently one variant
     (["--epochs", "0"], "--epochs must be >= 1, got 0"),
     (["--rehearsal", "-2"], "--rehearsal must be >= 0, got -2"),
     (["--json", "DIR"], "is a directory; pass a file name"),
@@ -130,3 +155,12 @@ def test_eval_feedback_bad_settings_fail_before_any_work(tmp_path, capsys, extra
 def test_simulation_settings_name_every_value_out_of_range():
     with pytest.raises(ValueError, match=r"out of range: rounds=0, per_round=-5 \(need"):
         SimSettings(rounds=0, per_round=-5)
+
+
+def test_a_round_with_nothing_to_learn_is_skipped_not_fatal(sim, monkeypatch):
+    """A gold-span round whose documents all lack their answer in the text (18 RAMDocs documents do)
+    stopped the whole run: 'no feedback targets to learn from'."""
+    monkeypatch.setattr(sim, "gold_targets", lambda docs: [])
+    rounds = sim.run("supervised")["rounds"]
+    assert [(r["round"], r["promoted"], r["skipped"]) for r in rounds] == [(1, False, "no targets"), (2, False, "no targets")]
+    assert all(r["passage_accuracy"] == sim.seed_test["passage_accuracy"] for r in rounds)

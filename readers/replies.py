@@ -36,17 +36,14 @@ answer). It never guesses: a reply that fits two readings equally picks neither.
 from __future__ import annotations
 
 import re
-import threading
-import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Literal
 
 import numpy as np
 
 from readers.readings import split_title
-from readers.spans import STOP
+from readers.reply_words import FILLERS, content_stems, is_content, one_edit, related, stem, tokens
 from readers.types import Reading
 
 How = Literal["number", "words", "negation", "embedding", "all", "tie", "conflict", "out_of_range",
@@ -57,11 +54,6 @@ NUMBERS = {w: i for i, w in enumerate("one two three four five six seven eight n
 ORDINALS = {w: i for i, w in enumerate("first second third fourth fifth sixth seventh eighth ninth tenth".split(),
                                        start=1)} | {"former": 1, "top": 1}
 LAST = {"last", "latter", "final", "bottom"}
-FILLERS = frozenset("""the a an one ones option options number num nr no choice item reading meaning entry
-alternative i id i'd im i'm me my mean meant want wanted would like prefer go going with take choose pick
-select say said guess think it is was that this those these them please pls plz thanks thank you ok okay
-yes yeah yep yup sure oh um uh er hmm well so just actually definitely of let lets us about talking asking
-for to am m be person guy man woman lady thing answer mentioned listed in on from list""".split())
 ONE_INTRO = {"option", "number", "no", "choice", "item", "num", "nr", "#"}
 NEG_CUES = {"not", "never", "except", "excluding", "no"}
 SOFT_ORDINALS = {"former", "top", "bottom", "final", "latter"}
@@ -77,8 +69,6 @@ ALL_OK = ALL_CUES | FILLERS | {"of", "them", "does", "do", "not", "are", "fine",
                                "three", "answers", "readings", "options", "ones", "is"}
 NON_ANSWER = re.compile(r"\b(do not know|dunno|no idea|not sure|no clue|unsure|neither|none|nothing|"
                         r"can not (say|tell|decide))\b")
-_TOKEN = r"-?\d+(?:st|nd|rd|th)?|[\p{L}\p{M}]+(?:'[\p{L}\p{M}]+)?|[,;.!?]"  # "-1" is no option 1; any script
-_STEM_LOCK = threading.Lock()
 _QUANTIFIERS = {"both", "all", "either", "any", "every", "each"}
 _WANT = {"want", "need", "like"}
 
@@ -102,81 +92,6 @@ class _Vote:
     detail: str = ""
 
 
-def tokens(text: str) -> list[str]:
-    """Reply tokens: words, option numbers and clause punctuation.
-
-    >>> tokens("No, I don't mean option #2 (the Devils' centre).")
-    ['no', ',', 'i', 'do', 'not', 'mean', 'option', 'number', '2', 'the', 'devils', 'centre', '.']
-    """
-    t = unicodedata.normalize("NFC", text).lower().replace("\u2019", "'")
-    t = re.sub(r"\bcan't\b", "can not", t)
-    t = re.sub(r"\bwon't\b", "will not", t)
-    t = re.sub(r"n't\b", " not", t)
-    t = re.sub(r"'s\b|s'(?=\W|$)", lambda m: "" if m.group(0) == "'s" else "s", t)
-    t = re.sub(r"\bno\.\s*(?=#?\d)", "number ", t)
-    t = re.sub(r"#\s*(?=\d)", " number ", t)
-    return _token_re().findall(t)
-
-
-@lru_cache(maxsize=1)
-def _token_re():
-    import regex  # \p{L}, \p{M}: letters and marks of every script ([a-z] read "река" as an empty reply)
-
-    return regex.compile(_TOKEN)
-
-
-@lru_cache(maxsize=65536)
-def stem(word: str) -> str:
-    """Light stemming: British "-re" spellings as "-er", then Snowball English; numbers as they are.
-
-    >>> [stem(w) for w in ("centre", "center", "footballer", "1932")]
-    ['center', 'center', 'footbal', '1932']
-    """
-    w = word.strip("'")
-    if not w[:1].isalpha():
-        return w
-    if len(w) >= 5 and w.endswith("re") and w[-3] not in "aeiou":
-        w = w[:-2] + "er"
-    with _STEM_LOCK:
-        return _stemmer().stemWord(w)
-
-
-@lru_cache(maxsize=1)
-def _stemmer():
-    import snowballstemmer
-
-    return snowballstemmer.stemmer("english")
-
-
-def _is_content(w: str) -> bool:
-    """A word that can tell readings apart: not a stopword or filler; numbers of 3+ digits (years)."""
-    if w[:1].isdigit():
-        return w.isdigit() and len(w) >= 3
-    return w[:1].isalpha() and len(w) > 1 and w not in STOP and w not in FILLERS
-
-
-def content_stems(text: str) -> set[str]:
-    """Stems of the content words of ``text``."""
-    return {stem(w) for w in tokens(text) if _is_content(w)}
-
-
-def _related(a: str, b: str) -> bool:
-    """Same stem, or one a prefix of the other short of at most 3 letters ("golf"/"golfer")."""
-    if a == b:
-        return True
-    short, long_ = (a, b) if len(a) <= len(b) else (b, a)
-    return (short.isalpha() and len(short) >= 4 and long_.startswith(short)
-            and len(long_) - len(short) <= 3)
-
-
-def _one_edit(a: str, b: str) -> bool:
-    """One insertion, deletion or substitution apart (both at least 5 letters)."""
-    if min(len(a), len(b)) < 5 or abs(len(a) - len(b)) > 1 or a == b:
-        return False
-    i = next((k for k, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
-    return a[i + 1:] == b[i + 1:] if len(a) == len(b) else (a[i:] == b[i + 1:] if len(a) < len(b) else a[i + 1:] == b[i:])
-
-
 class _Profiles:
     """Per reading, each content stem's weight: label 3, answer 2, cited passages 1."""
 
@@ -196,9 +111,9 @@ class _Profiles:
         """What stem ``s`` says for each reading, beyond what it says for the least-matched one."""
         raw = []
         for prof in self.words:
-            w = max((v for u, v in prof.items() if _related(s, u)), default=0.0)
+            w = max((v for u, v in prof.items() if related(s, u)), default=0.0)
             if w < ANSWER_W and len(s) >= 5:  # a typo of a label or answer word ("hokey")
-                w = max([w, *(v for u, v in prof.items() if v >= ANSWER_W and _one_edit(s, u))])
+                w = max([w, *(v for u, v in prof.items() if v >= ANSWER_W and one_edit(s, u))])
             raw.append(0.0 if (s in self.question and w <= EVIDENCE_W) else w)
         low = min(raw)
         return [w - low for w in raw]
@@ -247,7 +162,7 @@ def _numbers(toks: list[str], n: int) -> tuple[dict[int, str], list[str]]:
             if t == "second" and p == n - 1:  # "second last", "second to last"
                 skip |= {i + 1, i + 2} if toks[i + 1:i + 2] == ["to"] else {i + 1}
             continue
-        if _is_content(t):
+        if is_content(t):
             rest.append(t)
     return pos, rest
 

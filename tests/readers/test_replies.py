@@ -17,7 +17,7 @@ import pytest
 from rag.types import Answer, Reading
 from readers.clarify import clarifying_question, follow_up, match_reply
 from readers.evidence import descriptor_label
-from readers.replies import tokens
+from readers.reply_words import tokens
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "bobby_carpenter.jsonl"
 RAMDOCS = {"down": 'Who is the artist of the album "Down Home"?',
@@ -208,7 +208,8 @@ def test_a_tie_names_each_readings_own_words(cases, encoder):
 def test_replies_in_other_scripts_and_with_accents_are_matched():
     """Tokens were [a-z]+: "река" was 'the reply is empty', "élément" became 'l' and 'ment', and
     "París" matched nothing."""
-    from readers.replies import match_reply, tokens
+    from readers.replies import match_reply
+    from readers.reply_words import tokens
 
     assert tokens("élément, París et हिन्दी") == ["élément", ",", "parís", "et", "हिन्दी"]
     assert tokens("Pari\u0301s") == ["parís"]   # decomposed accents are composed first

@@ -81,11 +81,13 @@ class AmbigReader:
         self.action_policy = action_policy  # readers.action_policy.ActionPolicy: a learned decision
 
     def read(self, question: str, hits: Sequence[Hit], *, interactive: bool = False) -> Answer:
-        hits = distinct_hits(hits)[: self.max_passages]   # a passage given twice is one piece of evidence
+        retrieved = distinct_hits(hits)   # a passage given twice is one piece of evidence
+        hits = retrieved[: self.max_passages]
         table = self.extractor.extract(question, hits)
         grouping = group_evidence(table, min_support=self.policy.min_support,
                                   conflict_ratio=self.policy.conflict_ratio)
-        p = self.ambiguity.probability(question, hits) if self.ambiguity is not None else None
+        # the classifier's evidence features were trained on the retrieved top 10, not on the passages read
+        p = self.ambiguity.probability(question, retrieved) if self.ambiguity is not None else None
         numbering = {h.passage.id: i for i, h in enumerate(hits, start=1)}
         if self.action_policy is None:
             ans = decide(grouping, p_ambiguous=p, interactive=interactive, policy=self.policy, numbering=numbering)

@@ -130,3 +130,18 @@ def test_the_scorer_embeds_with_the_classifiers_own_encoder(encoder):
     other = AmbiguityScorer(encoder=Other())
     assert other.encoder.id == "sentence-transformers/all-MiniLM-L6-v2"
     assert other.probability(q, hits) == pytest.approx(same.probability(q, hits), abs=1e-6)
+
+
+def test_the_reader_gives_the_classifier_every_retrieved_hit(encoder):
+    """The classifier's evidence features were trained on the retrieved top 10, but it was given only
+    the passages read (max_passages; eval run reads 5 of 10), so P(ambiguous) moved with it."""
+    from indexes.types import Hit, Passage
+    from readers.reader import AmbigReader, AmbiguityScorer
+
+    titles = ["Bobby Carpenter (ice hockey)", "Bobby Carpenter (American football)", "Bobby Carpenter (musician)",
+              "Carpenter (surname)", "Bobby (given name)", "Washington Capitals"]
+    hits = [Hit(Passage(f"p{i}", t, f"{t} is described here."), 1.0 - i / 10, i + 1, "x") for i, t in enumerate(titles)]
+    q = "What sport is Bobby Carpenter associated with?"
+    scorer = AmbiguityScorer(encoder=encoder)
+    got = AmbigReader(ambiguity=scorer, max_passages=2).read(q, hits).p_ambiguous
+    assert got == pytest.approx(scorer.probability(q, hits)) != pytest.approx(scorer.probability(q, hits[:2]))

@@ -13,9 +13,8 @@ clarifying question as someone who meant that reading; the system then answers.
   answer is scored with F1_ans against all readings. Reported macro over questions, with the
   mean number of turns and the clarify rate.
 * A question with several ``multipleQAs`` annotations is scored against each (its readings are
-  the simulated users) and keeps the best, as the official F1_ans does (``eval run``). The
-  action policy's simulation (:mod:`eval.policy_sim`) takes the first such annotation as its
-  targets.
+  the simulated users) and keeps the best, as the official F1_ans does (``eval run``, and each
+  action of the policy simulation, :mod:`eval.policy_sim`).
 """
 
 from __future__ import annotations

@@ -48,10 +48,10 @@ class Outcome:
     f1: tuple[float, ...]
 
 
-def gold_annotation(record: dict) -> dict:
-    """The record's first ``multipleQAs`` annotation, else its first annotation."""
+def gold_annotations(record: dict) -> list[dict]:
+    """The record's ``multipleQAs`` annotations, else its first annotation."""
     anns = record["annotations"]
-    return next((a for a in anns if a["type"] == "multipleQAs"), anns[0])
+    return [a for a in anns if a["type"] == "multipleQAs"] or anns[:1]
 
 
 @dataclass(frozen=True)
@@ -65,16 +65,19 @@ class Targets:
     ambiguous: int
 
 
-def ambigqa_targets(record: dict) -> Targets:
-    """An AmbigQA record's targets: its first ``multipleQAs`` annotation's question-answer pairs
-    (else its single answer); ambiguous when any annotation is ``multipleQAs``."""
+def ambigqa_targets(record: dict) -> tuple[Targets, ...]:
+    """An AmbigQA record's targets, one per ``multipleQAs`` annotation (its question-answer pairs;
+    else the single answer); ambiguous when any annotation is ``multipleQAs``. An action is scored
+    against each and keeps the best, as the official F1_ans takes the best annotation."""
     from eval.ambigqa import gold_items
     from readers.ambiguity import label
 
-    ann = gold_annotation(record)
-    pairs = ann.get("qaPairs") or [{"question": record["question"], "answer": ann.get("answer", [])}]
-    return Targets(tuple(tuple(g) for g in gold_items(ann)),
-                   tuple((p["question"], tuple(p["answer"])) for p in pairs), label(record))
+    out = []
+    for ann in gold_annotations(record):
+        pairs = ann.get("qaPairs") or [{"question": record["question"], "answer": ann.get("answer", [])}]
+        out.append(Targets(tuple(tuple(g) for g in gold_items(ann)),
+                           tuple((p["question"], tuple(p["answer"])) for p in pairs), label(record)))
+    return tuple(out)
 
 
 def _reward(f1: float) -> float:
@@ -97,21 +100,21 @@ def clarification_f1(question: str, interpretations: Sequence[tuple[str, Sequenc
     return clarify_f1(convs)
 
 
-def action_scores(record: dict, ans: Answer, encoder, targets: Targets | None = None
+def action_scores(record: dict, ans: Answer, encoder, targets: Targets | Sequence[Targets] | None = None
                   ) -> tuple[tuple[float, ...], tuple[float, ...]]:
     """(rewards, F1s), each in the order of ``ACTIONS``, NaN where the action is not available
-    (see the module docstring; abstaining earns reward 0 and F1 0). ``targets``: default
-    :func:`ambigqa_targets` of ``record``."""
+    (see the module docstring; abstaining earns reward 0 and F1 0). ``targets``: one
+    :class:`Targets` or several (each action keeps its best F1); default :func:`ambigqa_targets`."""
     from eval.ambigqa import answer_f1
 
-    t = targets or ambigqa_targets(record)
+    ts = (targets,) if isinstance(targets, Targets) else tuple(targets or ambigqa_targets(record))
     ok, rs = available(ans), ans.readings
     f1 = {"abstain": 0.0}
     if "single" in ok:
-        f1["single"] = answer_f1(t.gold, [rs[0].answer])
+        f1["single"] = max(answer_f1(t.gold, [rs[0].answer]) for t in ts)
     if "multi" in ok:
-        f1["multi"] = answer_f1(t.gold, [r.answer for r in rs])
-        f1["clarify"] = clarification_f1(record["question"], t.interpretations, ans, encoder)
+        f1["multi"] = max(answer_f1(t.gold, [r.answer for r in rs]) for t in ts)
+        f1["clarify"] = max(clarification_f1(record["question"], t.interpretations, ans, encoder) for t in ts)
     reward = {a: 0.0 if a == "abstain" else _reward(v) - (TURN_COST if a == "clarify" else 0.0)
               for a, v in f1.items()}
     return tuple(reward.get(a, math.nan) for a in ACTIONS), tuple(f1.get(a, math.nan) for a in ACTIONS)
@@ -131,9 +134,10 @@ def simulate(records: Sequence[dict], hits: Sequence[Sequence[Hit]], reader, enc
     for rec, h, p in tqdm(list(zip(records, hits, ps)), desc="simulating turns", unit="q", disable=not progress):
         ans = reader.read(rec["question"], h, interactive=True)
         t = targets_of(rec)
-        rewards, f1 = action_scores(rec, ans, encoder, t)
+        ts = (t,) if isinstance(t, Targets) else tuple(t)
+        rewards, f1 = action_scores(rec, ans, encoder, ts)
         o = Outcome(rec["id"], tuple(float(v) for v in policy_features(rec["question"], h, ans, p)),
-                    rewards, available(ans), t.ambiguous, f1)
+                    rewards, available(ans), ts[0].ambiguous, f1)
         out.append(o)
         if sink is not None:
             sink(o)

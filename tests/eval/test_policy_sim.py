@@ -41,6 +41,19 @@ def test_rewards_of_every_action(encoder):
     assert rewards == pytest.approx((2 / 3, 1.0, 1.0 - TURN_COST, 0.0))
 
 
+def test_every_action_is_scored_against_the_best_annotation(encoder):
+    """Only the first multipleQAs annotation was the target: an answer naming exactly the second
+    annotation's readings was scored as half right (a hand-written record)."""
+    second = {"type": "multipleQAs", "qaPairs": [
+        {"question": "Who played Ron Weasley in the Harry Potter films?", "answer": ["Rupert Grint"]},
+        {"question": "Who played Percy Weasley in the Harry Potter films?", "answer": ["Chris Rankin"]}]}
+    record = {**RECORD, "annotations": [*RECORD["annotations"], second]}
+    _, first_only = action_scores(RECORD, Answer("clarify", (RON, PERCY)), encoder)
+    _, f1 = action_scores(record, Answer("clarify", (RON, PERCY)), encoder)
+    assert first_only == pytest.approx((2 / 3, 0.5, 0.5, 0.0))
+    assert f1 == pytest.approx((2 / 3, 1.0, 1.0, 0.0))   # the one answer is 2/3 against either
+
+
 def test_a_wrong_answer_earns_the_bandit_wrong_reward(encoder):
     rewards, f1 = action_scores(RECORD, Answer("clarify", (PERCY, RON)), encoder)
     assert f1[0] == 0.0 and rewards[0] == WRONG == -0.1

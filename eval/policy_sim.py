@@ -80,6 +80,11 @@ def ambigqa_targets(record: dict) -> tuple[Targets, ...]:
     return tuple(out)
 
 
+def _as_tuple(targets: Targets | Sequence[Targets]) -> tuple[Targets, ...]:
+    """One question's targets as a tuple (AmbigQA gives one per annotation, RAMDocs one)."""
+    return (targets,) if isinstance(targets, Targets) else tuple(targets)
+
+
 def _reward(f1: float) -> float:
     return f1 if f1 > 0 else WRONG
 
@@ -107,7 +112,7 @@ def action_scores(record: dict, ans: Answer, encoder, targets: Targets | Sequenc
     :class:`Targets` or several (each action keeps its best F1); default :func:`ambigqa_targets`."""
     from eval.ambigqa import answer_f1
 
-    ts = (targets,) if isinstance(targets, Targets) else tuple(targets or ambigqa_targets(record))
+    ts = _as_tuple(targets or ambigqa_targets(record))
     ok, rs = available(ans), ans.readings
     f1 = {"abstain": 0.0}
     if "single" in ok:
@@ -133,8 +138,7 @@ def simulate(records: Sequence[dict], hits: Sequence[Sequence[Hit]], reader, enc
     out = []
     for rec, h, p in tqdm(list(zip(records, hits, ps)), desc="simulating turns", unit="q", disable=not progress):
         ans = reader.read(rec["question"], h, interactive=True)
-        t = targets_of(rec)
-        ts = (t,) if isinstance(t, Targets) else tuple(t)
+        ts = _as_tuple(targets_of(rec))
         rewards, f1 = action_scores(rec, ans, encoder, ts)
         o = Outcome(rec["id"], tuple(float(v) for v in policy_features(rec["question"], h, ans, p)),
                     rewards, available(ans), ts[0].ambiguous, f1)
@@ -230,7 +234,10 @@ def answer_in_hits(record: dict, hits: Sequence[Hit]) -> bool:
     return alias_found([a for ann in record["annotations"] for item in gold_items(ann) for a in item], [text])
 
 
-def choose_lam(outcomes: Sequence[Outcome], grid: Sequence[float] = (0.1, 1.0, 10.0, 100.0), folds: int = 5,
+LAM_FOLDS = 5   # cross-validation folds that choose the ridge strength
+
+
+def choose_lam(outcomes: Sequence[Outcome], grid: Sequence[float] = (0.1, 1.0, 10.0, 100.0), folds: int = LAM_FOLDS,
                seed: int = 0) -> tuple[float, dict[float, float]]:
     """The ridge strength whose policy earns the most reward on held-out folds of ``outcomes``
     (the training questions only)."""

@@ -155,29 +155,15 @@ def run_clarification(records: Sequence[dict], hits: Sequence[Sequence[Hit]], re
 def _converse(record: dict, hits: Sequence[Hit], reader, encoder) -> dict[str, Any]:
     """One question: ask interactively; if it clarifies, a simulated user per gold reading replies.
     Scored against each ``multipleQAs`` annotation (its readings are the users), keeping the best,
-    as the official F1_ans takes the best annotation (only the first one was scored)."""
-    from eval.ambigqa import gold_items
+    as the official F1_ans takes the best annotation (the policy simulation's targets and
+    clarification F1, :mod:`eval.policy_sim`)."""
     from eval.clarification import direct_f1
+    from eval.policy_sim import ambigqa_targets, clarification_f1
 
     ans = reader.read(record["question"], hits, interactive=True)
-    anns = [a for a in record["annotations"] if a["type"] == "multipleQAs"] or record["annotations"][:1]
+    targets = ambigqa_targets(record)
     if ans.kind != "clarify":
         given = [r.answer for r in ans.readings] if ans.kind != "abstain" else []
-        return {"clarified": False, "turns": 0, "f1": max(direct_f1(gold_items(a), given) for a in anns)}
+        return {"clarified": False, "turns": 0, "f1": max(direct_f1(t.gold, given) for t in targets)}
     return {"clarified": True, "turns": 1,
-            "f1": max(_clarified_f1(record["question"], a, ans, encoder) for a in anns)}
-
-
-def _clarified_f1(question: str, ann: dict, ans, encoder) -> float:
-    """Recovery F1 when each reading of annotation ``ann`` is a simulated user replying to ``ans``."""
-    from eval.clarification import Conversation, SimulatedUser, clarify_f1
-    from readers.clarify import follow_up, option_text
-
-    pairs = ann.get("qaPairs") or [{"question": question, "answer": a} for a in ann.get("answer", [])]
-    user, options, convs = SimulatedUser(encoder), [option_text(r) for r in ans.readings], []
-    for pair in pairs:
-        said = user.reply(question, pair["question"], options)
-        final, _ = follow_up(ans.clarifying_question or "", ans.readings, said, encoder=encoder)
-        answers = tuple(r.answer for r in final.readings) if final.kind == "single" else ()
-        convs.append(Conversation(tuple(pair["answer"]), ans.clarifying_question or "", said, answers))
-    return clarify_f1(convs)
+            "f1": max(clarification_f1(record["question"], t.interpretations, ans, encoder) for t in targets)}

@@ -152,14 +152,16 @@ def _ambigqa(args: argparse.Namespace, out: Path, index, encoder, reader, classi
 def _check_args(args: argparse.Namespace) -> None:
     """Bad numbers and missing files fail here, before the output directory, the index and the
     models (before, ``--dev-limit 0`` first retrieved for all 10,036 training questions)."""
+    from eval.policy_sim import LAM_FOLDS
     from indexes.paths import check_outputs
     from rag.validation import require_at_least
 
     require_at_least((("-k", args.k), ("--max-passages", args.max_passages), ("--train-limit", args.train_limit),
                       ("--dev-limit", args.dev_limit)))
-    if args.train_limit is not None and args.train_limit < 5 and not args.ramdocs_oof:   # refused after the run
-        raise ValueError(f"--train-limit {args.train_limit}: the ridge strength is chosen by 5-fold cross-validation "
-                         "on the training questions, so at least 5 are needed (or add --ramdocs-oof)")
+    if args.train_limit is not None and args.train_limit < LAM_FOLDS and not args.ramdocs_oof:   # refused after the run
+        raise ValueError(f"--train-limit {args.train_limit}: the ridge strength is chosen by {LAM_FOLDS}-fold "
+                         f"cross-validation on the training questions, so at least {LAM_FOLDS} are needed "
+                         "(or add --ramdocs-oof)")
     if args.ramdocs and not args.ramdocs_oof:   # it was silently ignored
         raise ValueError("--ramdocs names the RAMDocs file of --ramdocs-oof; give --ramdocs-oof too")
     for flag, value in (("--train", args.train), ("--dev", args.dev), ("--ramdocs", args.ramdocs),

@@ -48,14 +48,19 @@ def _encode(questions: list[str]) -> np.ndarray:
     return SentenceEncoder(batch_size=128).encode(questions, progress=True)
 
 
-def _hits(questions: list[str], index_dir: str | None) -> list:
+def _retriever(index_dir: str | None):
+    """The hybrid retriever of the evidence features, over ``index_dir`` or the default index."""
     import indexes
     from rag.defaults import default_index
-    from retrievers.base import retrieve_batched
     from retrievers.factory import retriever_for
 
-    r = retriever_for(indexes.load(index_dir or default_index()), "hybrid")
-    return retrieve_batched(r, questions, 10, batch_size=128, desc="evidence (hybrid top-10)")
+    return retriever_for(indexes.load(index_dir or default_index()), "hybrid")
+
+
+def _hits(questions: list[str], retriever) -> list:
+    from retrievers.base import retrieve_batched
+
+    return retrieve_batched(retriever, questions, 10, batch_size=128, desc="evidence (hybrid top-10)")
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -74,21 +79,17 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.threshold_data != "none":
         tpath = default_path("ambigqa") if args.threshold_data == "dev" else Path(args.threshold_data)
         trecs = load_ambigqa(tpath)
-    if "evidence" in names:
-        import indexes
-        from rag.defaults import default_index
-
-        indexes.load(args.index or default_index())
+    retriever = _retriever(args.index) if "evidence" in names else None
     t0 = time.time()
     emb = _encode(questions)
-    hits = _hits(questions, args.index) if "evidence" in names else None
+    hits = _hits(questions, retriever) if retriever is not None else None
     meta = {"encoder": "sentence-transformers/all-MiniLM-L6-v2", "train_file": path.name,
             "train_sha256": sha256_file(path), "n_train": len(records),
             "label": "any annotation is multipleQAs"}
     thr = None
     if trecs is not None:
         tq = [r["question"] for r in trecs]
-        thr = (trecs, _encode(tq), _hits(tq, args.index) if "evidence" in names else None)
+        thr = (trecs, _encode(tq), _hits(tq, retriever) if retriever is not None else None)
         meta["threshold_file"] = tpath.name
     for name in names:
         model, report = train(records, emb, SPECS[name], hits if SPECS[name].evidence else None,
@@ -125,7 +126,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     y_train = np.array([label(r) for r in load_ambigqa(train_path)], dtype=np.float64)
     questions = [r["question"] for r in records]
     emb = _encode(questions)
-    hits = _hits(questions, args.index)
+    hits = _hits(questions, _retriever(args.index))
     rows = [{"model": "majority of train (never ambiguous)", **majority_baseline(y_train, y)},
             {"model": "always ambiguous", **majority_baseline(np.ones(1), y)}]
     curves, timing = {}, {}

@@ -10,11 +10,12 @@ Records are frozen dataclasses: a stage never mutates what it was given.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from indexes.types import Passage
 
 AnswerKind = Literal["single", "multi", "clarify", "abstain"]
+ANSWER_KINDS: tuple[str, ...] = get_args(AnswerKind)
 
 
 @dataclass(frozen=True)
@@ -91,7 +92,7 @@ class Answer:
         unknown = set(d) - known
         if unknown:
             raise ValueError(f"unknown Answer fields: {sorted(unknown)}")
-        if d["kind"] not in ("single", "multi", "clarify", "abstain"):
+        if d["kind"] not in ANSWER_KINDS:
             raise ValueError(f"Answer kind must be single, multi, clarify or abstain, got {d['kind']!r}")
         try:
             readings = tuple(Reading(r["label"], r["answer"], tuple(r.get("citations", ())), r.get("support", 0.0),

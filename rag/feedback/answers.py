@@ -12,8 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from rag.types import Answer
-
-KINDS = ("single", "multi", "clarify", "abstain")
+from readers.types import ANSWER_KINDS as KINDS
 
 
 def answer_from_dict(d: dict[str, Any]) -> Answer:

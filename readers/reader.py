@@ -3,7 +3,9 @@
 Each stage is its own, separately testable piece:
 
 1. :class:`readers.evidence.SpanExtractor`: one evidence row per passage that answers;
-2. :func:`readers.readings.group_evidence`: readings, conflicts and outvoted rows;
+2. :func:`readers.readings.group_evidence`: readings, conflicts and outvoted rows; a reading
+   labelled only by its answer gets distinctive phrases of its passages
+   (:func:`readers.describe.describe_readings`), so a clarifying question does not list answers;
 3. :func:`readers.policy.decide`: single / multi / clarify / abstain, reading the calibrated
    P(ambiguous) from :class:`AmbiguityScorer` when one is given;
 4. :mod:`readers.clarify`: the clarifying question and the reply.
@@ -24,6 +26,7 @@ from dataclasses import replace
 import numpy as np
 
 from indexes.types import Hit, distinct_hits
+from readers.describe import describe_readings
 from readers.evidence import SpanExtractor
 from readers.policy import Policy, decide
 from readers.readings import group_evidence
@@ -86,6 +89,8 @@ class AmbigReader:
         table = self.extractor.extract(question, hits)
         grouping = group_evidence(table, min_support=self.policy.min_support,
                                   conflict_ratio=self.policy.conflict_ratio)
+        texts = {h.passage.id: h.passage.text for h in hits}
+        grouping = replace(grouping, readings=tuple(describe_readings(grouping.readings, texts, question)))
         # the classifier's evidence features were trained on the retrieved top 10, not on the passages read
         p = self.ambiguity.probability(question, retrieved) if self.ambiguity is not None else None
         numbering = {h.passage.id: i for i, h in enumerate(hits, start=1)}

@@ -253,7 +253,7 @@ def test_a_bm25_only_index_answers_through_the_pipeline(bm25_index, encoder, mon
 
 def test_passages_without_titles_still_give_readings(shared_data, encoder, tmp_path):
     """RAMDocs documents have no titles: readings come from "Name (descriptor)" leads, or, with
-    those cut off, from the distinct answers."""
+    those cut off, from the distinct answers, labelled by their passages' distinctive phrases."""
     import re
 
     from indexes import build
@@ -273,9 +273,15 @@ def test_passages_without_titles_still_give_readings(shared_data, encoder, tmp_p
     assert [(r.label, r.answer) for r in a.readings] == [("A Lazy Afternoon (Harold Land album)", "Harold Land"),
                                                          ("Lazy Afternoon (Barbra Streisand album)", "Barbra Streisand")]
     b = pipe.ask(killswitch)
-    # (the Lazy Afternoon passages are retrieved too and give their own dates, under their labels)
-    assert b.kind == "multi" and {("July 4, 2000", "July 4, 2000"), ("June 30, 2009", "June 30, 2009")} <= {
-        (r.label, r.answer) for r in b.readings}
+    # (the Lazy Afternoon passages are retrieved too and give their own dates, under their labels);
+    # with no lead, each album is labelled by phrases only its own passage has, not by its date
+    assert b.kind == "multi" and {("Killswitch Engage (Ferret Music)", "July 4, 2000"),
+                                  ("Killswitch Engage (Adam Dutkiewicz and Brendan O'Brien, Howard Jones)",
+                                   "June 30, 2009")} <= {(r.label, r.answer) for r in b.readings}
+    c = pipe.ask(killswitch, interactive=True)
+    assert c.kind == "clarify" and "Ferret Music" in c.text
+    assert "2000" not in c.text and "2009" not in c.text  # the options name the albums, not the answers
+    assert pipe.reply(c, "the Ferret Music one").readings[0].answer == "July 4, 2000"
 
 
 # --- question and k validation (issue #12.2) ----------------------------------------------------

@@ -1,0 +1,172 @@
+"""Labels for readings that only have their answer to go by.
+
+A reading is labelled by its passages' title ("Broken Bow, Nebraska") or a leading
+"Name (descriptor)". A passage with neither (a chunk from the middle of a page, as in RAMDocs)
+leaves the reading labelled by its own answer, and a clarifying question built from such labels
+("Which do you mean: (1) 3,559 or (2) 4,120?") gives the answers away instead of asking which
+entity the user means. The ICLR 2025 clarification protocol (:mod:`eval.clarification`) voids a
+recovery whose answer is in both the question and the reply for this reason.
+
+:func:`describe_readings` gives each such reading the entity name from the question and up to
+two **distinctive phrases** from its own passages: capitalised runs of one to four words that
+
+* occur in none of the other readings' passages (so two readings never share a description);
+* share no word with the question, nor with any reading's answer (an option never names an
+  answer), and are not only stopwords, months or weekdays;
+* ranked by closeness to the reading's answer in its passages, summed over the passages
+  (``exp(-distance / scale)`` in words, as :func:`readers.evidence.prior_scores`), then longer
+  first, then earlier.
+
+A reading with no such phrase keeps its label. Readings labelled by a title or descriptor are
+never touched.
+
+>>> from readers.types import Reading
+>>> texts = {"1": "Broken Bow is a city in Custer County, Nebraska. Its population was 3,559.",
+...          "2": "Broken Bow is a city in McCurtain County, Oklahoma. Its population was 4,120."}
+>>> rs = [Reading("3,559", "3,559", ("1",)), Reading("4,120", "4,120", ("2",))]
+>>> [r.label for r in describe_readings(rs, texts, "What is the population of Broken Bow?")]
+['Broken Bow (Nebraska, Custer County)', 'Broken Bow (Oklahoma, McCurtain County)']
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+
+from indexes.text import normalize_answer
+from readers.readings import same_answer, split_title
+from readers.spans import content_words
+from readers.types import Reading
+
+_TOK = r"[A-Z](?:[\w'&-]|\.(?=\w))*"  # "U.S" keeps its dots; "Nebraska." ends the run
+_RUN = re.compile(rf"{_TOK}(?:[ ](?:(?:of|de|la|du|von|van|the|and)[ ])?{_TOK}){{0,3}}")
+_WORD = re.compile(r"\S+")
+CALENDAR = frozenset("january february march april may june july august september october november "
+                     "december monday tuesday wednesday thursday friday saturday sunday".split())
+
+
+def needs_description(r: Reading) -> bool:
+    """True when the reading's label is only its answer ("3,559 people" / "3,559"); a label with a
+    parenthetical ("Bobby Carpenter (American football)") is a title, whatever its words."""
+    a, b = normalize_answer(r.label), normalize_answer(r.answer)
+    return bool(a) and split_title(r.label)[1] is None and same_answer(a, b)
+
+
+def question_name(question: str) -> str:
+    """The longest run of capitalised words after the question's first word ("Broken Bow").
+
+    >>> question_name("What is the population of Broken Bow?")
+    'Broken Bow'
+    >>> question_name("who wrote it")
+    ''
+    """
+    words = _WORD.findall(question.rstrip("?. "))[1:]
+    best: list[str] = []
+    run: list[str] = []
+    for w in words + [""]:
+        w = w.strip(",;:\"()")
+        if w[:1].isupper():
+            run.append(w.removesuffix("'s").removesuffix("\u2019s"))
+            continue
+        if len(run) > len(best):
+            best = run
+        run = []
+    return " ".join(best)
+
+
+def _phrases(text: str, banned: set[str]) -> list[tuple[int, str]]:
+    """(word index, phrase) of each capitalised run in ``text``, cut at words in ``banned``
+    ("Somerset County Cricket Club" gives "Somerset County" when "cricket" is an answer; a piece
+    of a cut run needs two words: "National Football League" gives nothing)."""
+    starts = [m.start() for m in _WORD.finditer(text)]
+    out = []
+    for m in _RUN.finditer(text):
+        first = _index(starts, m.start())
+        words = m.group(0).split(" ")
+        piece: list[tuple[int, str]] = []
+        for k, w in enumerate([*words, "\0"]):
+            if w != "\0" and not content_words(w) & banned:
+                piece.append((first + k, w))
+                continue
+            while piece and not content_words(piece[-1][1]):
+                piece.pop()                          # no trailing "of" / "and"
+            while piece and not content_words(piece[0][1]):
+                piece.pop(0)
+            phrase = " ".join(t for _, t in piece).rstrip(".'-&")
+            if phrase and (len(piece) > 1 or len(words) == 1):
+                out.append((piece[0][0], phrase))
+            piece = []
+    return out
+
+
+def _index(starts: list[int], pos: int) -> int:
+    lo, hi = 0, len(starts)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if starts[mid] <= pos:
+            lo = mid + 1
+        else:
+            hi = mid
+    return max(lo - 1, 0)
+
+
+def _answer_positions(text: str, answer: str) -> list[int]:
+    """Word indexes where ``answer`` occurs in ``text`` (case-insensitive)."""
+    starts = [m.start() for m in _WORD.finditer(text)]
+    low, a = text.lower(), answer.strip().lower()
+    return [_index(starts, m.start()) for m in re.finditer(re.escape(a), low)] if a else []
+
+
+def _allowed(phrase: str, banned: set[str]) -> bool:
+    words = content_words(phrase)
+    return bool(words) and not words & banned and not words <= CALENDAR
+
+
+def _scores(r: Reading, texts: Mapping[str, str], banned: set[str], others: str,
+            scale: float) -> dict[str, tuple[float, int, int]]:
+    """Phrase -> (closeness to the answer, length, -first position) over the reading's passages."""
+    scores: dict[str, tuple[float, int, int]] = {}
+    for pid in r.citations:
+        text = texts.get(pid, "")
+        near = _answer_positions(text, r.answer)
+        for i, phrase in _phrases(text, banned):
+            norm = normalize_answer(phrase)
+            if not _allowed(phrase, banned) or f" {norm} " in others:
+                continue
+            close = max((math.exp(-abs(i - j) / scale) for j in near), default=0.0)
+            old = scores.get(phrase, (0.0, len(phrase.split()), -i))
+            scores[phrase] = (old[0] + close, old[1], max(old[2], -i))
+    return scores
+
+
+def describe_readings(readings: Sequence[Reading], texts: Mapping[str, str], question: str, *,
+                      max_phrases: int = 2, scale: float = 8.0) -> list[Reading]:
+    """The readings, those labelled only by their answer relabelled (see module docstring).
+
+    ``texts`` maps passage id -> text for the readings' citations (missing ids read as empty).
+    """
+    if len(readings) < 2 or not any(needs_description(r) for r in readings):
+        return list(readings)
+    name = question_name(question)
+    banned = content_words(question) | set().union(*(content_words(r.answer) for r in readings))
+    out = []
+    for r in readings:
+        if not needs_description(r):
+            out.append(r)
+            continue
+        others = " ".join(f" {normalize_answer(texts.get(p, ''))} " for o in readings if o is not r
+                          for p in o.citations)
+        scores = _scores(r, texts, banned, others, scale)
+        best = sorted(scores, key=lambda p: (-scores[p][0], -scores[p][1], -scores[p][2], p))[:max_phrases]
+        kept = [p for p in best if not any(p != q and normalize_answer(p) in normalize_answer(q) for q in best)]
+        if kept:
+            desc = ", ".join(kept)
+            out.append(replace(r, label=f"{name} ({desc})" if name else desc))
+        else:
+            out.append(r)
+    return out
+
+
+__all__ = ["describe_readings", "needs_description", "question_name"]

@@ -231,7 +231,10 @@ def _embedding_vote(text: str, encoder, texts: Sequence[Sequence[str]], min_simi
     detail = f"meaning: similarity {best:.2f} vs {second:.2f}"
     if best >= min_similarity and best - second >= margin:
         return _Vote((int(order[0]),), "embedding", f"{detail} for ({order[0] + 1})")
-    return _Vote((), "none", f"no word matches and {detail} is not decisive")
+    if best < min_similarity:   # the user reads this: no scores in it
+        return _Vote((), "none", "no word of the reply names an option, and its meaning is close to none")
+    return _Vote((), "none", f"no word of the reply names an option, and its meaning fits ({order[0] + 1}) "
+                             f"and ({order[1] + 1}) about equally")
 
 
 def _negates(toks: list[str], i: int) -> int:

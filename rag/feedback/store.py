@@ -233,8 +233,8 @@ class FeedbackStore:
                              (interaction_id, rating, comment, time.time())).lastrowid
 
     def add_followup(self, interaction_id: str, text: str, label: str, confidence: float | None,
-                     classifier: str, answer: Answer, *, question: str | None = None,
-                     picked_from: str | None = None) -> str:
+                     classifier: str, answer: Answer | None, *, question: str | None = None,
+                     picked_from: str | None = None) -> str | None:
         """Record a follow-up to ``interaction_id`` and, linked to it, the new interaction that
         answers it as a question (one transaction). Returns the new interaction id.
 
@@ -242,12 +242,19 @@ class FeedbackStore:
         made to stand on its own, or the earlier question whose reading a correction picked); it
         becomes the new interaction's question, which pairs its logged spans for ``learn``. The
         typed text stays in the follow-up and as the new interaction's first turn. ``picked_from``:
-        the interaction whose offered reading the answer is (see :meth:`offered`)."""
+        the interaction whose offered reading the answer is (see :meth:`offered`). ``answer``
+        None: the follow-up only comments on the answer shown ("thanks", "that's wrong"); it is
+        recorded with no new interaction, and None is returned."""
         if label not in FOLLOWUP_LABELS:
             raise ValueError(f"follow-up label must be one of {FOLLOWUP_LABELS}, got {label!r}")
-        new_id = uuid.uuid4().hex
+        new_id = uuid.uuid4().hex if answer is not None else None
         with self._write() as c:
             self._require(c, interaction_id)
+            if answer is None:
+                c.execute("INSERT INTO followups (interaction_id, text, label, confidence, classifier, "
+                          "next_interaction_id, created) VALUES (?, ?, ?, ?, ?, NULL, ?)",
+                          (interaction_id, text, label, confidence, classifier, time.time()))
+                return None
             c.execute("INSERT INTO interactions (id, created, question, parent_id, status, kind, state, picked_from) "
                       "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                       (new_id, time.time(), question or text, interaction_id, _status(answer), answer.kind,

@@ -105,8 +105,9 @@ class Handlers:
 
     def followup(self, body: FollowupBody) -> dict:
         """A correction that describes a reading offered earlier ("no, I meant the hockey player",
-        "the other one") gets that reading; any other follow-up is asked as a question of its own,
-        made to stand alone (:func:`retrievers.followup.contextualize`)."""
+        "the other one") gets that reading; a remark on the answer ("thanks", "that's wrong") is
+        recorded and the answer stays (``followup.asked`` is null); any other follow-up is asked
+        as a question of its own, made to stand alone (:func:`retrievers.followup.contextualize`)."""
         from rag.feedback.implicit import CLASSIFIER_VERSION, classify
         from retrievers.followup import contextualize, is_question, strip_preamble
 
@@ -114,19 +115,31 @@ class Handlers:
         with _http_errors(iid):
             shown, before, offered = self.store.shown(iid), self.store.question(iid), self.store.offered(iid)
         label = classify(body.text)
-        picked = None
-        if label.label == "rephrase" and offered and not is_question(strip_preamble(body.text)):
+        classifier = f"{CLASSIFIER_VERSION}/{label.source}"
+        picked, statement = None, not is_question(strip_preamble(body.text))
+        if label.label in ("rephrase", "negative") and offered and statement:
             picked = self._pick_reading(offered[0], shown[-1] if shown else None, body.text)
+        if picked is None and label.label in ("positive", "negative") and statement and shown:
+            return self._remark(iid, body.text, label, classifier, shown[-1])
         asked = offered[1] if picked else contextualize(body.text, before)
         ans = picked or self._answer(asked)
         with _http_errors(iid):
-            new_id = self.store.add_followup(iid, body.text, label.label, label.confidence,
-                                             f"{CLASSIFIER_VERSION}/{label.source}", ans, question=asked,
+            new_id = self.store.add_followup(iid, body.text, label.label, label.confidence, classifier, ans, question=asked,
                                              picked_from=offered[2] if picked else None)
         out = payload(new_id, ans, self.passages)
         out["parent_id"] = iid
         out["followup"] = {"label": label.label, "confidence": label.confidence, "source": label.source,
                            "asked": asked}
+        return out
+
+    def _remark(self, iid: str, text: str, label, classifier: str, shown: Answer) -> dict:
+        """A follow-up that only comments on the answer ("thanks", "that's wrong"): recorded as
+        implicit feedback on ``iid``, and the answer shown stays (no new question is asked)."""
+        with _http_errors(iid):
+            self.store.add_followup(iid, text, label.label, label.confidence, classifier, None)
+        out = payload(iid, shown, self.passages)
+        out["followup"] = {"label": label.label, "confidence": label.confidence, "source": label.source,
+                           "asked": None}
         return out
 
     def _answer(self, text: str) -> Answer:

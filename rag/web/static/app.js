@@ -17,12 +17,21 @@ function setStatus(text, isError) {
   $("status").classList.toggle("error", Boolean(isError));
 }
 
+const TIMEOUT_MS = 120000; // the first question may wait for the models to load
+
 async function post(path, body) {
-  const res = await fetch(path, {
-    method: "POST",
-    headers: { "Content-Type": "application/json" },
-    body: JSON.stringify(body),
-  });
+  let res;
+  try {
+    res = await fetch(path, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(body),
+      signal: AbortSignal.timeout(TIMEOUT_MS),
+    });
+  } catch (e) {
+    if (e.name === "TimeoutError") throw new Error("The server did not answer within " + TIMEOUT_MS / 1000 + " s.");
+    throw new Error("Could not reach the server: is `ambigrag serve` still running?");
+  }
   let data = null;
   try { data = await res.json(); } catch (e) { data = null; }
   if (!res.ok) throw new Error((data && data.error) || ("HTTP " + res.status));
@@ -49,22 +58,31 @@ function renderReadings(readings) {
   }
 }
 
+const FOLLOWUP_NAMES = { rephrase: "a correction", negative: "a complaint", positive: "thanks",
+                         new_topic: "a new question" };
+
 function render(data) {
   const again = current !== null && current.interaction_id === data.interaction_id && data.kind === "clarify";
   current = data;
   $("result").hidden = false;
   // a follow-up is answered as the question it was made into ("he" -> the earlier subject)
-  $("asked").textContent = data.question ? (data.followup ? "Answering: " : "You asked: ") + data.question : "";
+  const rewritten = data.followup && data.followup.asked;
+  $("asked").textContent = data.question ? (rewritten ? "Answering: " : "You asked: ") + data.question : "";
   const note = $("followup-note");
   note.hidden = !data.followup;
-  note.textContent = data.followup ? "Your follow-up was read as: " + data.followup.label.replace("_", " ") : "";
+  note.textContent = !data.followup ? "" : data.followup.asked === null
+    ? "Thanks, noted as " + data.followup.label + " feedback on this answer."
+    : "Your follow-up was read as: " + FOLLOWUP_NAMES[data.followup.label];
   $("clarify").hidden = data.kind !== "clarify";
   $("answer").hidden = data.kind !== "answer" && data.kind !== "multi";
   $("abstain").hidden = data.kind !== "abstain";
   $("rating").hidden = data.kind === "clarify";
   $("followup-form").hidden = data.kind === "clarify";
   $("rating-status").textContent = "";
-  for (const b of $("rating").querySelectorAll("button")) b.classList.remove("chosen");
+  for (const b of $("rating").querySelectorAll("button")) {
+    b.classList.remove("chosen");
+    b.setAttribute("aria-pressed", "false");
+  }
   if (data.kind === "clarify") {
     // asked again after a reply that matched no option: the text says why
     $("clarify-question").textContent = data.text || data.clarifying_question;
@@ -86,21 +104,34 @@ function render(data) {
   }
 }
 
-async function run(button, work) {
-  button.disabled = true;
+let busy = false;
+
+// One request at a time: every control is locked while one is in flight, so a second click can
+// neither send a reply twice nor rate (or follow up on) an answer that is being replaced.
+function lock(on) {
+  busy = on;
+  for (const c of document.querySelectorAll("main button, main input")) c.disabled = on;
+  $("result").setAttribute("aria-busy", String(on));
+}
+
+async function run(work, { newQuestion = false, focusAfter = null } = {}) {
+  if (busy) return;
+  lock(true);
   setStatus("Working…");
   try {
     await work();
     setStatus("");
+    lock(false);
+    (focusAfter || $("result")).focus();   // the result is read out, and the keyboard stays on the page
   } catch (e) {
+    lock(false);
+    if (newQuestion) { $("result").hidden = true; current = null; }   // no old answer under a new question
     setStatus(e.message, true);
-  } finally {
-    button.disabled = false;
   }
 }
 
 function sendReply(text) {
-  return run($("reply-btn"), async () => {
+  return run(async () => {
     render(await post("/api/reply", { interaction_id: current.interaction_id, text: text }));
   });
 }
@@ -108,23 +139,29 @@ function sendReply(text) {
 document.addEventListener("DOMContentLoaded", () => {
   $("ask-form").addEventListener("submit", (ev) => {
     ev.preventDefault();
-    run($("ask-btn"), async () => render(await post("/api/ask", { question: $("question").value })));
+    run(async () => render(await post("/api/ask", { question: $("question").value })), { newQuestion: true });
   });
   $("reply-form").addEventListener("submit", (ev) => {
     ev.preventDefault();
     sendReply($("reply-text").value);
   });
   for (const b of $("rating").querySelectorAll("button")) {
-    b.addEventListener("click", () => run(b, async () => {
-      await post("/api/feedback", { interaction_id: current.interaction_id, rating: b.dataset.rating });
-      for (const other of $("rating").querySelectorAll("button")) other.classList.remove("chosen");
+    b.addEventListener("click", () => run(async () => {
+      const rated = current;
+      await post("/api/feedback", { interaction_id: rated.interaction_id, rating: b.dataset.rating });
+      if (current !== rated) return;
+      for (const other of $("rating").querySelectorAll("button")) {
+        other.classList.remove("chosen");
+        other.setAttribute("aria-pressed", "false");
+      }
       b.classList.add("chosen");
+      b.setAttribute("aria-pressed", "true");
       $("rating-status").textContent = "Thanks, recorded: " + b.dataset.rating;
-    }));
+    }, { focusAfter: b }));
   }
   $("followup-form").addEventListener("submit", (ev) => {
     ev.preventDefault();
-    run($("followup-btn"), async () => {
+    run(async () => {
       const data = await post("/api/followup", { interaction_id: current.interaction_id, text: $("followup-text").value });
       $("followup-text").value = "";
       render(data);

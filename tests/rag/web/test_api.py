@@ -90,6 +90,33 @@ def test_followups_are_classified_linked_and_answered(client):
         ("no, I meant the ice hockey player",)]
 
 
+@pytest.mark.parametrize("remark, label", [("thanks", "positive"), ("no, that's wrong", "negative")])
+def test_a_remark_on_the_answer_is_recorded_and_the_answer_stays(client, remark, label):
+    """'thanks' (which the page's placeholder suggests) was searched as a question and replaced
+    the answer with an abstention; it is implicit feedback on the answer shown."""
+    first = client.post("/api/ask", json={"question": "Who is Bobby Carpenter?"}).json()
+    f = client.post("/api/followup", json={"interaction_id": first["interaction_id"], "text": remark}).json()
+    assert f["followup"]["label"] == label and f["followup"]["asked"] is None
+    assert (f["interaction_id"], f["kind"], f["text"]) == (first["interaction_id"], first["kind"], first["text"])
+    assert rows(client.db, "SELECT interaction_id, text, label, next_interaction_id FROM followups") == [
+        (first["interaction_id"], remark, label, None)]
+    assert rows(client.db, "SELECT count(*) FROM interactions") == [(1,)]
+    rec = [json.loads(line) for line in _export(client)]
+    assert [(r["interaction_id"], [x["label"] for x in r["followups"]]) for r in rec] == [(first["interaction_id"], [label])]
+
+
+def _export(client):
+    from rag.feedback.store import FeedbackStore
+
+    out = client.db.with_name("export.jsonl")
+    store = FeedbackStore(client.db)
+    try:
+        store.export(out)
+    finally:
+        store.close()
+    return out.read_text(encoding="utf-8").splitlines()
+
+
 def test_a_followup_that_names_nobody_is_asked_about_the_previous_subject(client):
     """'no, I meant when was he drafted' was searched as typed and abstained; it is asked as
     'when was Bobby Carpenter drafted', which has the two readings of Q."""

@@ -136,7 +136,7 @@ def test_follow_up_and_markup_in_passages_shows_as_text(live_server, browser):
 
     browser.find_element(By.ID, "followup-text").send_keys("What tools does a carpenter use?")
     browser.find_element(By.ID, "followup-btn").click()
-    _wait(browser, lambda d: d.find_element(By.ID, "followup-note").text == "Your follow-up was read as: new topic")
+    _wait(browser, lambda d: d.find_element(By.ID, "followup-note").text == "Your follow-up was read as: a new question")
     assert browser.find_element(By.ID, "asked").text == "Answering: What tools does a carpenter use?"
     _wait(browser, lambda d: d.find_element(By.ID, "answer").is_displayed())
     summary = browser.find_element(By.CSS_SELECTOR, ".citations summary")
@@ -150,3 +150,32 @@ def test_follow_up_and_markup_in_passages_shows_as_text(live_server, browser):
         assert conn.execute("SELECT f.text, f.label, i.question FROM followups f JOIN interactions i "
                             "ON i.id = f.next_interaction_id").fetchall() == [
             ("What tools does a carpenter use?", "new_topic", "What tools does a carpenter use?")]
+
+
+def test_one_request_at_a_time_focus_follows_the_result_and_thanks_keeps_the_answer(live_server, browser):
+    """Two quick option clicks sent two replies (the second showed a raw 409 under the answer);
+    focus fell to <body> after every action; "thanks" replaced the answer with "No answer."."""
+    from selenium.webdriver.common.by import By
+
+    url, db = live_server
+    browser.get(url)
+    browser.find_element(By.ID, "question").send_keys(Q)
+    browser.find_element(By.ID, "ask-btn").click()
+    _wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#options button.option"))
+    assert browser.execute_script("return document.activeElement.id") == "result"
+    browser.execute_script("const b = document.querySelectorAll('#options button'); b[0].click(); b[1].click();")
+    _wait(browser, lambda d: d.find_element(By.ID, "answer").is_displayed())
+    _wait(browser, lambda d: d.find_element(By.ID, "status").text == "")
+    shown = browser.find_element(By.ID, "answer-text").text
+    assert browser.execute_script("return document.activeElement.id") == "result"
+    with sqlite3.connect(db) as conn:
+        assert [t for (t,) in conn.execute("SELECT text FROM turns WHERE role = 'reply'")] == ["1"]
+    browser.find_element(By.ID, "followup-text").send_keys("thanks")
+    browser.find_element(By.ID, "followup-btn").click()
+    _wait(browser, lambda d: d.find_element(By.ID, "followup-note").text
+          == "Thanks, noted as positive feedback on this answer.")
+    assert browser.find_element(By.ID, "answer-text").text == shown
+    assert browser.find_element(By.ID, "asked").text == f"You asked: {Q}"
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT text, label, next_interaction_id FROM followups").fetchall() == [
+            ("thanks", "positive", None)]

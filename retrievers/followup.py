@@ -61,25 +61,27 @@ def _ends_sentence(raw: str, gap: str) -> bool:
     return raw.endswith(".") and (raw[0].islower() or sum(ch.isalpha() for ch in raw) > 3)
 
 
-def _tokens(text: str) -> list[tuple[str, bool]]:
-    """(token without a trailing possessive or full stop, whether it starts a sentence)."""
-    out: list[tuple[str, bool]] = []
+def _tokens(text: str) -> list[tuple[str, bool, bool]]:
+    """(token without a trailing possessive or full stop, whether it starts a sentence, whether it
+    was possessive)."""
+    out: list[tuple[str, bool, bool]] = []
     prev, end = None, 0
     for m in _TOKEN.finditer(text):
         raw = m.group(0)
         initial = prev is None or _ends_sentence(prev, text[end:m.start()])
-        out.append((re.sub(r"(?:'s|’s|\.)$", "", raw), initial))
+        out.append((re.sub(r"(?:'s|’s|\.)$", "", raw), initial, bool(re.search(r"(?:'s|’s)$", raw))))
         prev, end = raw, m.end()
     return out
 
 
-def _capitals(tokens: list[tuple[str, bool]]) -> list[bool]:
+def _capitals(tokens: list[tuple[str, bool, bool]]) -> list[bool]:
     """Which tokens are capitalised names: a sentence's first word only when the next word is
     capitalised too and it is no question word ("Bobby Carpenter was ...", not "During the war" or
-    "Thanks. When ..."); any capitalised word after one (a run goes on: "St. Louis")."""
-    upper = [bool(t) and t[0].isupper() for t, _ in tokens]
+    "Thanks. When ..."); any capitalised word after one (a run goes on: "St. Louis"). "I" is
+    never one, nor does it make the word before it one ("Thanks, I see")."""
+    upper = [bool(t) and t[0].isupper() and t != "I" for t, _, _ in tokens]
     out: list[bool] = []
-    for i, (tok, initial) in enumerate(tokens):
+    for i, (tok, initial, _) in enumerate(tokens):
         follows = i + 1 < len(tokens) and upper[i + 1] and not tokens[i + 1][1]
         out.append(upper[i] and (not initial or bool(out and out[-1])
                                  or (follows and tok.lower() not in QUESTION_WORDS)))
@@ -88,7 +90,8 @@ def _capitals(tokens: list[tuple[str, bool]]) -> list[bool]:
 
 def subject_of(question: str) -> str | None:
     """The longest run of capitalised words of ``question`` (ties: the first), without a leading
-    question word or a trailing possessive; None when it has none.
+    question word; a possessive ends a run ("James Cameron's Titanic" gives "James Cameron");
+    None when it has none.
 
     >>> subject_of("Who won New Hampshire in 2016?")
     'New Hampshire'
@@ -100,10 +103,11 @@ def subject_of(question: str) -> str | None:
     tokens = _tokens(question)
     best: list[str] = []
     run: list[str] = []
-    for (tok, _), capital in zip(tokens + [("", False)], _capitals(tokens) + [False]):
+    for (tok, _, owner), capital in zip(tokens + [("", False, False)], _capitals(tokens) + [False]):
         if capital or (run and tok.lower() in _JOINERS):
             run.append(tok)
-            continue
+            if not owner:                            # a possessive closes the run it ends
+                continue
         while run and run[-1].lower() in _JOINERS:
             run.pop()
         if len(run) > len(best):
@@ -114,7 +118,7 @@ def subject_of(question: str) -> str | None:
 
 def _names_an_entity(text: str) -> bool:
     tokens = _tokens(text)
-    return any(c and t != "I" for (t, _), c in zip(tokens, _capitals(tokens)))
+    return any(_capitals(tokens))
 
 
 def strip_preamble(text: str) -> str:

@@ -68,3 +68,19 @@ def test_strip_preamble_keeps_text_without_one():
 
 def test_no_subject_in_the_previous_question_leaves_the_pronoun():
     assert contextualize("no, I meant when did he die", "who wrote the book of mormon") == "when did he die"
+
+
+def test_i_is_never_a_subject_nor_makes_the_word_before_it_a_name():
+    """'I' was taken as the subject ('when was I drafted?'), and made 'Thanks' / 'No' / 'Hmm'
+    before it a name, so the follow-up was left unrewritten."""
+    assert subject_of("no, I meant the hockey player") is None
+    assert contextualize("when was he drafted?", "no, I meant the hockey player") == "when was he drafted?"
+    prev = "Which team drafted Bobby Carpenter?"
+    assert contextualize("Thanks, I see. When was he drafted?", prev) == "Thanks, I see. When was Bobby Carpenter drafted?"
+    assert contextualize("No, I meant his brother", prev) == "No, I meant Bobby Carpenter's brother"
+    assert contextualize("Hmm I wonder where he was born", prev) == "Hmm I wonder where Bobby Carpenter was born"
+
+
+def test_a_possessive_ends_the_subject():
+    assert subject_of("Was James Cameron's Titanic a hit?") == "James Cameron"
+    assert contextualize("where was he born?", "Was James Cameron's Titanic a hit?") == "where was James Cameron born?"

@@ -63,8 +63,8 @@ def test_serve_answers_on_localhost_and_export_has_the_rating(web_index, tmp_pat
     assert f"closed feedback database {tmp_path / 'fb.sqlite'}" in lines[-1]
     out = tmp_path / "export.jsonl"
     assert cli.main(["-q", "feedback", "export", "--db", str(db), "--out", str(out)]) == 0
-    first, second = [json.loads(x) for x in out.read_text().splitlines()]
+    [first] = [json.loads(x) for x in out.read_text().splitlines()]   # "thanks!" asks no new question
     assert first["question"] == Q and first["rating"] == "correct" and first["final_answer"]["readings"][0]["answer"] == "1981"
-    assert first["followups"][0]["label"] == "positive" and second["parent_id"] == first["interaction_id"]
+    assert [(f["label"], f["next_interaction_id"]) for f in first["followups"]] == [("positive", None)]
     assert cli.main(["-q", "serve", "--index", str(web_index), "--port", "70000"]) == 2
     assert "--port must be in 1..65535" in capsys.readouterr().err

@@ -84,16 +84,23 @@ def normalise_scores(scores: np.ndarray, method: str) -> np.ndarray:
     raise ValueError(f"normalisation must be one of {NORMALISERS}, got {method!r}")
 
 
-def _fuse_normalised(runs, k, weights, norm: Callable[[np.ndarray], np.ndarray], source: str) -> list[Hit]:
+def _fuse_normalised(runs, k, weights, norm: Callable[[np.ndarray], np.ndarray], source: str,
+                     flat_floor: float = 0.0) -> list[Hit]:
+    """Σ_r w_r · norm_r(score). A document a run did not return gets the run's lowest normalised
+    score; from a run whose scores have no spread (one hit, or ties) it gets ``flat_floor``, so
+    that run's documents still rank above the ones it did not return."""
     ws = _weights(runs, weights)
     per_run: list[dict[str, float]] = []
+    floors: list[float] = []
     for run in runs:
         uniq: dict[str, float] = {}
         for h in run:
             uniq.setdefault(h.passage.id, h.score)
         ids = list(uniq)
-        per_run.append(dict(zip(ids, norm(np.array([uniq[i] for i in ids])).tolist())) if ids else {})
-    floors = [min(r.values(), default=0.0) for r in per_run]  # for documents a run did not return
+        raw = np.array([uniq[i] for i in ids], dtype=np.float64)
+        per_run.append(dict(zip(ids, norm(raw).tolist())) if ids else {})
+        flat = len(ids) > 0 and bool(np.all(raw == raw[0]))
+        floors.append(flat_floor if flat else min(per_run[-1].values(), default=0.0))
     all_ids = {pid for r in per_run for pid in r}
     scores = {pid: sum(w * r.get(pid, lo) for w, r, lo in zip(ws, per_run, floors)) for pid in all_ids}
     return _ranked(scores, _passages(runs), k, source)
@@ -106,11 +113,20 @@ def convex_fusion(runs: Sequence[Sequence[Hit]], k: int | None = None, *,
     ``normalise`` is ``"minmax"`` or ``"zscore"`` (Bruch, Gai & Ingber, "An Analysis of Fusion
     Functions for Hybrid Retrieval", TOIS 2023). Pass weights that sum to 1 for a convex
     combination, e.g. ``weights=(alpha, 1 - alpha)``. A document a run did not return gets
-    that run's lowest normalised score (0 for min-max).
+    that run's lowest normalised score (0 for min-max); from a run with no spread (one hit, or
+    all scores equal: min-max 1, z-score 0 for its documents) it gets 0 for min-max and -1 for
+    z-score, so the documents that run found still count for something.
+
+    >>> from indexes.types import Hit, Passage
+    >>> h = lambda i, s: Hit(Passage(i, "", ""), s, 1, "x")
+    >>> [(x.passage.id, round(x.score, 2)) for x in convex_fusion([[h("a", .9), h("b", .8), h("c", .1)], [h("b", 5.)]],
+    ...                                                         weights=(0.7, 0.3))]
+    [('b', 0.91), ('a', 0.7), ('c', 0.0)]
     """
     if normalise not in NORMALISERS:
         raise ValueError(f"normalise must be one of {NORMALISERS}, got {normalise!r}")
-    return _fuse_normalised(runs, k, weights, lambda s: normalise_scores(s, normalise), f"convex-{normalise}")
+    return _fuse_normalised(runs, k, weights, lambda s: normalise_scores(s, normalise), f"convex-{normalise}",
+                            flat_floor=0.0 if normalise == "minmax" else -1.0)
 
 
 def _dbsf_norm(s: np.ndarray) -> np.ndarray:
@@ -126,7 +142,8 @@ def distribution_based_fusion(runs: Sequence[Sequence[Hit]], k: int | None = Non
     """Distribution-Based Score Fusion (Mazzeschi 2023, as used by Qdrant).
 
     Each run's scores are scaled to [0, 1] between mean − 3σ and mean + 3σ of that run (clipped),
-    then summed with weights. A run with zero spread maps to 0.5.
+    then summed with weights. A run with zero spread maps to 0.5, and a document it did not
+    return gets 0 from it (otherwise: the run's lowest scaled score).
     """
     return _fuse_normalised(runs, k, weights, _dbsf_norm, "dbsf")
 

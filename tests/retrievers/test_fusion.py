@@ -106,3 +106,21 @@ def test_fusion_is_deterministic_under_shuffled_input():
         b = [(h.passage.id, h.score) for h in fuse(list(reversed(runs)))]
         assert [x for x, _ in a] == [x for x, _ in b]
         assert np.allclose([s for _, s in a], [s for _, s in b])
+
+
+def test_a_run_with_one_hit_or_ties_still_lifts_what_it_found():
+    """A one-hit (or all-tied) run normalised every document to its top value, missing ones
+    included, so BM25's only hit got no boost at all (and finding more made it count)."""
+    from indexes.types import Hit, Passage
+    from retrievers.fusion import convex_fusion, distribution_based_fusion
+
+    def h(i, s):
+        return Hit(Passage(i, "", ""), s, 1, "x")
+
+    dense, one = [h("a", 0.9), h("b", 0.8), h("c", 0.1)], [h("b", 5.0)]
+    for fuse in (lambda r: convex_fusion(r, weights=(0.7, 0.3)),
+                 lambda r: convex_fusion(r, weights=(0.7, 0.3), normalise="zscore"),
+                 lambda r: distribution_based_fusion(r, weights=(0.7, 0.3))):
+        assert [x.passage.id for x in fuse([dense, one])][0] == "b"
+        assert [x.passage.id for x in fuse([dense, [h("b", 5.0), h("c", 5.0)]])][:2] == ["b", "a"]
+    assert [round(x.score, 4) for x in convex_fusion([dense, one], weights=(0.7, 0.3))] == [0.9125, 0.7, 0.0]

@@ -108,12 +108,16 @@ class ExampleBank:
                 for h in hits if _norm(h.passage.title) != q][:k]
 
 
+# a list marker: "-", "*", "•", "1.", "2)", "(3)"; a year opening the line is the question's own
+_MARKER = re.compile(r"^(?:[-*•]+|\(?\d{1,2}[.)])\s+")
+
+
 def _keep(lines: Iterable[str], question: str, limit: int) -> list[str]:
     """Generated lines that look like questions about the same thing, deduplicated."""
     qwords = set(normalize_answer(question).split())
     out, seen = [], {_norm(question)}
     for line in lines:
-        text = line.strip().lstrip("-*0123456789.) ").strip()
+        text = _MARKER.sub("", line.strip()).strip()
         words = set(normalize_answer(text).split())
         if len(words) < 3 or not (words & qwords) or _norm(text) in seen:
             continue
@@ -163,7 +167,8 @@ class Decomposer:
 
     @staticmethod
     def literal(question: str) -> list[str]:
-        """"Who wrote X and Y?" -> ["Who wrote X", "Y"] when both sides carry content words."""
+        """"Who wrote the score and the libretto?" -> ["Who wrote the score", "the libretto"]: a
+        question split at "and" / "or" when each side has at least two words."""
         parts = [p.strip(" ?") for p in _SPLIT.split(question) if p and p.strip(" ?")]
         return parts if len(parts) > 1 and all(len(p.split()) >= 2 for p in parts) else []
 

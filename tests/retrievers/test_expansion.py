@@ -181,3 +181,16 @@ def test_implied_names_are_unchanged_on_ambigqa(shared_data):
 
     qs = [r["question"] for r in json.loads((shared_data / "ambigqa" / "dev_light.json").read_text())]
     assert [q for q in qs if before(q) != Decomposer.implied(q)] == []
+
+
+def test_list_markers_are_stripped_but_a_leading_year_is_kept():
+    """lstrip of digits took the years off "1966 FIFA World Cup final: ..." and merged it with the
+    2014 reading as a duplicate."""
+    from retrievers.expansion import _keep
+
+    q = "Who scored the winning goal in the FIFA World Cup final?"
+    lines = ["1966 FIFA World Cup final: who scored the winning goal?", "- 2014 FIFA World Cup final: who scored?",
+             "2) Who scored in the FIFA final of 1966?", "(3) who scored the final goal FIFA", "* 1966 FIFA World Cup final: who scored the winning goal?"]
+    assert _keep(lines, q, 10) == ["1966 FIFA World Cup final: who scored the winning goal?",
+                                   "2014 FIFA World Cup final: who scored?", "Who scored in the FIFA final of 1966?",
+                                   "who scored the final goal FIFA"]

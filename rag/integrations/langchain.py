@@ -15,18 +15,23 @@ from rag.types import Hit
 
 
 def hit_to_document(hit: Hit):
+    """A LangChain ``Document``: the passage text, and as metadata the passage's own fields with
+    the hit's ``id``, ``title``, ``score``, ``rank`` and ``source`` (a passage field of the same
+    name is kept as ``passage_<name>``, so a corpus's ``score`` column cannot hide the hit's)."""
     from langchain_core.documents import Document
 
-    return Document(page_content=hit.passage.text, id=hit.passage.id,
-                    metadata={"id": hit.passage.id, "title": hit.passage.title, "score": hit.score,
-                              "rank": hit.rank, "source": hit.source, **hit.passage.meta})
+    own = {"id": hit.passage.id, "title": hit.passage.title, "score": hit.score, "rank": hit.rank,
+           "source": hit.source}
+    meta = {(f"passage_{key}" if key in own else key): v for key, v in hit.passage.meta.items()}
+    return Document(page_content=hit.passage.text, id=hit.passage.id, metadata={**meta, **own})
 
 
 def as_langchain_retriever(retriever: Any, k: int = 5):
     """Wrap ``retriever`` (anything with ``retrieve(queries, k)``) as a LangChain retriever.
 
-    ``invoke`` retrieves one query (``invoke(q, k=10)`` overrides ``k`` for that call); ``batch`` sends all its queries to ``retriever.retrieve``
-    in one call; ``ainvoke``/``abatch`` run the same in a worker thread.
+    ``invoke`` retrieves one query; ``batch`` sends all its queries to ``retriever.retrieve`` in
+    one call; ``ainvoke``/``abatch`` run the same in a worker thread. Each takes ``k=`` to
+    override ``k`` for that call (``invoke(q, k=10)``, ``batch(qs, k=10)``).
     """
     from langchain_core.callbacks import CallbackManagerForRetrieverRun
     from langchain_core.retrievers import BaseRetriever
@@ -45,17 +50,23 @@ def as_langchain_retriever(retriever: Any, k: int = 5):
                                     k: int | None = None):
             return [hit_to_document(h) for h in self.inner.retrieve([query], _k(k, self.k))[0]]
 
+        async def _aget_relevant_documents(self, query: str, *, run_manager, k: int | None = None):
+            import asyncio
+
+            n = _k(k, self.k)
+            return await asyncio.to_thread(lambda: [hit_to_document(h) for h in self.inner.retrieve([query], n)[0]])
+
         def batch(self, inputs: list[str], config=None, *, return_exceptions: bool = False, **kwargs):
             """One batched retrieval (see :func:`_batch`)."""
-            parent = super().batch
-            return _batch(lambda qs: [[hit_to_document(h) for h in run] for run in self.inner.retrieve(qs, self.k)],
+            parent, n = super().batch, _k(kwargs.get("k"), self.k)
+            return _batch(lambda qs: [[hit_to_document(h) for h in run] for run in self.inner.retrieve(qs, n)],
                           lambda rx: parent(inputs, config, return_exceptions=rx, **kwargs),
                           inputs, config, return_exceptions)
 
         async def abatch(self, inputs: list[str], config=None, *, return_exceptions: bool = False, **kwargs):
             import asyncio
 
-            return await asyncio.to_thread(self.batch, inputs, config, return_exceptions=return_exceptions)
+            return await asyncio.to_thread(self.batch, inputs, config, return_exceptions=return_exceptions, **kwargs)
 
     return AmbigragRetriever(inner=retriever, k=k)
 

@@ -39,3 +39,31 @@ def test_transformers_backend_on_the_shipped_gguf():
     assert "paris" in out[0].lower()
     s = llm.score(["What is the capital of France?"] * 2, ["Paris", "Ulaanbaatar"])
     assert s[0] > s[1]
+
+
+def test_chat_model_adapter_passes_the_token_limit_and_joins_text_blocks():
+    """max_tokens never reached the model, and text blocks were joined with spaces ("Par is")."""
+    from langchain_core.language_models import BaseChatModel
+    from langchain_core.messages import AIMessage
+    from langchain_core.outputs import ChatGeneration, ChatResult
+
+    from rag.integrations.langchain_llm import ChatModelLLM
+
+    class Recording(BaseChatModel):
+        seen: list = []
+
+        @property
+        def _llm_type(self) -> str:
+            return "recording"
+
+        def _generate(self, messages, stop=None, run_manager=None, **kwargs):
+            self.seen.append({"stop": stop, **kwargs})
+            blocks = [{"type": "text", "text": "Par"}, {"type": "text", "text": "is"}]
+            return ChatResult(generations=[ChatGeneration(message=AIMessage(content=blocks))])
+
+    model = Recording()
+    assert ChatModelLLM(model).generate(["capital of France?"], max_tokens=5, stop=["\n"]) == ["Paris"]
+    assert model.seen == [{"stop": ["\n"], "max_tokens": 5}]
+    assert ChatModelLLM(model, max_tokens_arg="num_predict").generate(["q"], max_tokens=7) == ["Paris"]
+    assert ChatModelLLM(model, max_tokens_arg=None).generate(["q"], max_tokens=7) == ["Paris"]
+    assert model.seen[1:] == [{"stop": None, "num_predict": 7}, {"stop": None}]

@@ -158,6 +158,24 @@ def test_langchain_invoke_takes_k_for_one_call(retrievers):
 
 
 
+def test_langchain_k_reaches_ainvoke_batch_and_abatch_and_hit_fields_win(retrievers):
+    """ainvoke(q, k=2) raised TypeError; batch/abatch(k=2) returned the default k documents; a
+    corpus column named "score" or "source" overwrote the hit's."""
+    from indexes.types import Hit, Passage
+    from rag.integrations.langchain import as_langchain_retriever, hit_to_document
+
+    lc = as_langchain_retriever(retrievers["hybrid"], k=3)
+    top = [h.passage.id for h in retrievers["hybrid"].retrieve([Q], 3)[0]]
+    assert [d.metadata["id"] for d in asyncio.run(lc.ainvoke(Q, k=2))] == top[:2]
+    assert [[d.metadata["id"] for d in docs] for docs in lc.batch([Q, Q], k=2)] == [top[:2]] * 2
+    assert [[d.metadata["id"] for d in docs] for docs in asyncio.run(lc.abatch([Q], k=1))] == [top[:1]]
+    assert [len(docs) for docs in lc.batch([Q])] == [3]
+    doc = hit_to_document(Hit(Passage("p1", "T", "text", {"score": 0.2, "source": "wikipedia", "year": 1990}),
+                              0.56, 1, "bm25"))
+    assert doc.metadata == {"id": "p1", "title": "T", "score": 0.56, "rank": 1, "source": "bm25",
+                            "passage_score": 0.2, "passage_source": "wikipedia", "year": 1990}
+
+
 def test_langchain_batch_keeps_each_inputs_result_and_reports_to_callbacks(retrievers):
     """One empty query failed the whole batch ([error, error] with return_exceptions), and a
     batch with callbacks notified none of them."""

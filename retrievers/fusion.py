@@ -32,10 +32,16 @@ def _weights(runs: Sequence[Sequence[Hit]], weights: Sequence[float] | None) -> 
         return [1.0] * len(runs)
     if len(weights) != len(runs):
         raise ValueError(f"{len(weights)} weights given for {len(runs)} runs")
-    return [float(w) for w in weights]
+    ws = [float(w) for w in weights]
+    bad = [w for w in ws if not (w >= 0 and w != float("inf"))]
+    if bad:
+        raise ValueError(f"weights must be finite and >= 0, got {list(weights)!r}")
+    return ws
 
 
 def _ranked(scores: dict[str, float], passages: dict[str, Passage], k: int | None, source: str) -> list[Hit]:
+    if k is not None and (isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1):
+        raise ValueError(f"k must be an integer >= 1 (or None for all), got {k!r}")
     order = sorted(scores, key=lambda pid: (-scores[pid], pid))
     if k is not None:
         order = order[:k]

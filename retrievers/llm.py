@@ -28,11 +28,18 @@ class LLM(Protocol):
     def score(self, prompts: Sequence[str], continuations: Sequence[str]) -> list[float]: ...
 
 
-def check_batch(prompts: Sequence[str], max_tokens: int | None = None) -> list[str]:
+def check_batch(prompts: Sequence[str], max_tokens: int | None = None,
+                stop: Sequence[str] | None = None) -> list[str]:
+    """``prompts`` as a list, after checking them, ``max_tokens`` (>= 1) and ``stop`` (a list of
+    non-empty strings)."""
     if isinstance(prompts, str):
         raise TypeError("pass a list of prompts, not a single string")
     if max_tokens is not None and max_tokens < 1:
         raise ValueError(f"max_tokens must be >= 1, got {max_tokens}")
+    if isinstance(stop, str):
+        raise TypeError(f"stop must be a list of strings, not the string {stop!r}")
+    if stop is not None and not all(isinstance(x, str) and x for x in stop):
+        raise ValueError(f"stop must hold non-empty strings, got {list(stop)!r}")
     out = list(prompts)
     bad = [i for i, p in enumerate(out) if not isinstance(p, str)]
     if bad:

@@ -35,7 +35,7 @@ class ChatModelLLM:
             getattr(chat_model, "model_name", None) or getattr(chat_model, "model", None) or "")
 
     def generate(self, prompts: Sequence[str], max_tokens: int = 64, stop: Sequence[str] | None = None) -> list[str]:
-        prompts = check_batch(prompts, max_tokens)
+        prompts = check_batch(prompts, max_tokens, stop)
         if not prompts:
             return []
         limit = {self.max_tokens_arg: max_tokens} if self.max_tokens_arg else {}

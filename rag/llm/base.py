@@ -47,7 +47,11 @@ class CachedLLM:
         self.hits += len(keys) - len(todo)
         self.misses += len(todo)
         if todo:
-            values = compute(todo)
+            values = list(compute(todo))
+            if len(values) != len(todo) or not all(isinstance(v, (str, float, int)) and not isinstance(v, bool)
+                                                   for v in values):
+                raise TypeError(f"{self.id}: the model returned {len(values)} results for {len(todo)} inputs "
+                                f"(or a result that is not a string / number); nothing was cached")
             with self._lock:
                 self._db.executemany("INSERT OR REPLACE INTO cache VALUES (?, ?)",
                                      [(keys[i], json.dumps(v)) for i, v in zip(todo, values)])
@@ -56,7 +60,7 @@ class CachedLLM:
         return [found[k] for k in keys]
 
     def generate(self, prompts: Sequence[str], max_tokens: int = 64, stop: Sequence[str] | None = None) -> list[str]:
-        prompts = check_batch(prompts, max_tokens)
+        prompts = check_batch(prompts, max_tokens, stop)
         keys = [self.key(self.id, "generate", p, max_tokens, list(stop or [])) for p in prompts]
         return self._cached(keys, lambda idx: self.inner.generate([prompts[i] for i in idx], max_tokens, stop))
 

@@ -53,7 +53,7 @@ class TransformersLLM:
     def generate(self, prompts: Sequence[str], max_tokens: int = 64, stop: Sequence[str] | None = None) -> list[str]:
         import torch
 
-        prompts = check_batch(prompts, max_tokens)
+        prompts = check_batch(prompts, max_tokens, stop)
         out: list[str] = []
         with self._lock:
             tok, model = self._load()
@@ -81,6 +81,11 @@ class TransformersLLM:
             tok, model = self._load()
             for p, c in zip(prompts, continuations):
                 head = tok(self._format(p), add_special_tokens=False)["input_ids"]
+                if not head:   # an empty prompt: the first token is scored after BOS (or EOS), not after itself
+                    start = tok.bos_token_id if tok.bos_token_id is not None else tok.eos_token_id
+                    if start is None:
+                        raise ValueError(f"{self.id}: an empty prompt needs a BOS or EOS token to score from")
+                    head = [start]
                 tail = tok(c, add_special_tokens=False)["input_ids"]
                 ids = torch.tensor([head + tail], device=self.device)
                 with torch.no_grad():

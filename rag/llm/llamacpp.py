@@ -38,13 +38,19 @@ class LlamaCppLLM:
     def __init__(self, model_path: str | None = None, n_ctx: int = 2048, n_threads: int | None = None,
                  model_id: str | None = None):
         self.model_path = model_path or smollm2_gguf()
+        if not os.path.isfile(self.model_path):
+            raise FileNotFoundError(f"{self.model_path}: no such GGUF model file")
         self.id = model_id or (SMOLLM2_ID if model_path is None else os.path.basename(self.model_path))
         self.n_ctx, self.n_threads = n_ctx, n_threads or min(4, os.cpu_count() or 1)
         self._model = self._scorer = None
         self._lock = threading.Lock()
 
     def _load(self, logits_all: bool):
-        from llama_cpp import Llama
+        try:
+            from llama_cpp import Llama
+        except ModuleNotFoundError as e:
+            raise ModuleNotFoundError("LlamaCppLLM needs llama-cpp-python: pip install llama-cpp-python "
+                                      "(or use the transformers backend, TransformersLLM)") from e
 
         return Llama(model_path=self.model_path, n_ctx=self.n_ctx, n_threads=self.n_threads,
                      logits_all=logits_all, verbose=False, seed=0)
@@ -66,13 +72,16 @@ class LlamaCppLLM:
     def _fit(self, prompt: str, max_tokens: int) -> str:
         """Keep the end of an over-long prompt (the question sits at the end of our prompts)."""
         budget = self.n_ctx - max_tokens - 16
+        if budget < 1:
+            raise ValueError(f"max_tokens={max_tokens} leaves no room for the prompt in this model's "
+                             f"{self.n_ctx}-token context; use max_tokens <= {self.n_ctx - 17}")
         toks = self.model.tokenize(prompt.encode("utf-8"), add_bos=False)
         if len(toks) <= budget:
             return prompt
         return self.model.detokenize(toks[-budget:]).decode("utf-8", errors="ignore")
 
     def generate(self, prompts: Sequence[str], max_tokens: int = 64, stop: Sequence[str] | None = None) -> list[str]:
-        prompts = check_batch(prompts, max_tokens)
+        prompts = check_batch(prompts, max_tokens, stop)
         out = []
         with self._lock:
             for p in prompts:
@@ -91,6 +100,8 @@ class LlamaCppLLM:
         The KV cache is reused across calls for the shared token prefix, so scoring several
         candidate answers against one passage prompt evaluates the passage once."""
         prompts = check_batch(prompts)
+        if len(prompts) != len(continuations):
+            raise ValueError(f"{len(prompts)} prompts but {len(continuations)} continuations")
         out = []
         with self._lock:
             m = self.scorer

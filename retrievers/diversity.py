@@ -74,6 +74,8 @@ class MMR:
     def __init__(self, inner, encoder, dense, store, lambda_: float = 0.7, depth: int = 50):
         if not 0.0 <= lambda_ <= 1.0:
             raise ValueError(f"lambda_ must be in [0, 1], got {lambda_}")
+        if depth < 1:
+            raise ValueError(f"depth must be >= 1, got {depth}")
         self.inner, self.encoder, self.dense, self.store = inner, encoder, dense, store
         self.lambda_, self.depth = lambda_, depth
 

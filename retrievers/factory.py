@@ -18,6 +18,8 @@ def resolve_mode(kinds, mode: str = "auto") -> str:
     >>> resolve_mode(["bm25"]), resolve_mode(["bm25", "dense"])
     ('bm25', 'hybrid')
     """
+    if not list(kinds):
+        raise ValueError("the index has no retrievable part (neither bm25 nor dense)")
     if mode == "auto":
         return "hybrid" if {"bm25", "dense"} <= set(kinds) else list(kinds)[0]
     if mode not in MODES:

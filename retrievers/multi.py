@@ -14,8 +14,9 @@ def rewrites_of(rewriter: Any, question: str) -> list[str]:
     """Call a rewriter (a ``QueryRewriter`` or any ``str -> list[str]`` callable); the original
     question always comes first and duplicates (case-insensitive) are dropped."""
     out = rewriter.rewrite(question) if hasattr(rewriter, "rewrite") else rewriter(question)
-    if isinstance(out, str):
-        raise TypeError("a rewriter must return a list of strings, not a string")
+    if isinstance(out, str) or out is None or not hasattr(out, "__iter__"):
+        raise TypeError(f"the rewriter {rewriter!r} returned {type(out).__name__}; it must return a "
+                        f"list of strings")
     seen, queries = set(), []
     for q in [question, *out]:
         key = " ".join(str(q).lower().split())
@@ -40,6 +41,8 @@ class MultiQueryRetriever:
             raise TypeError("rewriter must be callable or have a rewrite(question) method")
         if depth < 1:
             raise ValueError(f"depth must be >= 1, got {depth}")
+        if not 0.0 <= original_weight < float("inf"):
+            raise ValueError(f"original_weight must be finite and >= 0, got {original_weight}")
         if not _takes_weights(fuse):   # FUSERS["convex"] fuses one dense and one sparse run
             raise TypeError(f"fuse must take weights= (reciprocal_rank_fusion, distribution_based_fusion or "
                             f"convex_fusion); {getattr(fuse, '__name__', fuse)!r} does not")

@@ -124,3 +124,29 @@ def test_a_run_with_one_hit_or_ties_still_lifts_what_it_found():
         assert [x.passage.id for x in fuse([dense, one])][0] == "b"
         assert [x.passage.id for x in fuse([dense, [h("b", 5.0), h("c", 5.0)]])][:2] == ["b", "a"]
     assert [round(x.score, 4) for x in convex_fusion([dense, one], weights=(0.7, 0.3))] == [0.9125, 0.7, 0.0]
+
+
+def test_fusion_and_wrapper_arguments_are_checked():
+    import math
+
+    from indexes.types import Hit, Passage
+    from retrievers.diversity import MMR
+    from retrievers.factory import resolve_mode
+    from retrievers.fusion import convex_fusion, reciprocal_rank_fusion
+    from retrievers.multi import MultiQueryRetriever, rewrites_of
+
+    run = [Hit(Passage(i, "", ""), s, r, "x") for r, (i, s) in enumerate([("a", 2.0), ("b", 1.0)], 1)]
+    for k in (0, -1, 1.5, True):   # k=-1 used to drop the last hit, k=0 to return []
+        with pytest.raises(ValueError, match=f"k must be an integer >= 1 \\(or None for all\\), got {k!r}"):
+            reciprocal_rank_fusion([run], k=k)
+    for w in ((math.nan, 1.0), (-0.5, 1.0), (math.inf, 0.0)):
+        with pytest.raises(ValueError, match="weights must be finite and >= 0"):
+            convex_fusion([run, run], weights=w)
+    with pytest.raises(ValueError, match="depth must be >= 1, got 0"):
+        MMR(None, None, None, None, depth=0)
+    with pytest.raises(ValueError, match="original_weight must be finite and >= 0, got -1"):
+        MultiQueryRetriever(None, lambda q: [q], original_weight=-1)
+    with pytest.raises(TypeError, match="returned NoneType; it must return a list of strings"):
+        rewrites_of(lambda q: None, "who?")
+    with pytest.raises(ValueError, match="the index has no retrievable part"):
+        resolve_mode([], "auto")

@@ -108,9 +108,16 @@ class Handlers:
         "the other one") gets that reading; a remark on the answer ("thanks", "that's wrong") is
         recorded and the answer stays (``followup.asked`` is null); any other follow-up is asked
         as a question of its own, made to stand alone (:func:`retrievers.followup.contextualize`)."""
+        from fastapi import HTTPException
+
         from rag.feedback.implicit import CLASSIFIER_VERSION, classify
+        from rag.validation import validate_question
         from retrievers.followup import contextualize, is_question, strip_preamble
 
+        try:
+            validate_question(body.text, what="text")
+        except ValueError as e:
+            raise HTTPException(422, str(e)) from None
         iid = body.interaction_id
         with _http_errors(iid):
             shown, before, offered = self.store.shown(iid), self.store.question(iid), self.store.offered(iid)

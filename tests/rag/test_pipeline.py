@@ -288,7 +288,9 @@ def test_passages_without_titles_still_give_readings(shared_data, encoder, tmp_p
 
 BAD_QUESTIONS = [("", "question is empty"), ("  \n\t", "question is only whitespace"),
                  (42, "question must be a string, got int"), (None, "question must be a string, got NoneType"),
-                 ("why " * 300, "question is 1199 characters long; the limit is 1000")]
+                 ("why " * 300, "question is 1199 characters long; the limit is 1000"),
+                 ("\u200b", r"question has no letters or digits: '\\u200b'"),
+                 ("\x00 ?!", r"question has no letters or digits: '\\x00 \?!'")]
 
 
 @pytest.mark.parametrize(("question", "message"), BAD_QUESTIONS)

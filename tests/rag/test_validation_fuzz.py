@@ -27,9 +27,11 @@ def test_validate_question_passes_or_names_the_argument(question, what):
         text = validate_question(question, what=what)
     except ValueError as e:
         assert str(e).startswith(what + " "), e
-        assert not isinstance(question, str) or not question.strip() or len(question.strip()) > MAX_QUESTION_CHARS
+        assert not isinstance(question, str) or not question.strip() or len(question.strip()) > MAX_QUESTION_CHARS \
+            or not any(ch.isalnum() for ch in question)
         return
     assert isinstance(question, str) and text == question.strip() and 0 < len(text) <= MAX_QUESTION_CHARS
+    assert any(ch.isalnum() for ch in text)
 
 
 @given(k=anything | st.integers() | st.sampled_from([True, False, 1.0, 2**64, -0, "3", float("nan")]))

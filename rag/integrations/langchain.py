@@ -111,9 +111,11 @@ def _k(k: Any, default: int) -> int:
     """``k`` checked (an integer >= 1), or ``default`` when it is None."""
     if k is None:
         return default
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+    import numbers
+
+    if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1:   # np.int64 is Integral
         raise ValueError(f"k must be an integer >= 1, got {k!r}")
-    return k
+    return int(k)
 
 
 def _batch(fast, one_by_one, inputs, config, return_exceptions: bool) -> list:

@@ -170,6 +170,9 @@ def test_langchain_k_reaches_ainvoke_batch_and_abatch_and_hit_fields_win(retriev
     assert [[d.metadata["id"] for d in docs] for docs in lc.batch([Q, Q], k=2)] == [top[:2]] * 2
     assert [[d.metadata["id"] for d in docs] for docs in asyncio.run(lc.abatch([Q], k=1))] == [top[:1]]
     assert [len(docs) for docs in lc.batch([Q])] == [3]
+    import numpy as np
+
+    assert [d.metadata["id"] for d in lc.invoke(Q, k=np.int64(2))] == top[:2]   # as check_queries takes it
     doc = hit_to_document(Hit(Passage("p1", "T", "text", {"score": 0.2, "source": "wikipedia", "year": 1990}),
                               0.56, 1, "bm25"))
     assert doc.metadata == {"id": "p1", "title": "T", "score": 0.56, "rank": 1, "source": "bm25",

@@ -36,22 +36,25 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 from indexes.text import normalize_answer
-from readers.readings import same_answer, split_title
 from readers.spans import content_words
 from readers.types import Reading
 
 _TOK = r"[A-Z](?:[\w'&-]|\.(?=\w))*"  # "U.S" keeps its dots; "Nebraska." ends the run
-_RUN = re.compile(rf"{_TOK}(?:[ ](?:(?:of|de|la|du|von|van|the|and)[ ])?{_TOK}){{0,3}}")
+_RUN = re.compile(rf"(?<![\w'&.-]){_TOK}(?:[ ](?:(?:of|de|la|du|von|van|the|and)[ ])?{_TOK}){{0,3}}")
 _WORD = re.compile(r"\S+")
+MAX_CHARS = 20_000   # of each passage: phrases of a longer one come from its start
+_EDGE = frozenset("a an the in on at of for from by with and or but as to after before during this that "
+                  "these those his her its their he she it they we you i".split())
 CALENDAR = frozenset("january february march april may june july august september october november "
                      "december monday tuesday wednesday thursday friday saturday sunday".split())
 
 
 def needs_description(r: Reading) -> bool:
-    """True when the reading's label is only its answer ("3,559 people" / "3,559"); a label with a
-    parenthetical ("Bobby Carpenter (American football)") is a title, whatever its words."""
-    a, b = normalize_answer(r.label), normalize_answer(r.answer)
-    return bool(a) and split_title(r.label)[1] is None and same_answer(a, b)
+    """True when the reading's label is its answer: an untitled passage's reading is labelled by
+    its answer text (a title that is the answer, "Henry Ford" for "Henry Ford", counts too; one
+    that only contains it, "Lincoln, Nebraska" for "Lincoln", is a title and stays)."""
+    a = normalize_answer(r.label)
+    return bool(a) and a == normalize_answer(r.answer)
 
 
 def question_name(question: str) -> str:
@@ -86,16 +89,18 @@ def _phrases(text: str, banned: set[str]) -> list[tuple[int, str]]:
         first = _index(starts, m.start())
         words = m.group(0).split(" ")
         piece: list[tuple[int, str]] = []
+        cut = False
         for k, w in enumerate([*words, "\0"]):
             if w != "\0" and not content_words(w) & banned:
                 piece.append((first + k, w))
                 continue
-            while piece and not content_words(piece[-1][1]):
+            cut = cut or w != "\0"
+            while piece and piece[-1][1].lower() in _EDGE:
                 piece.pop()                          # no trailing "of" / "and"
-            while piece and not content_words(piece[0][1]):
-                piece.pop(0)
+            while piece and piece[0][1].lower() in _EDGE:
+                piece.pop(0)                         # no leading "In" / "The" ("New" stays)
             phrase = " ".join(t for _, t in piece).rstrip(".'-&")
-            if phrase and (len(piece) > 1 or len(words) == 1):
+            if phrase and (len(piece) > 1 or not cut) and max(len(t) for _, t in piece) <= 40:
                 out.append((piece[0][0], phrase))
             piece = []
     return out
@@ -119,21 +124,25 @@ def _answer_positions(text: str, answer: str) -> list[int]:
     return [_index(starts, m.start()) for m in re.finditer(re.escape(a), low)] if a else []
 
 
-def _allowed(phrase: str, banned: set[str]) -> bool:
+def _allowed(phrase: str, banned: set[str], answers: Sequence[str]) -> bool:
+    """Not only stopwords or calendar words, no banned word, and no answer inside it even within
+    a word ("B-52 Stratofortress" for the answer "52")."""
     words = content_words(phrase)
-    return bool(words) and not words & banned and not words <= CALENDAR
+    squashed = normalize_answer(phrase).replace(" ", "")
+    return bool(words) and not words & banned and not words <= CALENDAR \
+        and not any(a in squashed for a in answers)
 
 
-def _scores(r: Reading, texts: Mapping[str, str], banned: set[str], others: str,
+def _scores(r: Reading, texts: Mapping[str, str], banned: set[str], answers: Sequence[str], others: str,
             scale: float) -> dict[str, tuple[float, int, int]]:
     """Phrase -> (closeness to the answer, length, -first position) over the reading's passages."""
     scores: dict[str, tuple[float, int, int]] = {}
     for pid in r.citations:
-        text = texts.get(pid, "")
-        near = _answer_positions(text, r.answer)
+        text = texts.get(pid, "")[:MAX_CHARS]
+        near = _answer_positions(text, r.answer)[:50]
         for i, phrase in _phrases(text, banned):
             norm = normalize_answer(phrase)
-            if not _allowed(phrase, banned) or f" {norm} " in others:
+            if not _allowed(phrase, banned, answers) or f" {norm} " in others:
                 continue
             close = max((math.exp(-abs(i - j) / scale) for j in near), default=0.0)
             old = scores.get(phrase, (0.0, len(phrase.split()), -i))
@@ -149,8 +158,12 @@ def describe_readings(readings: Sequence[Reading], texts: Mapping[str, str], que
     """
     if len(readings) < 2 or not any(needs_description(r) for r in readings):
         return list(readings)
+    answer_words = set().union(*(content_words(r.answer) for r in readings))
+    answers = [a for a in (normalize_answer(r.answer).replace(" ", "") for r in readings) if len(a) >= 2]
     name = question_name(question)
-    banned = content_words(question) | set().union(*(content_words(r.answer) for r in readings))
+    if content_words(name) & answer_words:   # "Is the capital of Australia Sydney or Canberra?"
+        name = ""
+    banned = content_words(question) | answer_words
     out = []
     for r in readings:
         if not needs_description(r):
@@ -158,9 +171,10 @@ def describe_readings(readings: Sequence[Reading], texts: Mapping[str, str], que
             continue
         others = " ".join(f" {normalize_answer(texts.get(p, ''))} " for o in readings if o is not r
                           for p in o.citations)
-        scores = _scores(r, texts, banned, others, scale)
+        scores = _scores(r, texts, banned, answers, others, scale)
         best = sorted(scores, key=lambda p: (-scores[p][0], -scores[p][1], -scores[p][2], p))[:max_phrases]
-        kept = [p for p in best if not any(p != q and normalize_answer(p) in normalize_answer(q) for q in best)]
+        kept = [p for p in best if not any(p != q and f" {normalize_answer(p)} " in f" {normalize_answer(q)} "
+                                           for q in best)]
         if kept:
             desc = ", ".join(kept)
             out.append(replace(r, label=f"{name} ({desc})" if name else desc))

@@ -66,6 +66,16 @@ class AmbiguityScorer:
         return float(np.asarray(self.model.predict_proba(x)).ravel()[0])
 
 
+def _described(grouping, hits: Sequence[Hit], question: str):
+    """``grouping`` with answer-only labels described (:mod:`readers.describe`); a conflict keeps
+    pointing at its reading under the new label (the decision matches them by label)."""
+    texts = {h.passage.id: h.passage.text for h in hits}
+    described = describe_readings(grouping.readings, texts, question)
+    renamed = {old.label: new.label for old, new in zip(grouping.readings, described) if old.label != new.label}
+    conflicts = tuple(replace(c, label=renamed.get(c.label, c.label)) for c in grouping.conflicts)
+    return replace(grouping, readings=tuple(described), conflicts=conflicts)
+
+
 class AmbigReader:
     """Find every reading the hits support and decide how to answer (see module docstring).
 
@@ -89,8 +99,7 @@ class AmbigReader:
         table = self.extractor.extract(question, hits)
         grouping = group_evidence(table, min_support=self.policy.min_support,
                                   conflict_ratio=self.policy.conflict_ratio)
-        texts = {h.passage.id: h.passage.text for h in hits}
-        grouping = replace(grouping, readings=tuple(describe_readings(grouping.readings, texts, question)))
+        grouping = _described(grouping, hits, question)
         # the classifier's evidence features were trained on the retrieved top 10, not on the passages read
         p = self.ambiguity.probability(question, retrieved) if self.ambiguity is not None else None
         numbering = {h.passage.id: i for i, h in enumerate(hits, start=1)}

@@ -109,7 +109,7 @@ class ExampleBank:
 
 
 # a list marker: "-", "*", "•", "1.", "2)", "(3)"; a year opening the line is the question's own
-_MARKER = re.compile(r"^(?:[-*•]+|\(?\d{1,2}[.)])\s+")
+_MARKER = re.compile(r"^(?:(?:[-*•]+|\*\*)\s*|\(?\d{1,2}[.)](?!\d)\**\s*|\d{1,2}\s+-\s+)+")
 
 
 def _keep(lines: Iterable[str], question: str, limit: int) -> list[str]:

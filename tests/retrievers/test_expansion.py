@@ -190,7 +190,10 @@ def test_list_markers_are_stripped_but_a_leading_year_is_kept():
 
     q = "Who scored the winning goal in the FIFA World Cup final?"
     lines = ["1966 FIFA World Cup final: who scored the winning goal?", "- 2014 FIFA World Cup final: who scored?",
-             "2) Who scored in the FIFA final of 1966?", "(3) who scored the final goal FIFA", "* 1966 FIFA World Cup final: who scored the winning goal?"]
+             "2) Who scored in the FIFA final of 1966?", "(3) who scored the final goal FIFA", "* 1966 FIFA World Cup final: who scored the winning goal?",
+             "1.Who scored the FIFA winning goal in 2014?", "- 2. who scored the winning goal FIFA 1970?", "**3.** who scored FIFA goal 1982?",
+             "4 - who scored FIFA goal 1990?"]
     assert _keep(lines, q, 10) == ["1966 FIFA World Cup final: who scored the winning goal?",
                                    "2014 FIFA World Cup final: who scored?", "Who scored in the FIFA final of 1966?",
-                                   "who scored the final goal FIFA"]
+                                   "who scored the final goal FIFA", "Who scored the FIFA winning goal in 2014?",
+                                   "who scored the winning goal FIFA 1970?", "who scored FIFA goal 1982?", "who scored FIFA goal 1990?"]

@@ -118,6 +118,7 @@ def records_to_learner_jsonl(records, index_dir: str | Path | None, out: Path) -
     with its explicit rating and the first follow-up's implicit label; passage texts from the
     index the server answered from. Returns the number of records written."""
     from rag.defaults import default_index
+    from rag.feedback.implicit import judgement
     from rag.web.app import PassageLookup
 
     index_dir = index_dir or default_index()
@@ -126,7 +127,7 @@ def records_to_learner_jsonl(records, index_dir: str | Path | None, out: Path) -
     with open(out, "w", encoding="utf-8") as f:
         for rec in records:
             answered = [t for t in rec["turns"] if t.get("reader_logs")]
-            implicit = rec["followups"][0]["label"] if rec["followups"] else None
+            implicit = judgement(rec["followups"])
             if not answered or (rec["rating"] is None and implicit is None):
                 continue
             for log in answered[-1]["reader_logs"]:

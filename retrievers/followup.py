@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["QUESTION_WORDS", "contextualize", "is_question", "strip_preamble", "subject_of"]
+__all__ = ["QUESTION_WORDS", "contextualize", "is_question", "is_remark", "strip_preamble", "subject_of"]
 
 _PREAMBLE = re.compile(r"^\s*(?:(?:no|nope|sorry|actually|well|oh|ok|okay)\b[\s,.!;:-]*)*"
                        r"(?:i\s+meant|i\s+mean|what\s+i\s+meant\s+was|i\s+was\s+asking)\b[\s,.:;-]*", re.I)
@@ -77,11 +77,15 @@ def _tokens(text: str) -> list[tuple[str, bool, bool]]:
 def _capitals(tokens: list[tuple[str, bool, bool]]) -> list[bool]:
     """Which tokens are capitalised names: a sentence's first word only when the next word is
     capitalised too and it is no question word ("Bobby Carpenter was ...", not "During the war" or
-    "Thanks. When ..."); any capitalised word after one (a run goes on: "St. Louis"). "I" is
-    never one, nor does it make the word before it one ("Thanks, I see")."""
+    "Thanks. When ..."); any capitalised word after one (a run goes on: "St. Louis"). "I" is one
+    only inside a name ("Charles I of England", "World War I"): never on its own, and it does not
+    make the word before it one ("Thanks, I see")."""
     upper = [bool(t) and t[0].isupper() and t != "I" for t, _, _ in tokens]
     out: list[bool] = []
     for i, (tok, initial, _) in enumerate(tokens):
+        if tok == "I":
+            out.append(bool(out and out[-1]) and not initial)
+            continue
         follows = i + 1 < len(tokens) and upper[i + 1] and not tokens[i + 1][1]
         out.append(upper[i] and (not initial or bool(out and out[-1])
                                  or (follows and tok.lower() not in QUESTION_WORDS)))
@@ -119,6 +123,20 @@ def subject_of(question: str) -> str | None:
 def _names_an_entity(text: str) -> bool:
     tokens = _tokens(text)
     return any(_capitals(tokens))
+
+
+def is_remark(text: str, max_words: int = 8) -> bool:
+    """Whether ``text`` can only be a comment on the answer ("thanks", "no, that's wrong"): no
+    question mark, no clause that opens with a question word ("Thanks! When was he drafted"),
+    no entity named ("wrong, Lancaster in Pennsylvania" is a correction), at most ``max_words``.
+
+    >>> is_remark("great, thank you"), is_remark("Thanks! When was he drafted?"), is_remark("wrong, the one in Ohio")
+    (True, False, False)
+    """
+    words = _TOKEN.findall(text)
+    clauses = [c for c in re.split(r"[.!,;:]+|\band\b|\bbut\b", text) if c.strip()]
+    return 0 < len(words) <= max_words and "?" not in text and not _names_an_entity(text) \
+        and not any(is_question(c.strip()) for c in clauses)
 
 
 def strip_preamble(text: str) -> str:

@@ -83,6 +83,20 @@ class FollowupLabel:
     source: str
 
 
+def judgement(followups: Sequence[dict]) -> str | None:
+    """The implicit label that judges an interaction's answer, from its exported follow-ups
+    (oldest first): the last one that says something about the answer (not ``new_topic``), else
+    ``new_topic``; None without follow-ups. A remark ("thanks") stays on the interaction it
+    judges, so "thanks" and then "no, that's wrong" end as ``negative``.
+
+    >>> judgement([{"label": "positive"}, {"label": "new_topic"}]), judgement([])
+    ('positive', None)
+    """
+    labels = [f["label"] for f in followups]
+    said = [x for x in labels if x != "new_topic"]
+    return said[-1] if said else (labels[-1] if labels else None)
+
+
 def rule_label(text: str) -> tuple[str, str] | None:
     """``(label, rule name)`` of the first rule that fires, or None."""
     t = " ".join(text.strip().split())

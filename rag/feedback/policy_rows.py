@@ -17,6 +17,7 @@ import math
 from pathlib import Path
 
 from eval.policy_sim import TURN_COST, Outcome
+from rag.feedback.implicit import judgement
 from readers.action_policy import ACTIONS, available, policy_features
 from readers.bandit import IMPLICIT_REWARDS, REWARDS
 
@@ -26,7 +27,7 @@ def interaction_reward(rec: dict) -> float | None:
     if rec.get("rating") is not None:
         r = REWARDS[rec["rating"]]
     elif rec.get("followups"):
-        r = IMPLICIT_REWARDS[rec["followups"][0]["label"]]
+        r = IMPLICIT_REWARDS[judgement(rec["followups"])]
     else:
         return None
     return r - TURN_COST if first_action(rec) == "clarify" else r

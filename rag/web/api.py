@@ -112,12 +112,12 @@ class Handlers:
 
         from rag.feedback.implicit import CLASSIFIER_VERSION, classify
         from rag.validation import validate_question
-        from retrievers.followup import contextualize, is_question, strip_preamble
+        from retrievers.followup import contextualize, is_question, is_remark, strip_preamble
 
         try:
             validate_question(body.text, what="text")
         except ValueError as e:
-            raise HTTPException(422, str(e)) from None
+            raise HTTPException(400, str(e)) from None   # as /api/ask answers the same input
         iid = body.interaction_id
         with _http_errors(iid):
             shown, before, offered = self.store.shown(iid), self.store.question(iid), self.store.offered(iid)
@@ -126,7 +126,8 @@ class Handlers:
         picked, statement = None, not is_question(strip_preamble(body.text))
         if label.label in ("rephrase", "negative") and offered and statement:
             picked = self._pick_reading(offered[0], shown[-1] if shown else None, body.text)
-        if picked is None and label.label in ("positive", "negative") and statement and shown:
+        if picked is None and label.label in ("positive", "negative") and is_remark(body.text) and shown \
+                and shown[-1].kind != "clarify":    # a clarifying question waits for a reply, not thanks
             return self._remark(iid, body.text, label, classifier, shown[-1])
         asked = offered[1] if picked else contextualize(body.text, before)
         ans = picked or self._answer(asked)

@@ -79,6 +79,8 @@ def test_i_is_never_a_subject_nor_makes_the_word_before_it_a_name():
     assert contextualize("Thanks, I see. When was he drafted?", prev) == "Thanks, I see. When was Bobby Carpenter drafted?"
     assert contextualize("No, I meant his brother", prev) == "No, I meant Bobby Carpenter's brother"
     assert contextualize("Hmm I wonder where he was born", prev) == "Hmm I wonder where Bobby Carpenter was born"
+    assert subject_of("Who succeeded Charles I of England?") == "Charles I of England"   # a regnal "I" stays
+    assert subject_of("When did World War I end?") == "World War I"
 
 
 def test_a_possessive_ends_the_subject():

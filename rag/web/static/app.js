@@ -62,17 +62,20 @@ const FOLLOWUP_NAMES = { rephrase: "a correction", negative: "a complaint", posi
                          new_topic: "a new question" };
 
 function render(data) {
-  const again = current !== null && current.interaction_id === data.interaction_id && data.kind === "clarify";
+  const same = current !== null && current.interaction_id === data.interaction_id;
+  if (same && data.followup && data.followup.asked === null) {   // a remark: the answer (and its rating) stay
+    $("followup-note").hidden = false;
+    $("followup-note").textContent = "Thanks, noted as " + data.followup.label + " feedback on this answer.";
+    return;
+  }
+  const again = same && data.kind === "clarify";
   current = data;
   $("result").hidden = false;
   // a follow-up is answered as the question it was made into ("he" -> the earlier subject)
-  const rewritten = data.followup && data.followup.asked;
-  $("asked").textContent = data.question ? (rewritten ? "Answering: " : "You asked: ") + data.question : "";
+  $("asked").textContent = data.question ? (data.followup ? "Answering: " : "You asked: ") + data.question : "";
   const note = $("followup-note");
   note.hidden = !data.followup;
-  note.textContent = !data.followup ? "" : data.followup.asked === null
-    ? "Thanks, noted as " + data.followup.label + " feedback on this answer."
-    : "Your follow-up was read as: " + FOLLOWUP_NAMES[data.followup.label];
+  note.textContent = data.followup ? "Your follow-up was read as: " + FOLLOWUP_NAMES[data.followup.label] : "";
   $("clarify").hidden = data.kind !== "clarify";
   $("answer").hidden = data.kind !== "answer" && data.kind !== "multi";
   $("abstain").hidden = data.kind !== "abstain";
@@ -116,6 +119,7 @@ function lock(on) {
 
 async function run(work, { newQuestion = false, focusAfter = null } = {}) {
   if (busy) return;
+  const from = document.activeElement;   // locking disables it; it gets the focus back on an error
   lock(true);
   setStatus("Working…");
   try {
@@ -127,6 +131,7 @@ async function run(work, { newQuestion = false, focusAfter = null } = {}) {
     lock(false);
     if (newQuestion) { $("result").hidden = true; current = null; }   // no old answer under a new question
     setStatus(e.message, true);
+    if (from && !from.hidden && document.body.contains(from)) from.focus();
   }
 }
 

@@ -105,6 +105,32 @@ def test_a_remark_on_the_answer_is_recorded_and_the_answer_stays(client, remark,
     assert [(r["interaction_id"], [x["label"] for x in r["followups"]]) for r in rec] == [(first["interaction_id"], [label])]
 
 
+def test_a_question_or_correction_after_thanks_is_asked_not_kept_as_a_remark(client):
+    """'Thanks! When was he drafted?' and 'wrong, Bobby Carpenter the hockey player' were stored as
+    remarks and never asked; 'thanks' to a pending clarifying question rewarded the clarify."""
+    first = client.post("/api/ask", json={"question": "Who is Bobby Carpenter?"}).json()
+    f = client.post("/api/followup", json={"interaction_id": first["interaction_id"],
+                                           "text": "Thanks! When was he drafted?"}).json()
+    assert f["interaction_id"] != first["interaction_id"] and f["followup"]["asked"] == "Thanks! When was Bobby Carpenter drafted?"
+    g = client.post("/api/followup", json={"interaction_id": first["interaction_id"],
+                                           "text": "wrong, Bobby Carpenter the hockey player"}).json()
+    assert g["interaction_id"] not in (first["interaction_id"], f["interaction_id"]) and g["followup"]["asked"]
+    asked = client.post("/api/ask", json={"question": Q}).json()
+    assert asked["kind"] == "clarify"
+    h = client.post("/api/followup", json={"interaction_id": asked["interaction_id"], "text": "thanks"}).json()
+    assert h["interaction_id"] != asked["interaction_id"] and h["followup"]["asked"] == "thanks"
+
+
+def test_the_last_word_on_an_answer_sets_its_implicit_reward():
+    from rag.feedback.policy_rows import interaction_reward
+
+    rec = {"rating": None, "turns": [{"role": "question"}, {"role": "answer", "answer": {"kind": "single"}}],
+           "final_answer": {"kind": "single"}}
+    said = [{"label": "positive"}, {"label": "new_topic"}, {"label": "negative"}]
+    assert interaction_reward({**rec, "followups": said[:2]}) == 0.5
+    assert interaction_reward({**rec, "followups": said}) == -0.1   # "thanks", later "that's wrong"
+
+
 def _export(client):
     from rag.feedback.store import FeedbackStore
 

@@ -170,12 +170,16 @@ def test_one_request_at_a_time_focus_follows_the_result_and_thanks_keeps_the_ans
     assert browser.execute_script("return document.activeElement.id") == "result"
     with sqlite3.connect(db) as conn:
         assert [t for (t,) in conn.execute("SELECT text FROM turns WHERE role = 'reply'")] == ["1"]
+    browser.find_element(By.ID, "rate-correct").click()
+    _wait(browser, lambda d: d.find_element(By.ID, "rating-status").text == "Thanks, recorded: correct")
     browser.find_element(By.ID, "followup-text").send_keys("thanks")
     browser.find_element(By.ID, "followup-btn").click()
     _wait(browser, lambda d: d.find_element(By.ID, "followup-note").text
           == "Thanks, noted as positive feedback on this answer.")
     assert browser.find_element(By.ID, "answer-text").text == shown
     assert browser.find_element(By.ID, "asked").text == f"You asked: {Q}"
+    assert browser.find_element(By.ID, "rating-status").text == "Thanks, recorded: correct"   # the rating stays
+    assert browser.find_element(By.ID, "rate-correct").get_attribute("aria-pressed") == "true"
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT text, label, next_interaction_id FROM followups").fetchall() == [
             ("thanks", "positive", None)]

@@ -115,8 +115,8 @@ def _export_records(path: str | Path):
 
 def records_to_learner_jsonl(records, index_dir: str | Path | None, out: Path) -> int:
     """Exported interactions as learner records: every span shown in an interaction's last answer,
-    with its explicit rating and the first follow-up's implicit label; passage texts from the
-    index the server answered from. Returns the number of records written."""
+    with its explicit rating and the implicit label of its follow-ups (``judgement``); passage
+    texts from the index the server answered from. Returns the number of records written."""
     from rag.defaults import default_index
     from rag.feedback.implicit import judgement
     from rag.web.app import PassageLookup

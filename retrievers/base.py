@@ -20,11 +20,16 @@ def retrieve_batched(retriever, queries: Sequence[str], k: int, batch_size: int 
     return runs
 
 
+def is_positive_int(k) -> bool:
+    """An integer >= 1: Python or numpy integers, not ``bool``, not floats."""
+    return isinstance(k, numbers.Integral) and not isinstance(k, bool) and k >= 1
+
+
 def check_queries(queries: Sequence[str], k: int) -> list[str]:
     """Validate a batch: a list (not one string) of non-empty strings, and ``k >= 1``."""
     if isinstance(queries, str):
         raise TypeError("retrieve takes a list of queries; wrap a single query in a list")
-    if not isinstance(k, numbers.Integral) or isinstance(k, bool) or k < 1:   # numpy integers are fine
+    if not is_positive_int(k):   # numpy integers are fine
         raise ValueError(f"k must be a positive integer, got {k!r}")
     out = list(queries)
     for i, q in enumerate(out):

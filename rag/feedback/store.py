@@ -250,17 +250,13 @@ class FeedbackStore:
         new_id = uuid.uuid4().hex if answer is not None else None
         with self._write() as c:
             self._require(c, interaction_id)
-            if answer is None:
-                c.execute("INSERT INTO followups (interaction_id, text, label, confidence, classifier, "
-                          "next_interaction_id, created) VALUES (?, ?, ?, ?, ?, NULL, ?)",
-                          (interaction_id, text, label, confidence, classifier, time.time()))
-                return None
-            c.execute("INSERT INTO interactions (id, created, question, parent_id, status, kind, state, picked_from) "
-                      "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                      (new_id, time.time(), question or text, interaction_id, _status(answer), answer.kind,
-                       _json(answer), picked_from))
-            self._turn(c, new_id, 1, "question", text)
-            self._system_turn(c, new_id, 2, answer)
+            if answer is not None:
+                c.execute("INSERT INTO interactions (id, created, question, parent_id, status, kind, state, "
+                          "picked_from) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                          (new_id, time.time(), question or text, interaction_id, _status(answer), answer.kind,
+                           _json(answer), picked_from))
+                self._turn(c, new_id, 1, "question", text)
+                self._system_turn(c, new_id, 2, answer)
             c.execute("INSERT INTO followups (interaction_id, text, label, confidence, classifier, "
                       "next_interaction_id, created) VALUES (?, ?, ?, ?, ?, ?, ?)",
                       (interaction_id, text, label, confidence, classifier, new_id, time.time()))

@@ -111,9 +111,9 @@ def _k(k: Any, default: int) -> int:
     """``k`` checked (an integer >= 1), or ``default`` when it is None."""
     if k is None:
         return default
-    import numbers
+    from retrievers.base import is_positive_int
 
-    if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1:   # np.int64 is Integral
+    if not is_positive_int(k):   # numpy integers too, as retrievers take them
         raise ValueError(f"k must be an integer >= 1, got {k!r}")
     return int(k)
 

@@ -108,16 +108,12 @@ class Handlers:
         "the other one") gets that reading; a remark on the answer ("thanks", "that's wrong") is
         recorded and the answer stays (``followup.asked`` is null); any other follow-up is asked
         as a question of its own, made to stand alone (:func:`retrievers.followup.contextualize`)."""
-        from fastapi import HTTPException
-
         from rag.feedback.implicit import CLASSIFIER_VERSION, classify
         from rag.validation import validate_question
         from retrievers.followup import contextualize, is_question, is_remark, strip_preamble
 
-        try:
+        with _bad_request():   # as /api/ask answers the same input
             validate_question(body.text, what="text")
-        except ValueError as e:
-            raise HTTPException(400, str(e)) from None   # as /api/ask answers the same input
         iid = body.interaction_id
         with _http_errors(iid):
             shown, before, offered = self.store.shown(iid), self.store.question(iid), self.store.offered(iid)
@@ -136,8 +132,7 @@ class Handlers:
                                              picked_from=offered[2] if picked else None)
         out = payload(new_id, ans, self.passages)
         out["parent_id"] = iid
-        out["followup"] = {"label": label.label, "confidence": label.confidence, "source": label.source,
-                           "asked": asked}
+        out["followup"] = _followup_info(label, asked)
         return out
 
     def _remark(self, iid: str, text: str, label, classifier: str, shown: Answer) -> dict:
@@ -146,17 +141,12 @@ class Handlers:
         with _http_errors(iid):
             self.store.add_followup(iid, text, label.label, label.confidence, classifier, None)
         out = payload(iid, shown, self.passages)
-        out["followup"] = {"label": label.label, "confidence": label.confidence, "source": label.source,
-                           "asked": None}
+        out["followup"] = _followup_info(label, None)
         return out
 
     def _answer(self, text: str) -> Answer:
-        from fastapi import HTTPException
-
-        try:
+        with _bad_request():
             return self.pipeline.ask(text, interactive=True)
-        except ValueError as e:
-            raise HTTPException(400, str(e)) from None
 
     def _pick_reading(self, offered: Answer, last: Answer | None, text: str) -> Answer | None:
         """The reading of ``offered`` that ``text`` names, as a reply to it would pick it; with two
@@ -168,6 +158,23 @@ class Handlers:
             text = str(other[0] + 1) if len(other) == 1 else text
         picked = self.pipeline.reply(state, text)
         return picked if picked.kind == "single" else None
+
+
+def _followup_info(label, asked: str | None) -> dict:
+    """The ``followup`` field of a reply: the implicit label and what was asked (None: nothing,
+    the follow-up was a remark on the answer shown)."""
+    return {"label": label.label, "confidence": label.confidence, "source": label.source, "asked": asked}
+
+
+@contextmanager
+def _bad_request():
+    """A ``ValueError`` (a question or text the validation refuses) as a 400 with its message."""
+    from fastapi import HTTPException
+
+    try:
+        yield
+    except ValueError as e:
+        raise HTTPException(400, str(e)) from None
 
 
 @contextmanager

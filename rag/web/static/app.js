@@ -58,6 +58,13 @@ function renderReadings(readings) {
   }
 }
 
+function markRating(chosen) {   // the chosen rating button (null: none), by colour and aria-pressed
+  for (const b of $("rating").querySelectorAll("button")) {
+    b.classList.toggle("chosen", b === chosen);
+    b.setAttribute("aria-pressed", String(b === chosen));
+  }
+}
+
 const FOLLOWUP_NAMES = { rephrase: "a correction", negative: "a complaint", positive: "thanks",
                          new_topic: "a new question" };
 
@@ -82,10 +89,7 @@ function render(data) {
   $("rating").hidden = data.kind === "clarify";
   $("followup-form").hidden = data.kind === "clarify";
   $("rating-status").textContent = "";
-  for (const b of $("rating").querySelectorAll("button")) {
-    b.classList.remove("chosen");
-    b.setAttribute("aria-pressed", "false");
-  }
+  markRating(null);
   if (data.kind === "clarify") {
     // asked again after a reply that matched no option: the text says why
     $("clarify-question").textContent = data.text || data.clarifying_question;
@@ -151,16 +155,9 @@ document.addEventListener("DOMContentLoaded", () => {
     sendReply($("reply-text").value);
   });
   for (const b of $("rating").querySelectorAll("button")) {
-    b.addEventListener("click", () => run(async () => {
-      const rated = current;
-      await post("/api/feedback", { interaction_id: rated.interaction_id, rating: b.dataset.rating });
-      if (current !== rated) return;
-      for (const other of $("rating").querySelectorAll("button")) {
-        other.classList.remove("chosen");
-        other.setAttribute("aria-pressed", "false");
-      }
-      b.classList.add("chosen");
-      b.setAttribute("aria-pressed", "true");
+    b.addEventListener("click", () => run(async () => {   // locked: `current` cannot change meanwhile
+      await post("/api/feedback", { interaction_id: current.interaction_id, rating: b.dataset.rating });
+      markRating(b);
       $("rating-status").textContent = "Thanks, recorded: " + b.dataset.rating;
     }, { focusAfter: b }));
   }

@@ -32,8 +32,10 @@ from __future__ import annotations
 
 import math
 import re
+from bisect import bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from itertools import groupby
 
 from indexes.text import normalize_answer
 from readers.spans import content_words
@@ -79,56 +81,39 @@ def question_name(question: str) -> str:
     return " ".join(best)
 
 
-def _phrases(text: str, banned: set[str]) -> list[tuple[int, str]]:
-    """(word index, phrase) of each capitalised run in ``text``, cut at words in ``banned``
-    ("Somerset County Cricket Club" gives "Somerset County" when "cricket" is an answer; a piece
-    of a cut run needs two words: "National Football League" gives nothing)."""
-    starts = [m.start() for m in _WORD.finditer(text)]
+def _phrases(text: str, starts: list[int], banned: set[str]) -> list[tuple[int, str]]:
+    """(word index, phrase) of each capitalised run in ``text`` (``starts``: its words' offsets),
+    cut at words in ``banned`` ("Somerset County Cricket Club" gives "Somerset County" when
+    "cricket" is an answer; a piece of a cut run needs two words: "National Football League"
+    gives nothing)."""
     out = []
     for m in _RUN.finditer(text):
-        first = _index(starts, m.start())
+        first = bisect_right(starts, m.start()) - 1
         words = m.group(0).split(" ")
-        piece: list[tuple[int, str]] = []
-        cut = False
-        for k, w in enumerate([*words, "\0"]):
-            if w != "\0" and not content_words(w) & banned:
-                piece.append((first + k, w))
-                continue
-            cut = cut or w != "\0"
-            while piece and piece[-1][1].lower() in _EDGE:
+        keep = [not content_words(w) & banned for w in words]
+        for kept, group in groupby(range(len(words)), key=keep.__getitem__):
+            piece = [k for k in group if kept]
+            while piece and words[piece[-1]].lower() in _EDGE:
                 piece.pop()                          # no trailing "of" / "and"
-            while piece and piece[0][1].lower() in _EDGE:
+            while piece and words[piece[0]].lower() in _EDGE:
                 piece.pop(0)                         # no leading "In" / "The" ("New" stays)
-            phrase = " ".join(t for _, t in piece).rstrip(".'-&")
-            if phrase and (len(piece) > 1 or not cut) and max(len(t) for _, t in piece) <= 40:
-                out.append((piece[0][0], phrase))
-            piece = []
+            phrase = " ".join(words[k] for k in piece).rstrip(".'-&")
+            if phrase and (len(piece) > 1 or all(keep)) and max(len(words[k]) for k in piece) <= 40:
+                out.append((first + piece[0], phrase))
     return out
 
 
-def _index(starts: list[int], pos: int) -> int:
-    lo, hi = 0, len(starts)
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if starts[mid] <= pos:
-            lo = mid + 1
-        else:
-            hi = mid
-    return max(lo - 1, 0)
-
-
-def _answer_positions(text: str, answer: str) -> list[int]:
+def _answer_positions(text: str, starts: list[int], answer: str) -> list[int]:
     """Word indexes where ``answer`` occurs in ``text`` (case-insensitive)."""
-    starts = [m.start() for m in _WORD.finditer(text)]
-    low, a = text.lower(), answer.strip().lower()
-    return [_index(starts, m.start()) for m in re.finditer(re.escape(a), low)] if a else []
+    a = answer.strip().lower()
+    return [bisect_right(starts, m.start()) - 1 for m in re.finditer(re.escape(a), text.lower())] if a else []
 
 
-def _allowed(phrase: str, banned: set[str], answers: Sequence[str]) -> bool:
+def _allowed(phrase: str, norm: str, banned: set[str], answers: Sequence[str]) -> bool:
     """Not only stopwords or calendar words, no banned word, and no answer inside it even within
-    a word ("B-52 Stratofortress" for the answer "52")."""
+    a word ("B-52 Stratofortress" for the answer "52"); ``norm``: the phrase normalised."""
     words = content_words(phrase)
-    squashed = normalize_answer(phrase).replace(" ", "")
+    squashed = norm.replace(" ", "")
     return bool(words) and not words & banned and not words <= CALENDAR \
         and not any(a in squashed for a in answers)
 
@@ -139,10 +124,11 @@ def _scores(r: Reading, texts: Mapping[str, str], banned: set[str], answers: Seq
     scores: dict[str, tuple[float, int, int]] = {}
     for pid in r.citations:
         text = texts.get(pid, "")[:MAX_CHARS]
-        near = _answer_positions(text, r.answer)[:50]
-        for i, phrase in _phrases(text, banned):
+        starts = [m.start() for m in _WORD.finditer(text)]
+        near = _answer_positions(text, starts, r.answer)[:50]
+        for i, phrase in _phrases(text, starts, banned):
             norm = normalize_answer(phrase)
-            if not _allowed(phrase, banned, answers) or f" {norm} " in others:
+            if not _allowed(phrase, norm, banned, answers) or f" {norm} " in others:
                 continue
             close = max((math.exp(-abs(i - j) / scale) for j in near), default=0.0)
             old = scores.get(phrase, (0.0, len(phrase.split()), -i))
@@ -164,13 +150,13 @@ def describe_readings(readings: Sequence[Reading], texts: Mapping[str, str], que
     if content_words(name) & answer_words:   # "Is the capital of Australia Sydney or Canberra?"
         name = ""
     banned = content_words(question) | answer_words
+    normalised = {p: f" {normalize_answer(texts.get(p, ''))} " for r in readings for p in r.citations}
     out = []
     for r in readings:
         if not needs_description(r):
             out.append(r)
             continue
-        others = " ".join(f" {normalize_answer(texts.get(p, ''))} " for o in readings if o is not r
-                          for p in o.citations)
+        others = " ".join(normalised[p] for o in readings if o is not r for p in o.citations)
         scores = _scores(r, texts, banned, answers, others, scale)
         best = sorted(scores, key=lambda p: (-scores[p][0], -scores[p][1], -scores[p][2], p))[:max_phrases]
         kept = [p for p in best if not any(p != q and f" {normalize_answer(p)} " in f" {normalize_answer(q)} "

@@ -6,7 +6,6 @@ optional per-run ``weights`` and ``k`` (how many fused hits to return), and retu
 results are deterministic whatever the input order.
 
 >>> from indexes.types import Hit, Passage
-from retrievers.base import is_positive_int
 >>> P = {i: Passage(i, "", "") for i in "abc"}
 >>> run1 = [Hit(P["a"], 9.0, 1, "bm25"), Hit(P["b"], 5.0, 2, "bm25")]
 >>> run2 = [Hit(P["b"], 0.9, 1, "dense"), Hit(P["c"], 0.8, 2, "dense")]
@@ -126,7 +125,6 @@ def convex_fusion(runs: Sequence[Sequence[Hit]], k: int | None = None, *,
     z-score, so the documents that run found still count for something.
 
     >>> from indexes.types import Hit, Passage
-from retrievers.base import is_positive_int
     >>> h = lambda i, s: Hit(Passage(i, "", ""), s, 1, "x")
     >>> [(x.passage.id, round(x.score, 2)) for x in convex_fusion([[h("a", .9), h("b", .8), h("c", .1)], [h("b", 5.)]],
     ...                                                         weights=(0.7, 0.3))]

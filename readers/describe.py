@@ -40,6 +40,7 @@ from itertools import groupby
 from indexes.text import normalize_answer
 from readers.spans import content_words
 from readers.types import Reading
+from retrievers.followup import subject_of
 
 _TOK = r"[A-Z](?:[\w'&-]|\.(?=\w))*"  # "U.S" keeps its dots; "Nebraska." ends the run
 _RUN = re.compile(rf"(?<![\w'&.-]){_TOK}(?:[ ](?:(?:of|de|la|du|von|van|the|and)[ ])?{_TOK}){{0,3}}")
@@ -60,25 +61,15 @@ def needs_description(r: Reading) -> bool:
 
 
 def question_name(question: str) -> str:
-    """The longest run of capitalised words after the question's first word ("Broken Bow").
+    """The entity the question names (:func:`retrievers.followup.subject_of`: a quoted title, else
+    the longest run of capitalised words), or "".
 
     >>> question_name("What is the population of Broken Bow?")
     'Broken Bow'
     >>> question_name("who wrote it")
     ''
     """
-    words = _WORD.findall(question.rstrip("?. "))[1:]
-    best: list[str] = []
-    run: list[str] = []
-    for w in words + [""]:
-        w = w.strip(",;:\"()")
-        if w[:1].isupper():
-            run.append(w.removesuffix("'s").removesuffix("\u2019s"))
-            continue
-        if len(run) > len(best):
-            best = run
-        run = []
-    return " ".join(best)
+    return subject_of(question) or ""
 
 
 def _phrases(text: str, starts: list[int], banned: set[str]) -> list[tuple[int, str]]:

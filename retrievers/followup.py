@@ -45,8 +45,9 @@ QUESTION_WORDS = _WH | frozenset(
     "is was are were did does do can could will would should has have had name list tell give".split())
 """Words that open a question: wh-words, auxiliaries and imperatives ("name", "tell")."""
 _PREPOSITIONS = frozenset("in on at for from during by after before since until of to".split())
-_JOINERS = frozenset("of the de van von da del la le".split())
-_TOKEN = re.compile(r"[^\W_][\w'’.-]*")
+_JOINERS = frozenset("of the de van von da del la le &".split())
+_TOKEN = re.compile(r"[^\W_][\w'’.-]*|&")
+_QUOTED = re.compile(r'"([^"]+)"|“([^”]+)”')
 _PRONOUN = re.compile(r"\b(he|she|him|his|her|hers)\b", re.I)
 # after "her": a word that ends the noun phrase, so "her" is an object, not a possessive
 _NOT_A_NOUN = frozenset("to in on at for from with by and or about as than when after before".split())
@@ -61,15 +62,23 @@ def _ends_sentence(raw: str, gap: str) -> bool:
     return raw.endswith(".") and (raw[0].islower() or sum(ch.isalpha() for ch in raw) > 3)
 
 
+def _is_abbreviation(raw: str) -> bool:
+    """A short capitalised token with a full stop ("St.", "Jr.", "F.", "U.S."): the stop is part of
+    the name, unlike the one that ends "Nebraska."."""
+    return raw.endswith(".") and raw[0].isupper() and sum(ch.isalpha() for ch in raw) <= 3
+
+
 def _tokens(text: str) -> list[tuple[str, bool, bool]]:
-    """(token without a trailing possessive or full stop, whether it starts a sentence, whether it
-    was possessive)."""
+    """(token without a trailing possessive, nor a full stop unless it ends an abbreviation
+    ("St. Louis" keeps its stop), whether it starts a sentence, whether it was possessive)."""
     out: list[tuple[str, bool, bool]] = []
     prev, end = None, 0
     for m in _TOKEN.finditer(text):
         raw = m.group(0)
         initial = prev is None or _ends_sentence(prev, text[end:m.start()])
-        out.append((re.sub(r"(?:'s|’s|\.)$", "", raw), initial, bool(re.search(r"(?:'s|’s)$", raw))))
+        tok = raw if _is_abbreviation(raw) else raw.removesuffix(".")
+        owner = re.search(r"(?:'s|’s)$", tok)
+        out.append((tok[:owner.start()] if owner else tok, initial, bool(owner)))
         prev, end = raw, m.end()
     return out
 
@@ -93,17 +102,24 @@ def _capitals(tokens: list[tuple[str, bool, bool]]) -> list[bool]:
 
 
 def subject_of(question: str) -> str | None:
-    """The longest run of capitalised words of ``question`` (ties: the first), without a leading
-    question word; a possessive ends a run ("James Cameron's Titanic" gives "James Cameron");
-    None when it has none.
+    """The first double-quoted title that starts with a capital or a digit ('the album "Out of the
+    Box"', kept as quoted); else the longest run of capitalised words of ``question`` (ties: the
+    first), without a leading question word, where "of", "the", "&" ... may join a run and a
+    possessive ends one ("James Cameron's Titanic" gives "James Cameron"); None when it has none.
 
     >>> subject_of("Who won New Hampshire in 2016?")
     'New Hampshire'
     >>> subject_of("What was Bobby Carpenter's first team?")
     'Bobby Carpenter'
+    >>> subject_of('Who is the artist of the album "Out of the Box"?')
+    'Out of the Box'
     >>> subject_of("Who played the weasley brothers?") is None
     True
     """
+    for m in _QUOTED.finditer(question):
+        title = (m.group(1) or m.group(2)).strip().rstrip(",.;:").strip()
+        if title[:1].isupper() or title[:1].isdigit():
+            return title
     tokens = _tokens(question)
     best: list[str] = []
     run: list[str] = []

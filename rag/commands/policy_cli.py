@@ -141,7 +141,7 @@ def _ambigqa(args: argparse.Namespace, out: Path, index, encoder, reader, classi
     pick = [i for i, (r, h) in enumerate(zip(train, hits["train"])) if answer_in_hits(r, h)][: args.train_limit]
     base = {"index": str(index.path), "k": args.k, "max_passages": args.max_passages,
             "reader": reader.extractor.version, "turn_cost": TURN_COST, "wrong": WRONG, "features": 2,
-            "targets": "best annotation", "labels": "described-2"}  # outcomes cached under older targets or labels are not reused
+            "targets": "best annotation", "labels": "described-3"}  # outcomes cached under older targets or labels are not reused
     tr = _outcomes("train", [train[i] for i in pick], [hits["train"][i] for i in pick], [p_train[i] for i in pick],
                    {**base, "data": str(train_path)}, out, reader, encoder)
     te = _outcomes("dev", dev, hits["dev"], p_dev, {**base, "data": str(args.dev)}, out, reader, encoder)

@@ -21,7 +21,14 @@ PREV = "Which team drafted Bobby Carpenter?"
     ("During the war, who led France?", "France"),                      # a sentence's first word ...
     ("Please tell me who founded Apple.", "Apple"),
     ("Bobby Carpenter was drafted by which team?", "Bobby Carpenter"),  # ... unless a name goes on
-    ("Which team was in St. Louis in 1990?", "St Louis"),               # a run goes on after "St."
+    ("Which team was in St. Louis in 1990?", "St. Louis"),              # a run goes on after "St."
+    ("What did John F. Kennedy say in Berlin?", "John F. Kennedy"),     # ... keeping its stop
+    ("Who did Martin Luther King Jr. marry?", "Martin Luther King Jr."),
+    ("When was Bobby Carpenter drafted.", "Bobby Carpenter"),           # a sentence's stop goes
+    ('Who is the artist of the song "It\'s Raining"?', "It's Raining"),  # a quoted title, whole
+    ("Who recorded \u201cI Will Follow\u201d?", "I Will Follow"),           # curly quotes too
+    ('Who said "no comment" to Bobby Carpenter?', "Bobby Carpenter"),  # ... if it starts a name
+    ("How many clubs does the Boys & Girls Club have?", "Boys & Girls Club"),
 ])
 def test_subject_is_the_longest_capitalised_run(question, subject):
     assert subject_of(question) == subject

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from array import array
 from collections.abc import Sequence
 from pathlib import Path
@@ -109,3 +110,27 @@ class PassageStore:
             return self._ids[passage_id]
         except KeyError:
             raise KeyError(f"no passage with id {passage_id!r} in {self.dir}") from None
+
+
+class PassageLookup:
+    """Passages of an index directory by id (None for an unknown id), for showing citations;
+    thread-safe, the id map is built on the first call.
+
+    >>> lookup = PassageLookup(index_dir)              # doctest: +SKIP
+    >>> lookup("bc-hockey").title                      # doctest: +SKIP
+    'Bobby Carpenter (ice hockey)'
+    """
+
+    def __init__(self, index_dir: str | Path):
+        from indexes.layout import resolve
+
+        self.store = PassageStore(resolve(index_dir))  # the current version of a versioned index
+        self._lock = threading.Lock()
+
+    def __call__(self, passage_id: str) -> Passage | None:
+        with self._lock:
+            try:
+                row = self.store.row_of(passage_id)
+            except KeyError:
+                return None
+        return self.store.get([row])[0]

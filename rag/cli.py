@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import textwrap
 
@@ -186,16 +187,30 @@ def _add_ask(sub) -> None:
     p.set_defaults(func=_cmd_ask)
 
 
-def _print_answer(ans, as_json: bool) -> None:
+SNIPPET = 100   # characters of a cited passage shown under a text answer
+
+
+def _print_answer(ans, as_json: bool, passages=None) -> None:
+    """The answer's text; under it each cited passage ("  [1] Title: first words..."), looked up
+    with ``passages`` (id -> Passage or None); with ``as_json`` the Answer as one JSON line."""
     if as_json:
         print(json.dumps(ans.to_dict(), ensure_ascii=False))
         return
     print(ans.text)
     if ans.kind == "abstain" and ans.reason:
         print(f"(abstained: {ans.reason})")
+    if ans.kind in ("single", "multi") and passages is not None:
+        cited = {c for r in ans.readings for c in r.citations}
+        for n, pid in enumerate(ans.sources, start=1):
+            p = passages(pid) if pid in cited else None
+            if p is not None:
+                text = " ".join(p.text.split())
+                text = text if len(text) <= SNIPPET else text[:SNIPPET].rsplit(" ", 1)[0] + "…"
+                print(f"  [{n}] {p.title or pid}: {text}")
 
 
 def _cmd_ask(args) -> int:
+    from indexes.store import PassageLookup
     from rag.defaults import default_index
     from rag.pipeline import Pipeline, default_llm
     from rag.validation import validate_k, validate_question
@@ -214,7 +229,7 @@ def _cmd_ask(args) -> int:
         if not reply:
             raise ValueError("no reply on stdin to the clarifying question")
         ans = pipe.reply(ans, reply.strip())
-    _print_answer(ans, args.json)
+    _print_answer(ans, args.json, None if args.json else PassageLookup(args.index or default_index()))
     return 0
 
 
@@ -294,6 +309,8 @@ def error_text(e: Exception) -> str:
 
 def _main(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)
+    if args.quiet:   # transformers' "Loading weights" bars; read when huggingface_hub is imported
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
                         format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     for noisy in ("sentence_transformers", "transformers", "httpx", "faiss", "datasets"):

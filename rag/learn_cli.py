@@ -117,9 +117,9 @@ def records_to_learner_jsonl(records, index_dir: str | Path | None, out: Path) -
     """Exported interactions as learner records: every span shown in an interaction's last answer,
     with its explicit rating and the implicit label of its follow-ups (``judgement``); passage
     texts from the index the server answered from. Returns the number of records written."""
+    from indexes.store import PassageLookup
     from rag.defaults import default_index
     from rag.feedback.implicit import judgement
-    from rag.web.app import PassageLookup
 
     index_dir = index_dir or default_index()
     lookup = PassageLookup(index_dir)

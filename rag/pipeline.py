@@ -204,6 +204,7 @@ class Pipeline:
         second miss or when the reply asks for every reading. ``state`` may be an Answer rebuilt
         with :meth:`Answer.from_dict`; its ``passages`` let the reply match words of the evidence."""
         from readers.clarify import follow_up
+        from readers.render import cited_first
 
         if not isinstance(state, Answer) or state.kind != "clarify":
             raise ValueError("reply() continues a 'clarify' answer returned by ask(..., interactive=True)")
@@ -211,12 +212,12 @@ class Pipeline:
             raise ValueError(f"the reply must be a string, got {type(user_text).__name__}")
         if len(user_text) > MAX_QUESTION_CHARS:
             raise ValueError(f"the reply is {len(user_text)} characters long; the limit is {MAX_QUESTION_CHARS}")
-        numbering = {pid: i for i, pid in enumerate(state.sources, start=1)}
         texts = {p.id: f"{p.title}. {p.text}" if p.title else p.text for p in state.passages}
         # a clarify state's turn counts the replies before it, each of which missed
         ans, _ = follow_up(state.clarifying_question or "", state.readings, user_text, attempts=state.turn,
-                           encoder=self.encoder, numbering=numbering, passages=texts, question=state.question)
-        return replace(ans, question=state.question, sources=state.sources, turn=state.turn + 1,
+                           encoder=self.encoder, passages=texts, question=state.question)
+        sources = state.sources if ans.kind == "clarify" else cited_first(ans.readings, state.sources)
+        return replace(ans, question=state.question, sources=sources, turn=state.turn + 1,
                        p_ambiguous=state.p_ambiguous, model_version=state.model_version,
                        passages=state.passages if ans.kind == "clarify" else ())
 

@@ -209,7 +209,7 @@ def act(policy: ActionPolicy, question: str, hits: Sequence[Hit], full: Answer, 
     allowed = tuple(a for a in available(full) if interactive or a != "clarify")
     x = policy_features(question, hits, full, p_ambiguous)
     action = policy.choose(x, [allowed])[0]
-    rs, numbering = full.readings, numbering or {}
+    rs = full.readings
     if action == "abstain":
         u = policy.utilities(x)[0]
         why = ", ".join(f"{a} {u[ACTIONS.index(a)]:+.2f}" for a in allowed)

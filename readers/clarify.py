@@ -48,12 +48,12 @@ def follow_up(question_asked: str, readings: Sequence[Reading], reply: str, *, a
     if m.index is not None:
         r = readings[m.index]
         return Answer("single", (r,), reason=f"reply matched ({m.index + 1}) by {m.how}: {m.detail}",
-                      text=render((r,), numbering or {})), attempts
+                      text=render((r,), numbering)), attempts
     if m.how == "all":
-        return Answer("multi", tuple(readings), reason=m.detail, text=render(tuple(readings), numbering or {})), attempts
+        return Answer("multi", tuple(readings), reason=m.detail, text=render(tuple(readings), numbering)), attempts
     if attempts == 0:
         again = f"Sorry, I could not tell which one you mean ({m.detail}). {question_asked}"
         return Answer("clarify", tuple(readings), clarifying_question=question_asked, reason=m.detail,
                       text=again), 1
     return Answer("multi", tuple(readings), reason=f"the reply matched no option ({m.detail})",
-                  text=render(tuple(readings), numbering or {})), attempts + 1
+                  text=render(tuple(readings), numbering)), attempts + 1

@@ -71,9 +71,9 @@ def decide(grouping: Grouping, *, p_ambiguous: float | None = None, interactive:
            policy: Policy = Policy(), numbering: dict[str, int] | None = None) -> Answer:
     """Turn grouped evidence into an :class:`~readers.types.Answer` (see module docstring).
 
-    ``numbering`` maps passage ids to the citation numbers shown in the text (1-based hit rank).
+    ``numbering`` maps passage ids to the citation numbers shown in the text (default: the cited
+    passages in order of first citation, :func:`readers.render.cited_first`).
     """
-    numbering = numbering or {}
     top = max((r.support for r in grouping.readings), default=0.0)
     floor = max(policy.min_support, policy.min_relative_support * top)
     readings = tuple(r for r in grouping.readings if r.support >= floor)[: policy.max_readings]

@@ -30,6 +30,7 @@ from readers.describe import describe_readings
 from readers.evidence import SpanExtractor
 from readers.policy import Policy, decide
 from readers.readings import group_evidence
+from readers.render import cited_first
 from readers.types import Answer
 
 
@@ -102,14 +103,16 @@ class AmbigReader:
         grouping = _described(grouping, hits, question)
         # the classifier's evidence features were trained on the retrieved top 10, not on the passages read
         p = self.ambiguity.probability(question, retrieved) if self.ambiguity is not None else None
-        numbering = {h.passage.id: i for i, h in enumerate(hits, start=1)}
         if self.action_policy is None:
-            ans = decide(grouping, p_ambiguous=p, interactive=interactive, policy=self.policy, numbering=numbering)
+            ans = decide(grouping, p_ambiguous=p, interactive=interactive, policy=self.policy)
         else:
             from readers.action_policy import act
 
-            full = decide(grouping, p_ambiguous=1.0, interactive=True, policy=self.policy, numbering=numbering)
-            ans = full if full.kind == "abstain" else act(self.action_policy, question, hits, full, interactive=interactive,
-                                                          numbering=numbering, p_ambiguous=p)
-        return replace(ans, question=question, sources=tuple(h.passage.id for h in hits), p_ambiguous=p,
+            full = decide(grouping, p_ambiguous=1.0, interactive=True, policy=self.policy)
+            ans = full if full.kind == "abstain" else act(self.action_policy, question, hits, full,
+                                                          interactive=interactive, p_ambiguous=p)
+        # [1] is sources[0]: the cited passages in citation order, then the rest by rank
+        sources = tuple(h.passage.id for h in hits) if ans.kind == "abstain" else \
+            cited_first(ans.readings, [h.passage.id for h in hits])
+        return replace(ans, question=question, sources=sources, p_ambiguous=p,
                        model_version=getattr(self.extractor, "version", None))

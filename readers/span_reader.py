@@ -196,6 +196,7 @@ class SpanBaseline:
 
     def read(self, question: str, hits: Sequence[Hit], *, interactive: bool = False):
         from indexes.types import distinct_hits
+        from readers.render import cited_first
         from readers.types import Answer, Reading
 
         hits = distinct_hits(hits)[: self.max_passages]
@@ -209,5 +210,5 @@ class SpanBaseline:
         h, s = best
         log = SpanLog(h.passage.id, s.text, s.start, s.end, s.probability)
         r = Reading(h.passage.title or s.text, s.text, (h.passage.id,), s.probability, (log,))
-        return Answer("single", (r,), text=f"{s.text} [{sources.index(h.passage.id) + 1}].", question=question,
-                      sources=sources, model_version=self.reader.version)
+        return Answer("single", (r,), text=f"{s.text} [1].", question=question,
+                      sources=cited_first((r,), sources), model_version=self.reader.version)

@@ -49,7 +49,8 @@ class Answer:
     """What the system says: one reading, several, a clarifying question, or an abstention.
 
     ``sources`` are the passage ids behind the citation numbers in ``text`` ([1] is
-    ``sources[0]``); ``question`` is what was asked; ``turn`` counts the user's replies to a
+    ``sources[0]``): every passage read, the cited ones first in order of first citation, then
+    the others by rank; ``question`` is what was asked; ``turn`` counts the user's replies to a
     clarifying question (0 for ``ask``; 1 after the first reply, whether it picked a reading or
     missed; a clarify answer is also the state that ``Pipeline.reply`` continues from);
     ``model_version`` names the reader model that produced the spans (None without one);

@@ -28,11 +28,11 @@ Errors are ``{"error": "..."}`` with a 4xx status: 400 malformed JSON or a bad q
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+from indexes.store import PassageLookup
 from rag.types import Passage
 from rag.web.api import MAX_COMMENT, MAX_TEXT, payload, register_errors, register_routes
 
@@ -43,25 +43,6 @@ log = logging.getLogger("ambigrag.web")
 MAX_BODY = 16 * 1024       # bytes of request body
 STATIC = Path(__file__).with_name("static")
 CSP = "default-src 'self'; script-src 'self'; style-src 'self'; object-src 'none'; base-uri 'none'"
-
-
-class PassageLookup:
-    """Passages of an index by id, for citations (thread-safe; the id map is built once)."""
-
-    def __init__(self, index_dir: str | Path):
-        from indexes.layout import resolve
-        from indexes.store import PassageStore
-
-        self.store = PassageStore(resolve(index_dir))  # the current version of a versioned index
-        self._lock = threading.Lock()
-
-    def __call__(self, passage_id: str) -> Passage | None:
-        with self._lock:
-            try:
-                row = self.store.row_of(passage_id)
-            except KeyError:
-                return None
-        return self.store.get([row])[0]
 
 
 def create_app(pipeline, store, *, passages: Callable[[str], Passage | None] | None = None,

@@ -58,8 +58,13 @@ def test_ambiguous_name_gets_a_complete_answer_naming_both_readings(pipe):
         by_title.setdefault(d["title"], set()).add(d["id"])
     for r in ans.readings:
         assert set(r.citations) == by_title[r.label], r.label
-    assert "For Bobby Carpenter (ice hockey): ice hockey [" in ans.text
-    assert ans.sources[0] in {c for r in ans.readings for c in r.citations}
+    # citation numbers run 1, 2, 3 ... in the text without gaps, and [n] is sources[n - 1]
+    first, second = ans.readings
+    n1 = "".join(f"[{i}]" for i in range(1, len(first.citations) + 1))
+    n2 = "".join(f"[{i}]" for i in range(len(first.citations) + 1, len(first.citations) + len(second.citations) + 1))
+    assert ans.text == f"For {first.label}: {first.answer} {n1}. For {second.label}: {second.answer} {n2}."
+    assert ans.sources[:len(first.citations) + len(second.citations)] == first.citations + second.citations
+    assert len(ans.sources) == 6     # every passage read is still a source, the uncited ones last
 
 
 def test_interactive_ask_clarifies_and_the_reply_picks_a_reading(pipe):
@@ -68,6 +73,9 @@ def test_interactive_ask_clarifies_and_the_reply_picks_a_reading(pipe):
     assert "ice hockey" in state.clarifying_question and "American football" in state.clarifying_question
     ans = pipe.reply(state, "I mean the hockey player")
     assert ans.kind == "single" and ans.readings[0].answer == "ice hockey"
+    cited = ans.readings[0].citations     # the second option's passages are [1], [2] of this answer
+    assert ans.text == "ice hockey " + "".join(f"[{i}]" for i in range(1, len(cited) + 1)) + "."
+    assert ans.sources[:len(cited)] == cited and sorted(ans.sources) == sorted(state.sources)
     assert (state.turn, ans.turn) == (0, 1)          # a pick on the first reply was turn 0
     again = pipe.reply(state, "no idea")
     assert again.kind == "clarify" and again.turn == 1
@@ -181,7 +189,13 @@ def test_cli_interactive_replies(example_index, monkeypatch, capsys, stdin, spor
     assert cli.main(["-q", "ask", "--index", str(example_index), "--extract", "llm", "--interactive", Q]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines[0].startswith("Which do you mean: (1) Bobby Carpenter, American football")
-    assert lines[-1].startswith(sport) and len(lines) == stdin.count("\n") + 1
+    turns = [x for x in lines if not x.startswith("  [")]
+    assert turns[-1].startswith(sport) and len(turns) == stdin.count("\n") + 1
+    # under the answer, its cited passages by number: "  [1] Bobby Carpenter (ice hockey): ..."
+    cited = lines[len(turns):]
+    assert [x[:len("  [1] ")] for x in cited] == [f"  [{i}] " for i in range(1, len(cited) + 1)] and cited
+    assert all(x.startswith(f"  [{i}] Bobby Carpenter ({sport}): ") for i, x in enumerate(cited, start=1))
+    assert turns[-1] == sport + " " + "".join(f"[{i}]" for i in range(1, len(cited) + 1)) + "."
     if stdin.startswith("the other"):
         assert lines[1].startswith("Sorry, I could not tell which one you mean (no word of the reply matches")
 
@@ -334,7 +348,7 @@ def test_k_means_passages_retrieved_and_read_everywhere(pipe, example_index, enc
     asked = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     api = Pipeline.from_index(example_index, llm=_ScriptedLLM(), k=3, mode="bm25", encoder=encoder,
                               extract="llm").ask(Q)
-    assert len(searched) == 3 and list(asked["sources"]) == searched == list(api.sources)
+    assert len(searched) == 3 and sorted(asked["sources"]) == sorted(searched) == sorted(api.sources)
     # all k are read: the reader's own cap of 10 used to cut k=12 to 10 (``sources`` = passages read)
     wide = Pipeline.from_index(build(sample_corpus, tmp_path / "s", dense=False, progress=False), k=12,
                                ambiguity=False, encoder=encoder)

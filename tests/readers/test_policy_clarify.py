@@ -17,6 +17,9 @@ def test_two_entities_make_a_multi_answer_with_citations():
     a = decide(g, numbering={"d1": 1, "d2": 2, "d3": 3})
     assert a.kind == "multi" and [r.label for r in a.readings] == [FB, HK]
     assert a.text == (f"For {FB}: American football [1][2]. For {HK}: ice hockey [3].")
+    # by default the cited passages are numbered in order of first citation, not by hit rank
+    assert decide(g).text == a.text
+    assert decide(g, numbering={"d1": 4, "d2": 2, "d3": 1}).text == f"For {FB}: American football [4][2]. For {HK}: ice hockey [1]."
 
 
 def test_misinformation_is_outvoted_but_a_close_split_is_a_conflict():

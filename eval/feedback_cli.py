@@ -11,6 +11,8 @@ import argparse
 import json
 from pathlib import Path
 
+from indexes.paths import plot_format, write_atomic
+
 
 def register(evs) -> None:
     p = evs.add_parser("feedback", help="simulated users rate the span reader's answers; learning curve",
@@ -92,10 +94,9 @@ def cmd_feedback(args) -> int:
 
 def write(rep: dict, out: Path) -> str:
     """Write the JSON, the markdown beside it and the plot; returns the markdown."""
-    out.parent.mkdir(parents=True, exist_ok=True)   # here, not before the split and seed checks
-    out.write_text(json.dumps(rep, indent=1))
+    write_atomic(out, json.dumps(rep, indent=1))   # its folder is made here, after the split and seed checks
     md = markdown(rep)
-    out.with_suffix(".md").write_text(md)
+    write_atomic(out.with_suffix(".md"), md)
     plot(rep, out.with_suffix(".png"))
     return md
 
@@ -148,6 +149,6 @@ def plot(rep: dict, path: str | Path) -> Path:
     ax.legend(fontsize=7)
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    write_atomic(path, lambda f: fig.savefig(f, dpi=120, format=plot_format(path)))
     plt.close(fig)
     return Path(path)

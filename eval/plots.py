@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from eval.ambigdocs import CATEGORIES
+from indexes.paths import plot_format, write_atomic
 
 
 def _plt():
@@ -31,7 +32,7 @@ def plot_categories(systems: Mapping[str, Mapping[str, int]], path: str | Path) 
     ax.set_xlabel("fraction of questions")
     ax.legend(ncol=5, fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.35))
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    write_atomic(path, lambda f: fig.savefig(f, dpi=120, format=plot_format(path)))
     plt.close(fig)
     return Path(path)
 
@@ -49,6 +50,6 @@ def plot_systems(metrics: Mapping[str, Mapping[str, float]], path: str | Path) -
     ax.set_ylim(0, 1)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    write_atomic(path, lambda f: fig.savefig(f, dpi=120, format=plot_format(path)))
     plt.close(fig)
     return Path(path)

@@ -14,6 +14,7 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
+from indexes.paths import write_atomic
 from readers.span_train import (
     TrainSettings,
     examples_from_records,
@@ -68,6 +69,16 @@ def _read_fold(path: Path, key: dict) -> list[dict] | None:
     return rows if settings == key else None
 
 
+def records_digest(records: Sequence[dict]) -> str:
+    """sha256 of the records as canonical JSON, 16 hex digits: which data a fold file was made from."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for r in records:
+        h.update(json.dumps(r, sort_keys=True, ensure_ascii=False).encode("utf-8") + b"\n")
+    return h.hexdigest()[:16]
+
+
 def cross_validate(records: Sequence[dict], settings: TrainSettings, out_dir: str | Path, *,
                    folds: int = 5, seed: int = 0, only: Sequence[int] | None = None,
                    progress: bool = True) -> list[dict]:
@@ -76,7 +87,8 @@ def cross_validate(records: Sequence[dict], settings: TrainSettings, out_dir: st
     a subset of the folds (to spread them over processes)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    key = {**settings_dict(settings), "folds": folds, "fold_seed": seed, "n_questions": len(records)}
+    key = {**settings_dict(settings), "folds": folds, "fold_seed": seed, "n_questions": len(records),
+           "records_sha256": records_digest(records)}   # folds of other data with as many questions are not reused
     examples, skipped = examples_from_records(records)
     log.info("%d examples (%d span documents skipped: answer not in text)", len(examples), skipped)
     rows: list[dict] = []
@@ -90,9 +102,7 @@ def cross_validate(records: Sequence[dict], settings: TrainSettings, out_dir: st
         train_ex = [e for e in examples if e.qid not in held]
         tok, model, _, _ = train(train_ex, settings, progress=progress)
         fold_rows = [dict(r, fold=f) for r in predict_records(tok, model, records, sorted(held), settings, progress)]
-        tmp = _fold_file(out, f).with_suffix(".tmp")
-        tmp.write_text("".join(json.dumps(r) + "\n" for r in [{"settings": key}, *fold_rows]))
-        tmp.replace(_fold_file(out, f))
+        write_atomic(_fold_file(out, f), "".join(json.dumps(r) + "\n" for r in [{"settings": key}, *fold_rows]))
         rows += fold_rows
     return sorted(rows, key=lambda r: r["qid"])
 

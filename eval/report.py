@@ -7,6 +7,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from indexes.paths import write_atomic
+
 
 def fmt(v: Any) -> str:
     if v is None:
@@ -50,8 +52,7 @@ def write_report(report: dict[str, Any], json_out: str | Path | None = None,
     if cats:
         md += "\n## Categories\n\n" + cats
     if json_out:
-        Path(json_out).parent.mkdir(parents=True, exist_ok=True)
-        Path(json_out).write_text(json.dumps(report, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
+        write_atomic(json_out, json.dumps(report, indent=2, ensure_ascii=False, default=str))
     if md_out:
-        Path(md_out).write_text(md, encoding="utf-8")
+        write_atomic(md_out, md)
     return md

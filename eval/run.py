@@ -139,6 +139,8 @@ def run_clarification(records: Sequence[dict], hits: Sequence[Sequence[Hit]], re
     """Interactive runs on the multi-answer questions with a simulated user per gold reading,
     with the calibrated ambiguity classifier (``classifier``) and without it (``always``:
     clarify whenever several readings are found)."""
+    from tqdm.auto import tqdm
+
     from eval.ambigqa import is_multi
     from eval.clarification import summarize
     from readers.reader import AmbigReader
@@ -147,7 +149,8 @@ def run_clarification(records: Sequence[dict], hits: Sequence[Sequence[Hit]], re
     always = AmbigReader(reader.extractor, reader.policy, ambiguity=None, max_passages=reader.max_passages)
     out = {}
     for variant, r in (("classifier", reader), ("always", always)):
-        rows = [_converse(rec, h, r, encoder) for rec, h in picked]
+        rows = [_converse(rec, h, r, encoder)
+                for rec, h in tqdm(picked, desc=f"clarifying ({variant})", unit="q", disable=not progress)]
         out[variant] = summarize(rows) if rows else {"n": 0}
     return out
 

@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import uuid
+from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 CORPUS_REL = Path("shared/data/ambigqa_passages/corpus.jsonl")
 DATA_REL = Path("shared/data")
@@ -85,8 +88,9 @@ def check_outputs(outputs: dict[str, str | Path | None], inputs: dict[str, str |
     """Refuse, before any work, output files that would overwrite an input or each other, or that
     cannot be written: an existing directory, or a file on the way to its folder. ``outputs``
     and ``inputs`` map what names a path ("--json", "--json's markdown") to it (None: unused);
-    ``dirs``: output directories (an existing file there is refused; files inside may be listed
-    in ``outputs``).
+    an input that is a directory (an index, a models folder) protects every file inside it, and
+    so does the shared data folder, always. ``dirs``: output directories (an existing file there
+    is refused; files inside may be listed in ``outputs``).
 
     >>> check_outputs({"--json": "gold.json"}, {"--gold": "gold.json"})
     Traceback (most recent call last):
@@ -94,16 +98,29 @@ def check_outputs(outputs: dict[str, str | Path | None], inputs: dict[str, str |
     ValueError: --json gold.json is the --gold file: writing it would destroy the input
     """
     ins = {Path(p).resolve(): name for name, p in (inputs or {}).items() if p is not None}
+    try:
+        ins.setdefault(shared_data_dir().resolve(), "shared data")
+    except FileNotFoundError:
+        pass
     seen: dict[Path, str] = {}
     for name, p in (dirs or {}).items():
         if p is not None and Path(p).exists() and not Path(p).is_dir():
             raise ValueError(f"{name} {p}: exists and is not a directory")
+        rp = Path(p).resolve() if p is not None else None
+        inside = rp is not None and next((d for d in ins if d.is_dir() and (d == rp or d in rp.parents)), None)
+        if inside:
+            raise ValueError(f"{name} {p} is inside the {ins[inside]} folder {inside}: writing there would "
+                             "damage the input")
     for name, p in outputs.items():
         if p is None:
             continue
         r = Path(p).resolve()
         if r in ins:
             raise ValueError(f"{name} {p} is the {ins[r]} file: writing it would destroy the input")
+        inside = next((d for d in r.parents if d in ins and d.is_dir()), None)
+        if inside is not None:
+            raise ValueError(f"{name} {p} is inside the {ins[inside]} folder {inside}: writing it would damage "
+                             "the input")
         if r in seen:
             raise ValueError(f"{name} {p} is also {seen[r]}: one would overwrite the other")
         if r.is_dir():
@@ -112,3 +129,58 @@ def check_outputs(outputs: dict[str, str | Path | None], inputs: dict[str, str |
         if blocking is not None and not blocking.is_dir():
             raise ValueError(f"{name} {p}: {blocking} is a file, not a folder")
         seen[r] = name
+
+
+def write_atomic(path: str | Path, data: str | bytes | Callable[[BinaryIO], object]) -> Path:
+    """Write the file ``path`` whole or not at all: ``data`` (text as UTF-8, bytes, or a function
+    that writes to the open binary file) goes to a temporary file beside it, which then replaces
+    ``path`` (``os.replace``). A failure (a full disk, an exception in ``data``) leaves the old
+    file as it was and no temporary file; the folder is created when missing.
+
+    >>> import tempfile
+    >>> p = write_atomic(Path(tempfile.mkdtemp()) / "new" / "report.json", '{"em": 0.5}')
+    >>> p.read_text()
+    '{"em": 0.5}'
+    """
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    tmp = p.with_name(f".{p.name}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)   # the umask applies, as to open()
+    except OSError as e:   # name the file asked for, not the temporary one
+        raise type(e)(e.errno, e.strerror, str(p)) from None
+    try:
+        with os.fdopen(fd, "wb") as f:
+            if callable(data):
+                data(f)
+            else:
+                f.write(data.encode("utf-8") if isinstance(data, str) else data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, p)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return p
+
+
+PLOT_FORMATS = ("png", "pdf", "svg", "svgz", "jpg", "jpeg", "tif", "tiff", "webp", "eps", "ps")
+"""Image formats matplotlib's default (Agg) backend writes, chosen by a plot path's suffix."""
+
+
+def plot_format(path: str | Path) -> str:
+    """The image format of a plot path, from its suffix; a ``ValueError`` naming the path for
+    one matplotlib cannot write (check it before the work that makes the plot).
+
+    >>> plot_format("curve.PNG")
+    'png'
+    >>> plot_format("curve.xyz")
+    Traceback (most recent call last):
+    ...
+    ValueError: curve.xyz: a plot is written as .png, .pdf, .svg, .svgz, .jpg, .jpeg, .tif, .tiff, .webp, .eps or .ps, not '.xyz'
+    """
+    fmt = Path(path).suffix[1:].lower()
+    if fmt not in PLOT_FORMATS:
+        names = ", ".join(f".{f}" for f in PLOT_FORMATS[:-1]) + f" or .{PLOT_FORMATS[-1]}"
+        raise ValueError(f"{path}: a plot is written as {names}, not {Path(path).suffix or 'no suffix'!r}")
+    return fmt

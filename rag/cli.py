@@ -326,6 +326,12 @@ def _main(argv: list[str] | None) -> int:
             PermissionError) as e:  # bad input: a message, not a trace
         print(f"ambigrag: error: {error_text(e)}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the reader of stdout stopped (`| head`): quietly, as other tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+    except OSError as e:  # the system's (a full disk, a file too large): its message, not a trace
+        print(f"ambigrag: error: {error_text(e)}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("ambigrag: interrupted", file=sys.stderr)
         return 130

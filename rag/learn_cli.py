@@ -72,7 +72,7 @@ def load_feedback(args) -> list:
         source, records = args.feedback, _export_records(args.feedback)
     else:
         source = _feedback_db(args)
-        records = FeedbackStore(source).records()
+        records = FeedbackStore(source, readonly=True).records()
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "feedback.jsonl"
         if records_to_learner_jsonl(records, args.index, out) == 0:

@@ -132,31 +132,54 @@ class AmbiguityModel:
         return 1.0 / (1.0 + np.exp(-(a * self.decision(x) + b)))
 
     def save(self, directory: str | Path) -> Path:
+        """Write ``weights.npz``, then ``manifest.json``, each whole or not at all; refuses a model
+        with a non-finite parameter (a fit on too few questions), which would load and misjudge."""
+        from indexes.paths import write_atomic
+
         d = Path(directory)
-        d.mkdir(parents=True, exist_ok=True)
-        np.savez(d / "weights.npz", mean=self.mean, scale=self.scale, coef=self.coef)
+        params = [self.mean, self.scale, self.coef, [self.bias, *self.platt, self.threshold]]
+        if not all(np.isfinite(np.asarray(a, dtype=np.float64)).all() for a in params):
+            raise ValueError(f"{d}: the model has a non-finite parameter (NaN or inf); not saved")
+        write_atomic(d / "weights.npz", lambda f: np.savez(f, mean=self.mean, scale=self.scale, coef=self.coef))
         manifest = {"kind": "ambiguity-logreg", "format_version": 1, "feature_spec": asdict(self.spec),
                     "n_features": len(self.spec.names), "bias": self.bias, "platt": list(self.platt),
                     "threshold": self.threshold, **self.meta}
-        (d / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+        write_atomic(d / "manifest.json", json.dumps(manifest, indent=2))
         return d
 
     @classmethod
     def load(cls, directory: str | Path, expect: FeatureSpec | None = None) -> AmbiguityModel:
+        """The model saved in ``directory``; a ``ValueError`` naming the file for a missing or
+        damaged manifest or weights file."""
         d = Path(directory)
-        m = json.loads((d / "manifest.json").read_text(encoding="utf-8"))
-        if m.get("kind") != "ambiguity-logreg":
-            raise ValueError(f"{d}: not an ambiguity model (kind {m.get('kind')!r})")
-        spec = FeatureSpec(**m["feature_spec"])
+        try:
+            m = json.loads((d / "manifest.json").read_text(encoding="utf-8"))
+            if not isinstance(m, dict) or m.get("kind") != "ambiguity-logreg":
+                raise ValueError(f"not an ambiguity model (kind {m.get('kind') if isinstance(m, dict) else None!r})")
+            spec = FeatureSpec(**m["feature_spec"])
+            bias, platt, threshold, n_features = m["bias"], tuple(m["platt"]), m["threshold"], m["n_features"]
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise ValueError(f"{d / 'manifest.json'}: {_why(e)}") from None
         if expect is not None and spec != expect:
             raise ValueError(f"{d}: feature spec {asdict(spec)} does not match the expected {asdict(expect)}")
-        if m["n_features"] != len(spec.names):
-            raise ValueError(f"{d}: manifest says {m['n_features']} features, its spec gives {len(spec.names)}")
-        with np.load(d / "weights.npz", allow_pickle=False) as w:
-            mean, scale, coef = w["mean"], w["scale"], w["coef"]
+        if n_features != len(spec.names):
+            raise ValueError(f"{d}: manifest says {n_features} features, its spec gives {len(spec.names)}")
+        try:
+            with np.load(d / "weights.npz", allow_pickle=False) as w:
+                mean, scale, coef = w["mean"], w["scale"], w["coef"]
+        except (OSError, ValueError, KeyError, EOFError) as e:
+            raise ValueError(f"{d / 'weights.npz'}: {_why(e)}") from None
         meta = {k: v for k, v in m.items() if k not in ("kind", "format_version", "feature_spec", "n_features",
                                                         "bias", "platt", "threshold")}
-        return cls(spec, mean, scale, coef, m["bias"], tuple(m["platt"]), m["threshold"], meta)
+        return cls(spec, mean, scale, coef, bias, platt, threshold, meta)
+
+
+def _why(e: Exception) -> str:
+    if isinstance(e, KeyError):
+        return f"no {e.args[0]!r} field"
+    if isinstance(e, OSError) and e.strerror:
+        return e.strerror[0].lower() + e.strerror[1:]
+    return str(e) or type(e).__name__
 
 
 def shipped_model_dir(name: str) -> Path:

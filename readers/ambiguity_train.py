@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from indexes.paths import plot_format, write_atomic
 from readers.ambiguity import (
     AmbiguityModel,
     FeatureSpec,
@@ -56,6 +57,19 @@ def best_threshold(p: np.ndarray, y: np.ndarray) -> float:
     accs = [((p >= t) == y).mean() for t in cands]
     best = max(accs)
     return float(min((t for t, a in zip(cands, accs) if a == best), key=lambda t: abs(t - 0.5)))
+
+
+MIN_PER_CLASS = 10   # questions of each label: the 20% calibration split needs both
+
+
+def check_trainable(path, labels: Sequence[int]) -> None:
+    """``ValueError`` naming ``path`` unless its questions hold at least :data:`MIN_PER_CLASS` of
+    each label: fewer left the calibration split with one class, a NaN threshold and a saved model
+    that calls every question ambiguous (or none)."""
+    n_amb = int(sum(labels))
+    if min(n_amb, len(labels) - n_amb) < MIN_PER_CLASS:
+        raise ValueError(f"{path}: {n_amb} ambiguous and {len(labels) - n_amb} unambiguous questions; training "
+                         f"needs at least {MIN_PER_CLASS} of each")
 
 
 def train(records: Sequence[dict], embeddings: np.ndarray | None, spec: FeatureSpec,
@@ -118,7 +132,7 @@ def reliability_diagram(curves: dict[str, tuple[np.ndarray, np.ndarray]], path: 
     ax.set_ylabel("fraction ambiguous")
     ax.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    write_atomic(path, lambda f: fig.savefig(f, dpi=120, format=plot_format(path)))
     plt.close(fig)
     return Path(path)
 

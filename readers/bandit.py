@@ -317,13 +317,13 @@ class BanditSettings:
     def __post_init__(self) -> None:
         from readers.span_model import require_in_range
 
-        # ``lr > 0`` is false for a NaN too; train_layers' upper bound is the model's
-        # (readers.span_train.trainable_names).
+        # comparisons are false for a NaN too; an infinite lr trained a NaN candidate;
+        # train_layers' upper bound is the model's (readers.span_train.trainable_names).
         require_in_range("bandit settings", self, {
-            "lr": self.lr > 0, "epochs": self.epochs >= 1, "batch_size": self.batch_size >= 1,
-            "train_layers": self.train_layers >= 0, "clip": self.clip > 0, "rehearsal": self.rehearsal >= 0,
-            "supervised": self.supervised >= 0, "weight_decay": self.weight_decay >= 0},
-            "lr, clip > 0; epochs, batch_size >= 1; train_layers, rehearsal, supervised, weight_decay >= 0")
+            "lr": 0 < self.lr < math.inf, "epochs": self.epochs >= 1, "batch_size": self.batch_size >= 1,
+            "train_layers": self.train_layers >= 0, "clip": 0 < self.clip < math.inf, "rehearsal": self.rehearsal >= 0,
+            "supervised": self.supervised >= 0, "weight_decay": 0 <= self.weight_decay < math.inf},
+            "0 < lr, clip < inf; epochs, batch_size >= 1; train_layers, rehearsal, supervised, weight_decay >= 0")
 
 
 SUB_BATCH = 8

@@ -21,6 +21,7 @@ make a run repeatable on one machine.
 from __future__ import annotations
 
 import hashlib
+import math
 import random
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
@@ -59,10 +60,10 @@ class TrainSettings:
         from readers.span_model import require_in_range, window_checks
 
         require_in_range("train settings", self, {
-            **window_checks(self.max_length, self.stride), "epochs": self.epochs >= 1, "lr": self.lr > 0,
+            **window_checks(self.max_length, self.stride), "epochs": self.epochs >= 1, "lr": 0 < self.lr < math.inf,
             "batch_size": self.batch_size >= 1, "train_layers": self.train_layers >= 0,
             "warmup": 0 <= self.warmup < 1, "weight_decay": self.weight_decay >= 0},
-            "max_length >= 32, 0 <= stride < max_length - 2, epochs and batch_size >= 1, lr > 0, "
+            "max_length >= 32, 0 <= stride < max_length - 2, epochs and batch_size >= 1, 0 < lr < inf, "
             "train_layers >= 0, 0 <= warmup < 1, weight_decay >= 0")
 
 
@@ -227,6 +228,10 @@ def train(examples: Sequence[SpanExample], settings: TrainSettings = TrainSettin
     random.seed(settings.seed)
     torch.manual_seed(settings.seed)
     tok, model = load_base(base)
+    positions = getattr(model.config, "max_position_embeddings", None)
+    if positions and settings.max_length > positions:   # was a tensor-size RuntimeError mid-training
+        raise ValueError(f"max_length={settings.max_length} is more than the {positions} positions of the base "
+                         f"model {base}")
     names, params = train_only(model, settings.train_layers)
     feats = features(tok, examples, settings.max_length, settings.stride)
     rng = random.Random(settings.seed)
@@ -242,6 +247,9 @@ def train(examples: Sequence[SpanExample], settings: TrainSettings = TrainSettin
     for epoch in plan:
         for batch in epoch:
             loss = model(**_collate(batch)).loss
+            if not math.isfinite(loss.item()):   # a NaN model would be saved and read nothing
+                raise ValueError(f"training diverged: the loss is {loss.item()} at step {len(losses) + 1}; "
+                                 "lower the learning rate")
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 1.0)
             opt.step()

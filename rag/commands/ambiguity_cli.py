@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from indexes.paths import write_atomic
 from readers.ambiguity import FeatureSpec, label, shipped_model_dir
 
 SPECS = {"question": FeatureSpec(), "evidence": FeatureSpec(evidence=True)}
@@ -18,7 +19,10 @@ SPECS = {"question": FeatureSpec(), "evidence": FeatureSpec(evidence=True)}
 def register_train(sub) -> None:
     p = sub.add_parser("ambiguity", help="train the question-ambiguity classifiers",
                        description="Train the question-only and question+evidence models on AmbigQA "
-                                   "train_light (never dev). Reproducible for a fixed --seed.")
+                                   "train_light (never dev). The decision threshold is then picked on "
+                                   "--threshold-data, by default AmbigQA dev (as the shipped models were), "
+                                   "so their dev accuracy is tuned on dev; AUROC and ECE are not. "
+                                   "Reproducible for a fixed --seed.")
     p.add_argument("--train", help="AmbigQA-format training file (default ../shared/data/ambigqa/train_light.json)")
     p.add_argument("--out", required=True, help="output directory; models go to OUT/ambiguity_{question,evidence}")
     p.add_argument("--index", help="index for the evidence features (default: the default index)")
@@ -26,7 +30,7 @@ def register_train(sub) -> None:
     p.add_argument("--threshold-data", default="dev",
                    help="AmbigQA file whose accuracy picks the decision threshold ('dev': dev_light; "
                         "'none': keep the train calibration split's threshold)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="random seed of the fit/calibration split (default 0)")
     p.set_defaults(func=cmd_train)
 
 
@@ -66,14 +70,20 @@ def _hits(questions: list[str], retriever) -> list:
 def cmd_train(args: argparse.Namespace) -> int:
     from eval.data import default_path, load_ambigqa
     from indexes.index import sha256_file
+    from indexes.paths import check_outputs
+    from rag.validation import require_at_least
     from readers.ambiguity import build_features
-    from readers.ambiguity_train import best_threshold, train
+    from readers.ambiguity_train import best_threshold, check_trainable, train
 
     names = [m.strip() for m in args.models.split(",") if m.strip()]
     if not names or any(n not in SPECS for n in names):  # was a KeyError trace after encoding
         raise ValueError(f"--models must be a comma-separated subset of {','.join(SPECS)}, got {args.models!r}")
+    require_at_least([("--seed", args.seed)], minimum=0)
+    check_outputs({}, dirs={"--out": args.out, **{f"--out's ambiguity_{n}": Path(args.out) / f"ambiguity_{n}"
+                                                  for n in names}})
     path = Path(args.train) if args.train else default_path("ambigqa").with_name("train_light.json")
     records = load_ambigqa(path)
+    check_trainable(path, [label(r) for r in records])
     questions = [r["question"] for r in records]
     trecs = None   # the threshold file and the index are checked before minutes of encoding
     if args.threshold_data != "none":
@@ -100,7 +110,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                                                    thr[2] if SPECS[name].evidence else None))
             model.threshold = best_threshold(p, y)
         out = model.save(Path(args.out) / f"ambiguity_{name}")
-        (out / "train_report.json").write_text(json.dumps(report, indent=2))
+        write_atomic(out / "train_report.json", json.dumps(report, indent=2))
         print(f"{name}: {out} threshold {model.threshold:.3f}, calibration accuracy "
               f"{report['calibration_accuracy']:.3f}, log loss {report['calibration_log_loss']:.3f}")
     print(f"trained in {time.time() - t0:.0f} s")
@@ -110,13 +120,15 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     from eval.data import default_path, load_ambigqa
     from eval.report import markdown_table
-    from indexes.paths import check_outputs
+    from indexes.paths import check_outputs, plot_format
     from readers.ambiguity import AmbiguityModel, build_features
     from readers.ambiguity_train import majority_baseline, metrics, reliability_diagram
 
     plot = args.plot or (str(Path(args.json).with_suffix(".png")) if args.json else None)
+    if plot:
+        plot_format(plot)   # a suffix matplotlib cannot write failed after all the encoding
     check_outputs({"--json": args.json, "--plot" if args.plot else "--json's plot": plot},
-                  {"--data": args.data, "--train": args.train})
+                  {"--data": args.data, "--train": args.train, "--models": args.models, "--index": args.index})
     models = {name: AmbiguityModel.load(Path(args.models) / f"ambiguity_{name}" if args.models
                                         else shipped_model_dir(name), expect=spec)
               for name, spec in SPECS.items()}  # a bad --models fails here, not after retrieval
@@ -141,12 +153,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
     sys.stdout.write(markdown_table(rows, ["model", "accuracy", "f1_ambiguous", "auroc", "ece", "threshold"]))
     print(f"ambiguous rate: {y.mean():.3f} of {len(y)}; classifier time per question (features given): "
           + ", ".join(f"{k} {v:.3f} ms" for k, v in timing.items()))
+    if args.json:   # before the plot: a plot that fails must not lose the figures
+        write_atomic(args.json, json.dumps({"n": len(y), "ambiguous_rate": float(y.mean()), "rows": rows,
+                                            "ms_per_question": timing}, indent=2))
     if plot:
-        Path(plot).parent.mkdir(parents=True, exist_ok=True)
         reliability_diagram(curves, plot)
         print(f"reliability diagram: {plot}")
-    if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps({"n": len(y), "ambiguous_rate": float(y.mean()), "rows": rows,
-                                               "ms_per_question": timing}, indent=2))
     return 0

@@ -18,12 +18,32 @@ from pathlib import Path
 def register(sub) -> None:
     p = sub.add_parser("learn-policy", help="refit the answer/clarify/abstain policy with stored feedback",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--outcomes", required=True, help="simulated outcomes (eval policy --out DIR: outcomes-train.jsonl)")
+    p.add_argument("--outcomes", required=True, nargs="+", metavar="PATH",
+                   help="simulated outcomes: files, or the folder of `eval policy --out DIR` (its "
+                        "outcomes-train.jsonl and outcomes-ramdocs-fold*.jsonl, the rows its policy was fitted on)")
     p.add_argument("--feedback-db", metavar="PATH", help="feedback store (SQLite) of the web server")
     p.add_argument("--start", metavar="DIR", help="the current policy (for its ridge strength and the diff)")
+    p.add_argument("--lam", type=float, help="ridge strength (default: that of --start; needed without it)")
     p.add_argument("--index", help="the index the server answered from (default: the default index)")
-    p.add_argument("--out", required=True, help="directory for the new policy")
+    p.add_argument("--out", required=True, help="directory for the new policy (not --start's)")
     p.set_defaults(func=cmd_learn_policy)
+
+
+def outcome_files(paths: list[str]) -> list[Path]:
+    """The outcome files ``--outcomes`` names: a file as given; a folder of ``eval policy --out``
+    as the rows its policy was fitted on (train_light's and the RAMDocs folds', never dev's)."""
+    files: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            found = sorted(p.glob("outcomes-train.jsonl")) + sorted(p.glob("outcomes-ramdocs-fold*.jsonl"))
+            if not found:
+                raise FileNotFoundError(f"--outcomes {p}: no outcomes-train.jsonl in this folder (eval policy --out DIR)")
+            files += found
+        elif not p.is_file():
+            raise FileNotFoundError(f"--outcomes {p}: no such file or directory")
+        else:
+            files.append(p)
+    return files
 
 
 def cmd_learn_policy(args: argparse.Namespace) -> int:
@@ -32,18 +52,38 @@ def cmd_learn_policy(args: argparse.Namespace) -> int:
     from eval.policy_sim import arrays, load_outcomes
     from rag.defaults import default_index
     from rag.pipeline import Pipeline
-    from readers.action_policy import ACTIONS, ActionPolicy
+    from readers.action_policy import ACTIONS, FEATURE_NAMES, ActionPolicy
 
-    sim = load_outcomes(args.outcomes)
+    files = outcome_files(args.outcomes)
+    if args.start and Path(args.out).resolve() == Path(args.start).resolve():
+        raise ValueError(f"--out {args.out} is --start: the new policy would replace the one it is compared "
+                         "with; choose another directory")
+    if args.lam is None and not args.start:
+        raise ValueError("give --start (its ridge strength is used) or --lam")
+    if args.lam is not None and not 0 < args.lam < float("inf"):
+        raise ValueError(f"--lam must be a positive number, got {args.lam}")
     start = ActionPolicy.load(args.start) if args.start else None
+    sim = []
+    for f in files:
+        got = load_outcomes(f)
+        if not got:
+            raise ValueError(f"--outcomes {f}: no rows")
+        if len(got[0].features) != len(FEATURE_NAMES):   # written by an older ambigrag
+            raise ValueError(f"--outcomes {f}: rows of {len(got[0].features)} features, this policy has "
+                             f"{len(FEATURE_NAMES)}; run `ambigrag eval policy` again to rewrite them")
+        sim += got
+    if start is not None and start.meta.get("n_rows") not in (None, len(sim)) and not start.meta.get("store_rows"):
+        print(f"note: --start was fitted on {start.meta['n_rows']} simulated rows; --outcomes holds {len(sim)}")
     rows = []
     if args.feedback_db:
         from rag.feedback.policy_rows import store_rows
 
-        if not Path(args.feedback_db).is_file():
-            raise FileNotFoundError(f"{args.feedback_db}: no such feedback database")
-        rows = store_rows(args.feedback_db, Pipeline.from_index(args.index or default_index()))
-    lam = start.meta.get("lam", 1.0) if start else 1.0
+        # the store is read (and refused) before the pipeline loads, which only reads questions again
+        rows = store_rows(args.feedback_db, lambda: Pipeline.from_index(args.index or default_index()))
+        if not rows:
+            print(f"note: {args.feedback_db} holds no rated or followed-up interaction; the policy is refitted "
+                  "on the simulated rows alone")
+    lam = args.lam if args.lam is not None else start.meta.get("lam", 1.0)
     x, r = arrays([*sim, *rows])
     new = ActionPolicy.fit(x, r, lam=lam, meta={"simulated_rows": len(sim), "store_rows": len(rows),
                                                 "feedback_db": args.feedback_db})

@@ -171,7 +171,8 @@ def _check_args(args: argparse.Namespace) -> None:
     _check_train_is_not_dev(args)
     out = Path(args.out)
     check_outputs({"--json": args.json, "--out's report.json": out / "report.json", "--out's report.md": out / "report.md"},
-                  {"--train": args.train, "--dev": args.dev, "--ramdocs": args.ramdocs}, dirs={"--out": out})
+                  {"--train": args.train, "--dev": args.dev, "--ramdocs": args.ramdocs, "--index": args.index,
+                   "--ramdocs-oof": args.ramdocs_oof}, dirs={"--out": out})
 
 
 def _check_train_is_not_dev(args: argparse.Namespace) -> None:

@@ -115,7 +115,7 @@ def cmd_retrieval(args: argparse.Namespace) -> int:
     from indexes.paths import check_outputs
 
     check_outputs({"--json": args.json, "--md": args.md},
-                  {"--data": args.data, "--origin": args.origin, "the index": args.index})
+                  {"--data": args.data, "--origin": args.origin, "index": args.index})
     questions, covered = _questions(args)
     index = indexes.load(args.index or default_index(device=args.device), device=args.device)
     results, timings = {}, {}

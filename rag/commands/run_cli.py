@@ -131,7 +131,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     out = Path(args.out) if args.out else None   # checked before the run, not after it
     check_outputs({"--json": args.json, "--out's report.json": out and out / "report.json",
-                   "--out's report.md": out and out / "report.md"}, {"--data": args.data}, dirs={"--out": out})
+                   "--out's report.md": out and out / "report.md"},
+                  {"--data": args.data, "--index": args.index, "--reader-model": args.reader_model}, dirs={"--out": out})
     records = _load(args)
     if not records:
         raise ValueError(f"no {args.dataset} questions to run")

@@ -15,6 +15,8 @@ import argparse
 import json
 from pathlib import Path
 
+from indexes.paths import write_atomic
+
 
 def register(train_sub) -> None:
     p = train_sub.add_parser("reader", help="train the extractive span reader (cross-validated)",
@@ -107,8 +109,8 @@ def cmd_train_reader(args) -> int:
     if not args.no_cv:
         rows = cross_validate(records, settings, out / "cv", folds=args.folds, seed=args.seed)
         rep = oof_report(rows, records)
-        (out / "cv" / "report.json").write_text(json.dumps(rep, indent=1))
-        (out / "cv" / "report.md").write_text(markdown(rep))
+        write_atomic(out / "cv" / "report.json", json.dumps(rep, indent=1))
+        write_atomic(out / "cv" / "report.md", markdown(rep))
         print(markdown(rep))
         extra = rep
     path = train_and_ship(records, settings, out, data_sha256=data_hash(args.data),
@@ -130,18 +132,26 @@ def _check_out(out: Path) -> None:
     if (out / STATE).exists():
         raise ValueError(f"--out {out}: is a reader version store (ambigrag learn --out); choose another directory")
     others = sorted(p.name for p in out.iterdir() if p.name != "cv") if out.is_dir() else []
-    if others and not (out / "manifest.json").is_file():   # (a cv/ of an interrupted run may stay)
+    if others and not _is_reader(out):   # (a cv/ of an interrupted run may stay)
         found = ", ".join(others[:5])
-        raise ValueError(f"--out {out}: holds other files ({found}) and no reader; choose a new or empty directory")
+        raise ValueError(f"--out {out}: holds other files ({found}) and no span reader; choose a new or empty "
+                         "directory")
+
+
+def _is_reader(d: Path) -> bool:
+    """Whether ``d`` holds a saved span reader (a manifest of that format), which ``--out`` may
+    replace; an ambiguity model's or an index's manifest is not one."""
+    from readers.span_model import FORMAT
+
+    try:
+        return json.loads((d / "manifest.json").read_text(encoding="utf-8")).get("format") == FORMAT
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def attach(model_dir: str | Path, fields: dict) -> None:
     """Add fields to a saved reader's manifest (atomically; the weights checksum is unchanged)."""
-    import os
-
     path = Path(model_dir) / "manifest.json"
     m = json.loads(path.read_text())
     m.update(fields)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(m, indent=1, sort_keys=True))
-    os.replace(tmp, path)
+    write_atomic(path, json.dumps(m, indent=1, sort_keys=True))

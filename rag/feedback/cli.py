@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 
 def register(sub) -> None:
     fb = sub.add_parser("feedback", help="export or count stored feedback")
@@ -11,7 +13,7 @@ def register(sub) -> None:
                        description="Write one JSONL record per interaction: question, turns, the answer "
                                    "shown with what the reader logged, ratings and follow-ups.")
     p.add_argument("--db", help=db_help)
-    p.add_argument("--out", required=True, help="JSONL file to write")
+    p.add_argument("--out", required=True, help="JSONL file to write ('-': standard output)")
     p.set_defaults(func=cmd_export)
     p = fbs.add_parser("stats", help="counts by answer kind, rating and follow-up label")
     p.add_argument("--db", help=db_help)
@@ -31,12 +33,15 @@ def _open(path):
     path = Path(path) if path else default_db_path()
     if not path.exists():
         raise FileNotFoundError(f"no feedback database at {path}")
-    return FeedbackStore(path)
+    return FeedbackStore(path, readonly=True)
 
 
 def cmd_export(args) -> int:
     n = _open(args.db).export(args.out)
-    print(f"wrote {n} interactions to {args.out}")
+    if args.out == "-":   # stdout holds the records
+        print(f"wrote {n} interactions to standard output", file=sys.stderr)
+    else:
+        print(f"wrote {n} interactions to {args.out}")
     return 0
 
 

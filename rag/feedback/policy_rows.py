@@ -5,7 +5,10 @@ is a reading a correction picked (``picked_from``) took no action of the policy 
 the correction itself is the implicit label of the interaction it corrects.
 
 Reward: the explicit rating (``readers.bandit.REWARDS``: correct 1.0, partial 0.5, wrong -0.1),
-else the first follow-up's implicit label (``IMPLICIT_REWARDS``); a clarification pays
+else the implicit label of the follow-ups (:func:`rag.feedback.implicit.judgement`: the last one
+that says something about the answer; ``IMPLICIT_REWARDS``); an interaction followed only by new
+topics says nothing and gives no row, as in the reader's bandit (not a reward of 0, which would
+teach that its answer was worth no more than abstaining). A clarification pays
 ``eval.policy_sim.TURN_COST`` as in the simulation. Features are recomputed by reading the
 question again through ``pipeline`` (the same index and reader give the same readings; a changed
 index or reader gives today's features, which is what the policy will see).
@@ -26,7 +29,7 @@ def interaction_reward(rec: dict) -> float | None:
     """The reward of an exported interaction's action, or None when nobody said anything."""
     if rec.get("rating") is not None:
         r = REWARDS[rec["rating"]]
-    elif rec.get("followups"):
+    elif rec.get("followups") and judgement(rec["followups"]) != "new_topic":
         r = IMPLICIT_REWARDS[judgement(rec["followups"])]
     else:
         return None
@@ -41,18 +44,35 @@ def first_action(rec: dict) -> str:
     raise ValueError(f"interaction {rec.get('interaction_id')}: no system turn")
 
 
-def store_rows(db: str | Path, pipeline) -> list[Outcome]:
-    """Bandit rows (:class:`~eval.policy_sim.Outcome`, NaN for untaken actions) from a feedback store."""
+def rated_records(db: str | Path) -> list[tuple[dict, float]]:
+    """(exported interaction, reward) for each interaction of the store (opened read-only) that
+    gives a row: rated or followed up, and not a reading a correction picked."""
     from rag.feedback.store import FeedbackStore
+
+    out = []
+    for rec in FeedbackStore(db, readonly=True).records():
+        reward = interaction_reward(rec)
+        if reward is not None and not rec.get("picked_from"):   # a correction picked the reading, not the policy
+            out.append((rec, reward))
+    return out
+
+
+def store_rows(db: str | Path, pipeline, *, progress: bool = True) -> list[Outcome]:
+    """Bandit rows (:class:`~eval.policy_sim.Outcome`, NaN for untaken actions) from a feedback
+    store; ``pipeline`` (or a function that builds it, called only when there are rows) reads
+    each question again, with a progress bar."""
+    from tqdm.auto import tqdm
+
     from readers.reader import AmbigReader
 
+    rated = rated_records(db)
+    if not rated:
+        return []
+    pipeline = pipeline() if callable(pipeline) else pipeline
     r = pipeline.reader   # every reading offered: no classifier, no learned policy
     reader = AmbigReader(r.extractor, r.policy, ambiguity=None, max_passages=r.max_passages)
     rows = []
-    for rec in FeedbackStore(db).records():
-        reward = interaction_reward(rec)
-        if reward is None or rec.get("picked_from"):   # a correction picked the reading, not the policy
-            continue
+    for rec, reward in tqdm(rated, desc="reading rated questions", unit="q", disable=not progress):
         action = first_action(rec)
         q = rec["question"]
         hits = pipeline.retrieve([q])[0][: r.max_passages]   # what the served reader reads

@@ -23,6 +23,7 @@ import os
 import sqlite3
 import threading
 import time
+import urllib.parse
 import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -117,12 +118,19 @@ def default_db_path() -> Path:
     return user_data_dir() / "feedback.sqlite"
 
 
-def migrate(conn: sqlite3.Connection, migrations: Sequence[str] = MIGRATIONS) -> int:
-    """Bring the database to ``len(migrations)``; return the version it had. Refuses a newer one."""
+def migrate(conn: sqlite3.Connection, migrations: Sequence[str] = MIGRATIONS, *, where: str = "") -> int:
+    """Bring the database to ``len(migrations)``; return the version it had. Refuses a newer one,
+    and a database without a schema version that already has tables (another program's: it was
+    given ambigrag's tables beside its own). ``where`` names the database in errors."""
     have = conn.execute("PRAGMA user_version").fetchone()[0]
     if have > len(migrations):
-        raise ValueError(f"feedback database has schema version {have}, newer than this ambigrag "
+        raise ValueError(f"{where or 'feedback database'}: schema version {have}, newer than this ambigrag's "
                          f"({len(migrations)}); upgrade ambigrag")
+    if have == 0:
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        if tables:
+            raise ValueError(f"{where or 'database'}: not a feedback database (no ambigrag schema version, and "
+                             f"other tables: {', '.join(sorted(tables)[:5])})")
     for v in range(have, len(migrations)):
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -152,30 +160,57 @@ def _statements(script: str) -> list[str]:
 class FeedbackStore:
     """Thread-safe feedback store at ``path`` (created with its folder; ``:memory:`` for one thread).
 
-    Each thread gets its own connection; writes are short ``BEGIN IMMEDIATE`` transactions."""
+    Each thread gets its own connection; writes are short ``BEGIN IMMEDIATE`` transactions.
+    ``readonly=True`` (export, stats, learning) opens an existing database for reading only: it
+    needs no write permission and never changes the file, not even to upgrade an older schema
+    (that is done on a copy in memory)."""
 
-    def __init__(self, path: str | Path, *, migrations: Sequence[str] = MIGRATIONS):
-        self.path = str(path)
-        if self.path != ":memory:":
+    def __init__(self, path: str | Path, *, migrations: Sequence[str] = MIGRATIONS, readonly: bool = False):
+        self.path, self.readonly = str(path), readonly
+        if readonly and Path(self.path).is_dir():
+            raise ValueError(f"{self.path}: not a feedback database (a directory)")
+        if readonly and (self.path == ":memory:" or not Path(self.path).is_file()):
+            raise FileNotFoundError(f"no feedback database at {self.path}")
+        if self.path != ":memory:" and not readonly:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         self._lock = threading.Lock()
         self._all: list[sqlite3.Connection] = []
+        self._copy: sqlite3.Connection | None = None   # an older schema, upgraded in memory (readonly)
         try:
             conn = self._conn()
-            conn.execute("PRAGMA user_version").fetchone()
+            have = conn.execute("PRAGMA user_version").fetchone()[0]
         except sqlite3.DatabaseError as e:   # not SQLite, a directory, unreadable: one line, naming it
             self.close()
             raise ValueError(f"{self.path}: not a feedback database ({e})") from None
-        migrate(conn, migrations)
+        try:
+            if readonly and have == 0:
+                raise ValueError(f"{self.path}: not a feedback database (no ambigrag schema version)")
+            if readonly and have < len(migrations):
+                self._copy = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+                conn.backup(self._copy)
+                self._copy.row_factory = sqlite3.Row
+                conn = self._copy
+            if not readonly or self._copy is not None or have > len(migrations):   # the last: to refuse it
+                migrate(conn, migrations, where=self.path)
+        except BaseException:
+            self.close()
+            raise
 
     def _conn(self) -> sqlite3.Connection:
+        if self._copy is not None:
+            return self._copy
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(self.path, isolation_level=None, timeout=30, check_same_thread=False)
+            if self.readonly:
+                uri = "file:" + urllib.parse.quote(str(Path(self.path).resolve())) + "?mode=ro"
+                conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=30, check_same_thread=False)
+            else:
+                conn = sqlite3.connect(self.path, isolation_level=None, timeout=30, check_same_thread=False)
             conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=FULL")
+            if not self.readonly:
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=FULL")
             conn.execute("PRAGMA foreign_keys=ON")
             self._local.conn = conn
             with self._lock:
@@ -187,9 +222,14 @@ class FeedbackStore:
             for c in self._all:
                 c.close()
             self._all.clear()
+            if self._copy is not None:
+                self._copy.close()
+                self._copy = None
         self._local = threading.local()
 
     def _write(self):
+        if self.readonly:
+            raise ValueError(f"{self.path}: opened read-only")
         return _Tx(self._conn())
 
     # -- writes ---------------------------------------------------------------------------
@@ -360,25 +400,38 @@ class FeedbackStore:
                 "rating": ratings[-1]["rating"] if ratings else None, "followups": followups}
 
     def export(self, out: str | Path) -> int:
-        """Write :meth:`records` as JSONL to ``out``; return the number of records. The file is
-        written beside ``out`` and moved into place, so a failed export leaves ``out`` as it was;
-        ``out`` may not be the database itself or its log files."""
+        """Write :meth:`records` as JSONL to ``out`` (``-``: standard output); return the number of
+        records. A file is written beside ``out`` and moved into place (its folder is made), so a
+        failed export leaves ``out`` as it was; an existing non-file (``/dev/stdout``, a pipe) is
+        written directly. ``out`` may not be a directory, nor the database or its log files."""
+        import sys
+
+        from indexes.paths import write_atomic
+
+        lines = (json.dumps(rec, ensure_ascii=False) + "\n" for rec in self.records())
+        if str(out) == "-":
+            n = sum(1 for line in lines if sys.stdout.write(line) is not None)
+            sys.stdout.flush()
+            return n
         out = Path(out)
+        if out.is_dir():
+            raise ValueError(f"{out}: is a directory; export to a file")
         if self.path != ":memory:":
             db = Path(self.path).resolve()
             if out.resolve() in {db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")}:
                 raise ValueError(f"{out}: that is the feedback database (or its log) itself; export to another file")
-        tmp = out.with_name(f".{out.name}.{uuid.uuid4().hex[:8]}.tmp")
-        n = 0
-        try:
-            with open(tmp, "w", encoding="utf-8") as f:
-                for rec in self.records():
-                    f.write(json.dumps(rec, ensure_ascii=False) + "\n")
-                    n += 1
-            os.replace(tmp, out)
-        finally:
-            tmp.unlink(missing_ok=True)
-        return n
+        if out.exists() and not out.resolve().is_file():    # a device or a pipe: nothing to replace
+            with open(out, "w", encoding="utf-8") as f:
+                return sum(1 for line in lines if f.write(line) is not None)
+        counted = [0]
+
+        def write(f) -> None:
+            for line in lines:
+                f.write(line.encode("utf-8"))
+                counted[0] += 1
+
+        write_atomic(out, write)
+        return counted[0]
 
     def stats(self) -> dict[str, dict[str, int]]:
         """Counts: interactions by answer kind, ratings by rating, follow-ups by label."""

@@ -118,3 +118,20 @@ def test_a_fold_is_decided_by_a_policy_that_never_saw_it():
     assert not np.allclose(again_scores[others], scores[others])  # fold 0 does train the other folds' policies
     with pytest.raises(ValueError, match="200 outcomes but 3 fold numbers"):
         out_of_fold_choices(outcomes, [0, 1, 2])
+
+
+def test_fold_files_of_other_data_are_not_reused(tmp_path):
+    """`train reader` reused out-of-fold results made from another data file with as many
+    questions: the key held the settings and the question count, not the data."""
+    import json
+
+    from eval.reader_cv import _read_fold, records_digest
+
+    a = [{"question": "Who founded Alpha?", "documents": []}, {"question": "Who founded Beta?", "documents": []}]
+    b = [{"question": "Who founded Gamma?", "documents": []}, {"question": "Who founded Delta?", "documents": []}]
+    assert records_digest(a) != records_digest(b) and records_digest(a) == records_digest([dict(r) for r in a])
+    key = {"epochs": 1, "folds": 2, "n_questions": 2, "records_sha256": records_digest(a)}
+    f = tmp_path / "oof-fold0.jsonl"
+    f.write_text(json.dumps({"settings": key}) + "\n" + json.dumps({"qid": 0}) + "\n")
+    assert _read_fold(f, key) == [{"qid": 0}]
+    assert _read_fold(f, {**key, "records_sha256": records_digest(b)}) is None

@@ -73,3 +73,43 @@ def test_eval_run_refuses_an_out_that_is_a_file_before_running(shared_data, tmp_
     (tmp_path / "afile").write_text("keep")
     assert main(["-q", "eval", "run", "--dataset", "ambigqa", "--data", str(gold), "--out", str(tmp_path / "afile")]) == 2
     assert "afile: exists and is not a directory" in capsys.readouterr().err
+
+
+def test_an_input_folder_and_the_shared_data_are_never_written_into(small_index_dir, shared_data, tmp_path, capsys):
+    """`eval retrieval INDEX --json INDEX/manifest.json` replaced the index's manifest (the index
+    no longer loaded); a default gold file in the shared data could be overwritten the same way."""
+    manifest = (small_index_dir / "manifest.json").read_bytes()
+    assert main(["-q", "eval", "retrieval", str(small_index_dir), "--mode", "bm25", "--limit", "1",
+                 "--json", str(small_index_dir / "manifest.json")]) == 2
+    assert f"is inside the index folder {small_index_dir.resolve()}" in capsys.readouterr().err
+    assert (small_index_dir / "manifest.json").read_bytes() == manifest
+    with pytest.raises(ValueError, match="is inside the shared data folder"):
+        check_outputs({"--json": shared_data / "ambigqa" / "dev_light.json"})
+    with pytest.raises(ValueError, match="--out .* is inside the --models folder"):
+        check_outputs({}, {"--models": tmp_path}, dirs={"--out": tmp_path / "ambiguity_question"})
+
+
+def test_write_atomic_keeps_the_old_file_on_failure(tmp_path):
+    from indexes.paths import plot_format, write_atomic
+
+    out = write_atomic(tmp_path / "r.json", "old")
+
+    def broken(f):
+        f.write(b"half a rep")
+        raise OSError(27, "File too large")
+
+    with pytest.raises(OSError, match="File too large"):
+        write_atomic(out, broken)
+    assert out.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["r.json"]
+    (tmp_path / "ro").mkdir()
+    (tmp_path / "ro").chmod(0o500)
+    try:
+        import os
+        if os.geteuid() != 0:    # root writes anywhere
+            with pytest.raises(PermissionError) as e:
+                write_atomic(tmp_path / "ro" / "x.json", "{}")
+            assert e.value.filename == str(tmp_path / "ro" / "x.json")   # named, not the temporary
+    finally:
+        (tmp_path / "ro").chmod(0o700)
+    with pytest.raises(ValueError, match=r"curve.xyz: a plot is written as .png, .pdf"):
+        plot_format(tmp_path / "curve.xyz")

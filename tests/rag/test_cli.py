@@ -54,7 +54,7 @@ def test_a_missing_file_reads_as_the_path_not_the_errno(tmp_path, capsys):
 
     missing = tmp_path / "nope.jsonl"
     assert main(["-q", "learn-policy", "--outcomes", str(missing), "--out", str(tmp_path / "p")]) == 2
-    assert capsys.readouterr().err == f"ambigrag: error: {missing}: no such file or directory\n"
+    assert capsys.readouterr().err == f"ambigrag: error: --outcomes {missing}: no such file or directory\n"
     assert main(["-q", "feedback", "crossval", "--data", str(tmp_path)]) == 2  # a directory: was a trace
     assert capsys.readouterr().err == f"ambigrag: error: {tmp_path}: is a directory\n"
     assert error_text(ValueError("--lr must be > 0")) == "--lr must be > 0"

@@ -13,6 +13,7 @@ from rag.cli import main
     (["--epochs", "0"], "epochs=0"),  # trained nothing and shipped the untrained head
     (["--batch-size", "0"], "batch_size=0"),  # was "range() arg 3 must not be zero" after loading
     (["--lr", "-1"], "lr=-1.0"),
+    (["--lr", "inf"], "lr=inf"),                # trained a reader of NaN weights and saved it
     (["--stride", "300", "--max-length", "256"], "stride=300"),
 ])
 def test_bad_train_settings_fail_before_the_data_is_read(tmp_path, capsys, flags, message):

@@ -145,3 +145,32 @@ def test_the_reader_gives_the_classifier_every_retrieved_hit(encoder):
     scorer = AmbiguityScorer(encoder=encoder)
     got = AmbigReader(ambiguity=scorer, max_passages=2).read(q, hits).p_ambiguous
     assert got == pytest.approx(scorer.probability(q, hits)) != pytest.approx(scorer.probability(q, hits[:2]))
+
+
+def test_a_damaged_model_is_named_and_a_nan_model_is_never_saved(tmp_path):
+    """A bad manifest was a bare JSON message or a KeyError trace, an empty weights file an
+    EOFError trace; a fit on too few questions saved a NaN threshold and exited 0."""
+    import shutil
+
+    from readers.ambiguity import AmbiguityModel, shipped_model_dir
+    from readers.ambiguity_train import check_trainable
+
+    d = tmp_path / "m"
+    shutil.copytree(shipped_model_dir("question"), d)
+    good = AmbiguityModel.load(d)
+    for text, why in (("{", "Expecting property name"), ('{"kind": "ambiguity-logreg"}', "no 'feature_spec' field"),
+                      ('{"kind": "other"}', "not an ambiguity model \\(kind 'other'\\)")):
+        (d / "manifest.json").write_text(text)
+        with pytest.raises(ValueError, match=f"m/manifest.json: {why}"):
+            AmbiguityModel.load(d)
+    shutil.copy(shipped_model_dir("question") / "manifest.json", d / "manifest.json")
+    (d / "weights.npz").write_bytes(b"")
+    with pytest.raises(ValueError, match="m/weights.npz: "):
+        AmbiguityModel.load(d)
+    good.threshold = float("nan")
+    with pytest.raises(ValueError, match="non-finite parameter"):
+        good.save(tmp_path / "nan")
+    assert not (tmp_path / "nan").exists()
+    with pytest.raises(ValueError, match=r"t.json: 20 ambiguous and 0 unambiguous questions; training needs at least 10"):
+        check_trainable("t.json", [1] * 20)
+    check_trainable("t.json", [1] * 10 + [0] * 10)

@@ -124,3 +124,47 @@ def test_ask_with_a_learned_policy(small_index_dir, sample_records, tmp_path, ca
     out = capsys.readouterr().out
     assert out.startswith("I cannot answer this reliably from the retrieved passages.\n(abstained: the learned "
                           "policy expects no answer to be worth giving (predicted rewards: single -0.10")
+
+
+def test_new_topics_alone_give_no_row():
+    """A correct answer followed by an unrelated question was a reward-0 row: as if abstaining."""
+    assert interaction_reward(_rec("single", None, "new_topic")) is None
+    both = _rec("single")
+    both["followups"] = [{"label": "positive"}, {"label": "new_topic"}]
+    assert interaction_reward(both) == 0.5      # the last label that says something about the answer
+
+
+def test_learn_policy_guards_its_start_and_reads_an_eval_policy_folder(tmp_path, capsys):
+    from rag.feedback.store import FeedbackStore
+
+    rng = np.random.default_rng(1)
+    sim = [Outcome(f"s{i}", tuple(rng.normal(size=len(FEATURE_NAMES))), tuple(rng.normal(size=4)), ACTIONS, 1,
+                   (0.0,) * 4) for i in range(24)]
+    folder = tmp_path / "policy-run"
+    folder.mkdir()
+    save_outcomes(folder / "outcomes-train.jsonl", sim[:16])
+    save_outcomes(folder / "outcomes-ramdocs-fold0.jsonl", sim[16:])
+    save_outcomes(folder / "outcomes-dev.jsonl", sim[:5])          # evaluation rows: never fitted
+    start = ActionPolicy.fit(np.array([o.features for o in sim]), np.array([o.rewards for o in sim]), lam=3.0)
+    start.save(tmp_path / "start")
+    before = (tmp_path / "start" / "weights.npz").read_bytes()
+    assert main(["-q", "learn-policy", "--outcomes", str(folder), "--start", str(tmp_path / "start"),
+                 "--out", str(tmp_path / "start")]) == 2
+    assert "is --start: the new policy would replace the one it is compared with" in capsys.readouterr().err
+    assert (tmp_path / "start" / "weights.npz").read_bytes() == before
+    assert main(["-q", "learn-policy", "--outcomes", str(folder), "--out", str(tmp_path / "new")]) == 2
+    assert "give --start (its ridge strength is used) or --lam" in capsys.readouterr().err
+    FeedbackStore(tmp_path / "fb.db").close()                        # a store with nothing rated
+    assert main(["-q", "learn-policy", "--outcomes", str(folder), "--start", str(tmp_path / "start"),
+                 "--feedback-db", str(tmp_path / "fb.db"), "--out", str(tmp_path / "new")]) == 0
+    out = capsys.readouterr().out
+    assert "holds no rated or followed-up interaction" in out and "24 simulated rows, 0 rated" in out
+    assert "note: --start was fitted" not in out                     # the folder gave its 16 + 8 rows
+    new = ActionPolicy.load(tmp_path / "new")
+    assert (new.meta["n_rows"], new.meta["lam"]) == (24, 3.0)
+    np.testing.assert_allclose(new.coef, start.coef)                 # the same rows and lambda
+    old = tmp_path / "old.jsonl"
+    old.write_text("".join(json.dumps({"id": "o", "features": [0.0] * 3, "rewards": [0.0] * 4, "allowed": list(ACTIONS),
+                                       "ambiguous": 1, "f1": [0.0] * 4}) + "\n" for _ in range(2)))
+    assert main(["-q", "learn-policy", "--outcomes", str(old), "--lam", "1", "--out", str(tmp_path / "x")]) == 2
+    assert f"--outcomes {old}: rows of 3 features, this policy has {len(FEATURE_NAMES)}" in capsys.readouterr().err

@@ -244,3 +244,60 @@ def test_what_is_not_a_feedback_database_is_named_in_one_line(tmp_path, capsys, 
     assert cli.main(["feedback", "stats", "--db", str(bad)]) == 2
     err = capsys.readouterr().err
     assert f"{bad}: not a feedback database" in err and "Traceback" not in err
+
+
+def test_reading_commands_never_change_the_database(tmp_path, capsys):
+    """export/stats/learn opened the store for writing: they upgraded an older schema in place
+    (a still-running older server then refused it) and gave another program's SQLite file
+    ambigrag's tables; a read-only file was "not a feedback database"."""
+    old = tmp_path / "v1.sqlite"
+    s = FeedbackStore(old, migrations=MIGRATIONS[:1])
+    s.add_rating(s.new_interaction("q", PICKED), "correct")
+    s.close()
+    raw = old.read_bytes()
+    ro = FeedbackStore(old, readonly=True)
+    assert [(r["rating"], r["picked_from"]) for r in ro.records()] == [("correct", None)]   # read via a copy
+    with pytest.raises(ValueError, match="opened read-only"):
+        ro.add_rating("x", "wrong")
+    ro.close()
+    assert old.read_bytes() == raw
+    with sqlite3.connect(old) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+    other = tmp_path / "app.sqlite"
+    with sqlite3.connect(other) as conn:
+        conn.execute("CREATE TABLE users (id INTEGER)")
+    for argv in (["feedback", "stats", "--db", str(other)], ["feedback", "export", "--db", str(other), "--out",
+                                                               str(tmp_path / "x.jsonl")]):
+        assert cli.main(["-q", *argv]) == 2
+        assert f"{other}: not a feedback database" in capsys.readouterr().err
+    with pytest.raises(ValueError, match=r"not a feedback database \(no ambigrag schema version, and other tables: users\)"):
+        FeedbackStore(other)                                        # not even the server adds its tables
+    with sqlite3.connect(other) as conn:
+        assert [r[0] for r in conn.execute("SELECT name FROM sqlite_master")] == ["users"]
+
+
+def test_export_to_standard_output_a_device_or_a_new_folder(tmp_path, capsys):
+    """`--out -` wrote a file named "-"; `--out /dev/stdout` (as root) replaced the /dev/stdout link
+    with a file; a missing folder or a directory was reported under the hidden temporary's name."""
+    db = tmp_path / "fb.sqlite"
+    s = FeedbackStore(db)
+    iid = s.new_interaction("q", PICKED)
+    s.close()
+    assert cli.main(["-q", "feedback", "export", "--db", str(db), "--out", "-"]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["interaction_id"] == iid and "wrote 1 interactions to standard output" in err
+    assert not (tmp_path / "-").exists()
+    fifo = tmp_path / "pipe"
+    import os
+    os.mkfifo(fifo)
+    got = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_text()))
+    reader.start()
+    assert FeedbackStore(db, readonly=True).export(fifo) == 1        # written into the pipe, not replacing it
+    reader.join(10)
+    assert json.loads(got[0])["interaction_id"] == iid and fifo.is_fifo()
+    assert cli.main(["-q", "feedback", "export", "--db", str(db), "--out", str(tmp_path)]) == 2
+    assert capsys.readouterr().err == f"ambigrag: error: {tmp_path}: is a directory; export to a file\n"
+    deep = tmp_path / "new" / "dir" / "fb.jsonl"
+    assert cli.main(["-q", "feedback", "export", "--db", str(db), "--out", str(deep)]) == 0
+    assert json.loads(deep.read_text())["interaction_id"] == iid

@@ -66,7 +66,8 @@ def test_a_bad_ramdocs_oof_directory_fails_before_any_work(small_ramdocs, tmp_pa
     from rag.cli import main
 
     d, _ = small_ramdocs
+    (tmp_path / "cv").mkdir()
     code = main(["eval", "policy", "--out", str(tmp_path / "out"), "--ramdocs", str(d / "ramdocs.jsonl"),
-                 "--ramdocs-oof", str(tmp_path)])
+                 "--ramdocs-oof", str(tmp_path / "cv")])
     assert code == 2 and "no oof-fold*.jsonl" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()

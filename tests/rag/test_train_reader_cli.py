@@ -50,11 +50,16 @@ def test_out_is_checked_before_training(tmp_path, capsys):
     index = tmp_path / "index"
     index.mkdir()
     (index / "bm25.npz").write_text("x")
+    amb = tmp_path / "ambiguity_question"      # a manifest of another kind was "a reader to replace"
+    amb.mkdir()
+    (amb / "manifest.json").write_text('{"kind": "ambiguity-logreg"}')
     for out, message in ((tmp_path / "afile", "exists and is not a directory"),
-                         (store, "is a reader version store"), (index, "holds other files (bm25.npz) and no reader")):
+                         (store, "is a reader version store"), (index, "holds other files (bm25.npz) and no span reader"),
+                         (amb, "holds other files (manifest.json) and no span reader")):
         assert main(["-q", "train", "reader", "--data", str(good), "--out", str(out), "--no-cv"]) == 2
         assert message in capsys.readouterr().err
     assert sorted(p.name for p in store.iterdir()) == ["state.json"]
+    assert (amb / "manifest.json").read_text() == '{"kind": "ambiguity-logreg"}'
 
 
 def test_more_folds_than_questions_fail_before_training(tmp_path, capsys):

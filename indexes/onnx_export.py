@@ -50,8 +50,9 @@ TOKENIZER_FILE = "tokenizer.json"
 MANIFEST_FILE = "manifest.json"
 
 
-class OnnxExportError(RuntimeError):
-    """The export or its check failed, or an exported directory is not what its manifest says."""
+class OnnxExportError(ValueError):
+    """The export or its check failed, or an exported directory is not what its manifest says
+    (a ``ValueError``: the command line prints it in one line, with its path, not a trace)."""
 
 
 def _plain_bert(hf_model, inverse_scales: list[dict] | None = None):

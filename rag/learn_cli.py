@@ -147,10 +147,10 @@ def records_to_learner_jsonl(records, index_dir: str | Path | None, out: Path) -
     return n
 
 
-def check_accuracy(tok, model, records: list[dict], settings) -> float:
+def check_accuracy(tok, model, records: list[dict], settings, desc: str = "check set") -> float:
     from eval.reader_cv import passage_metrics, predict_records
 
-    rows = predict_records(tok, model, records, list(range(len(records))), settings, progress=False)
+    rows = predict_records(tok, model, records, list(range(len(records))), settings, desc=desc)
     return passage_metrics(rows).get("correct_em", 0.0)
 
 
@@ -262,12 +262,12 @@ def learn_round(store, feedback: list, check: list[dict], args, check_file: Chec
     if not targets:
         raise ValueError(f"no rated feedback to learn from ({len(feedback)} records, {counts['no_reward']} without reward)")
     scorer = ModelScorer(model)
-    before, old = shown_logprobs(scorer, targets), check_accuracy(tok, model, check, windows)
+    before, old = shown_logprobs(scorer, targets), check_accuracy(tok, model, check, windows, "check set: current")
     gold_targets, gold_info = supervised_targets(tok, gold, windows)
     bs = BanditSettings(lr=args.lr, epochs=args.epochs, train_layers=args.train_layers,
                         supervised=args.supervised_mix if gold_targets else 0)
     stats = update(model, targets, supervised=gold_targets, settings=bs, progress=True)
-    after, new = shown_logprobs(scorer, targets), check_accuracy(tok, model, check, windows)
+    after, new = shown_logprobs(scorer, targets), check_accuracy(tok, model, check, windows, "check set: candidate")
     trained = sorted(set(manifest["trained_parameters"]) | set(trainable_names(model, args.train_layers)))
     extra = {k: manifest[k] for k in ("aggregation", "training_data") if k in manifest}
     extra["learned_from"] = {"feedback": counts, "bandit": asdict(bs), **gold_info, **stats}

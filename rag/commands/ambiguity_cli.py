@@ -35,13 +35,17 @@ def register_train(sub) -> None:
 
 
 def register_eval(evs) -> None:
-    p = evs.add_parser("ambiguity", help="accuracy, F1, AUROC and ECE of the ambiguity classifiers")
+    p = evs.add_parser("ambiguity", help="accuracy, F1, AUROC and ECE of the ambiguity classifiers",
+                       description="Accuracy, F1, AUROC and ECE of the question-only and question+evidence "
+                                   "ambiguity classifiers on --data (default AmbigQA dev), beside the training "
+                                   "majority. The shipped models' threshold was picked on dev, so their dev "
+                                   "accuracy and F1 are tuned on it; AUROC and ECE do not use the threshold.")
     p.add_argument("--data", help="AmbigQA-format file (default ../shared/data/ambigqa/dev_light.json)")
     p.add_argument("--models", help="directory holding ambiguity_question/ and ambiguity_evidence/ "
                                     "(default: the shipped models)")
     p.add_argument("--index", help="index for the evidence features (default: the default index)")
     p.add_argument("--train", help="training file, for the majority baseline (default train_light)")
-    p.add_argument("--json", metavar="OUT")
+    p.add_argument("--json", metavar="OUT", help="write the table as JSON (and the diagram beside it as .png)")
     p.add_argument("--plot", metavar="PNG", help="reliability diagram (default: beside --json, else none)")
     p.set_defaults(func=cmd_eval)
 

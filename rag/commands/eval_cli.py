@@ -17,7 +17,7 @@ def register(sub) -> None:
                                    "aligned with the data (RAMDocs ids are 0-based line numbers).")
     p.add_argument("--dataset", choices=DATASETS, required=True)
     p.add_argument("--gold", help="gold file (default: the copy in ../shared/data)")
-    p.add_argument("--pred", required=True, help="prediction file (JSON or JSONL)")
+    p.add_argument("--pred", required=True, help="prediction file: a JSON object {id: answer text or [answers]}")
     p.add_argument("--json", metavar="OUT", help="write metrics, per-example rows and categories as JSON")
     p.add_argument("--md", metavar="OUT", help="also write the markdown table to a file")
     p.add_argument("--only-predicted", action="store_true",

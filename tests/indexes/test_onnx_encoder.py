@@ -201,3 +201,19 @@ def test_smoothing_keeps_the_function_and_flattens_outlier_channels():
         unscaled = _plain_bert(hf)(*(probe[n] for n in ("input_ids", "attention_mask", "token_type_ids")))
     assert np.abs((same.numpy() - ref) * mask).max() <= 1e-4
     assert np.abs((unscaled.numpy() - ref) * mask).max() > 0.1  # the weights did change
+
+
+def test_a_damaged_cached_export_is_exported_again(onnx_cache, tmp_path, monkeypatch):
+    """An edited or half-written export in the cache failed every build and search (a trace)
+    until the user found and deleted it."""
+    from indexes.onnx_encoder import onnx_model_dir
+    from indexes.onnx_export import read_model_dir
+
+    cache, model_dir = onnx_cache
+    copy = tmp_path / "encoders" / model_dir.name
+    shutil.copytree(model_dir, copy)
+    (copy / "tokenizer.json").write_text(json.dumps({"changed": True}))
+    monkeypatch.setenv("AMBIGRAG_CACHE", str(tmp_path))
+    assert onnx_model_dir() == copy
+    assert read_model_dir(copy)["files"] == read_model_dir(model_dir)["files"]   # the same export again
+    assert sorted(p.name for p in copy.parent.iterdir()) == [model_dir.name]    # nothing set aside stays

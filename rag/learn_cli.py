@@ -48,8 +48,9 @@ def register(sub) -> None:
     p.add_argument("--check", metavar="FILE",
                    help="RAMDocs-style check set of questions the reader did not train on (default: RAMDocs dev "
                         "in ../shared/data, which the shipped reader trained on: a warning says so)")
-    p.add_argument("--check-questions", type=int, default=40, help="questions of the check set used (first N)")
-    p.add_argument("--lr", type=float, default=1e-4)
+    p.add_argument("--check-questions", type=int, default=40,
+                   help="questions of the check set used (the first N; default 40)")
+    p.add_argument("--lr", type=float, default=1e-4, help="learning rate of the update (default 1e-4)")
     p.add_argument("--epochs", type=int, default=2, help="passes over the feedback (default 2, as eval feedback)")
     p.add_argument("--train-layers", type=int, default=3,
                    help="top layers trained with the head (default 3, as eval feedback's chosen recipe)")
@@ -182,12 +183,20 @@ def cmd_learn(args) -> int:
 
     store = ReaderVersions(args.out)
     if args.rollback:
+        ignored = [f for f, v in (("--feedback", args.feedback), ("--feedback-db", args.feedback_db),
+                                  ("--reader", args.reader), ("--check", args.check), ("--supervised", args.supervised))
+                   if v]
+        if ignored:   # they were silently ignored
+            raise ValueError(f"--rollback only switches versions; it takes no {', '.join(ignored)}")
         cur = store.rollback()
         print(f"rolled back: current version is now {cur.name}")
         return 0
     require_at_least((("--check-questions", args.check_questions), ("--epochs", args.epochs),
                       ("--supervised-mix", args.supervised_mix)))
-    if not args.lr > 0 or args.train_layers < 0:
+    if args.reader and store.current() is not None:   # it was silently ignored
+        raise ValueError(f"--reader {args.reader}: {store.root} already has versions (current "
+                         f"{store.current().name}); --reader only starts a new store")
+    if not 0 < args.lr < math.inf or args.train_layers < 0:
         raise ValueError(f"need --lr > 0 and --train-layers >= 0, got --lr {args.lr} --train-layers {args.train_layers}")
     from eval.data import default_path
 

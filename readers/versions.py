@@ -20,7 +20,6 @@ True
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import time
@@ -83,10 +82,9 @@ class ReaderVersions:
         return st
 
     def _write(self, st: dict[str, Any]) -> None:
-        self.root.mkdir(parents=True, exist_ok=True)
-        tmp = self.root / (STATE + ".tmp")
-        tmp.write_text(json.dumps(st, indent=1))
-        os.replace(tmp, self.root / STATE)
+        from indexes.paths import write_atomic
+
+        write_atomic(self.root / STATE, json.dumps(st, indent=1))   # a unique temporary, synced
 
     def _path(self, name: str | None) -> Path | None:
         return None if name is None else self.root / name
@@ -140,7 +138,8 @@ class ReaderVersions:
         return ok
 
     def rollback(self) -> Path:
-        """Make the previous version current again (the rolled-back one stays on disk)."""
+        """Make the previous version current again; the rolled-back one becomes the previous (it
+        stays on disk), so a second rollback undoes the first."""
         st = self.state()
         if st["previous"] is None:
             raise ValueError(f"{self.root}: no previous version to roll back to")
@@ -148,6 +147,6 @@ class ReaderVersions:
             raise ValueError(f"{self.root / st['previous']}: the previous version is not on disk; nothing changed")
         st["log"].append({"rollback": st["current"], "to": st["previous"],
                           "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
-        st["current"], st["previous"] = st["previous"], None
+        st["current"], st["previous"] = st["previous"], st["current"]
         self._write(st)
         return self.root / st["current"]

@@ -46,3 +46,24 @@ def test_rollback_to_a_version_not_on_disk_changes_nothing(tmp_path):
     with pytest.raises(ValueError, match=r"store/v0001: the previous version is not on disk; nothing changed"):
         store.rollback()
     assert store.current() == store.root / "v0002" and store.previous() == store.root / "v0001"
+
+
+def test_learn_refuses_options_it_would_ignore_and_a_rollback_can_be_undone(tmp_path, capsys):
+    """`learn --rollback --feedback F` and `learn --reader R` on a store with versions ignored the
+    option without a word; after one rollback the rolled-back version could only be restored by
+    editing state.json."""
+    from rag.cli import main
+
+    store = _store(tmp_path, {"current": "v0002", "previous": "v0001", "log": []})
+    (store.root / "v0001").mkdir()
+    (store.root / "v0002").mkdir()
+    assert main(["-q", "learn", "--out", str(store.root), "--rollback", "--feedback", "x.jsonl"]) == 2
+    assert "--rollback only switches versions; it takes no --feedback" in capsys.readouterr().err
+    assert store.current().name == "v0002"
+    assert main(["-q", "learn", "--out", str(store.root), "--reader", str(tmp_path)]) == 2
+    assert "already has versions (current v0002); --reader only starts a new store" in capsys.readouterr().err
+    assert main(["-q", "learn", "--out", str(store.root), "--rollback"]) == 0
+    assert (store.current().name, store.previous().name) == ("v0001", "v0002")
+    assert main(["-q", "learn", "--out", str(store.root), "--rollback"]) == 0     # undone
+    assert (store.current().name, store.previous().name) == ("v0002", "v0001")
+    assert sorted(p.name for p in store.root.iterdir()) == ["state.json", "v0001", "v0002"]   # no temporary

@@ -93,16 +93,17 @@ def run_gold_docs(dataset: str, records: Sequence[dict], readers: Mapping[str, A
 
     questions = [r["question"] for r in records]
     hits = hits if hits is not None else [record_hits(r) for r in records]
-    systems, rows = {}, {}
+    systems, rows, predictions = {}, {}, {}
     for name, reader in readers.items():
         answers, secs = _timed(reader, questions, hits, f"{dataset} {name}", progress)
         responses = {r["id"]: response_text(a) for r, a in zip(records, answers)}
+        predictions[name] = responses   # `ambigrag eval score --dataset DATASET --pred` scores them again
         scored = ramdocs.evaluate(records, responses) if dataset == "ramdocs" else \
             ambigdocs.evaluate(records, responses)
         systems[name] = {**scored["summary"], **_kinds(answers), "seconds": secs}
         rows[name] = [{**row, "kind": a.kind, "text": a.text, "reason": a.reason}
                       for row, a in zip(scored["rows"], answers)]
-    return {"dataset": dataset, "n": len(records), "systems": systems, "rows": rows}
+    return {"dataset": dataset, "n": len(records), "systems": systems, "rows": rows, "predictions": predictions}
 
 
 def _kinds(answers: Sequence[Answer]) -> dict[str, float]:

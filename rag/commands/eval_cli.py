@@ -21,8 +21,9 @@ def register(sub) -> None:
     p.add_argument("--json", metavar="OUT", help="write metrics, per-example rows and categories as JSON")
     p.add_argument("--md", metavar="OUT", help="also write the markdown table to a file")
     p.add_argument("--only-predicted", action="store_true",
-                   help="AmbigQA: score only the gold questions the file predicts (e.g. the subset `eval run "
-                        "--limit N` or the covered questions answered); default: every gold question must be there")
+                   help="score only the gold questions the file predicts, an {id: ...} object (e.g. the "
+                        "predictions_*.json of `eval run --limit N`, or the covered questions answered); default: "
+                        "every gold question must be there")
     p.set_defaults(func=cmd_score)
     from eval.feedback_cli import register as register_feedback
     from rag.commands.ambiguity_cli import register_eval as register_ambiguity

@@ -89,7 +89,11 @@ def _questions(args) -> tuple[list[dict], set[str] | None]:
     if args.subset == "covered":
         if covered is None:
             raise FileNotFoundError(f"{origin}: needed for --subset covered")
+        n = len(questions)
         questions = [q for q in questions if q["id"] in covered]
+        if not questions:   # was a report of 0 questions and null metrics, exit 0
+            raise ValueError(f"0 of the {n} questions of {args.data or 'AmbigQA dev'} are covered by {origin}; "
+                             "use --subset all, or the passage-origin file of this corpus")
     if args.limit is not None:
         questions = questions[: args.limit]
     return questions, covered
@@ -118,6 +122,12 @@ def cmd_retrieval(args: argparse.Namespace) -> int:
                   {"--data": args.data, "--origin": args.origin, "index": args.index})
     questions, covered = _questions(args)
     index = indexes.load(args.index or default_index(device=args.device), device=args.device)
+    needs = {"bm25": {"bm25"}, "dense": {"dense"}, "hybrid": {"bm25", "dense"}}
+    missing = [m for m in modes + (["hybrid"] if args.rewrite is not None else []) if not needs[m] <= set(index.kinds)]
+    if missing:   # was found after the runs before it, with a hint (--mode auto) this command refuses
+        raise ValueError(f"the index has only {', '.join(sorted(index.kinds))}: it cannot run --mode "
+                         f"{','.join(dict.fromkeys(missing))}" + (" (--rewrite runs on hybrid)" if args.rewrite else "")
+                         + f"; use --mode {','.join(m for m in modes if needs[m] <= set(index.kinds)) or 'bm25'}")
     results, timings = {}, {}
 
     def run(name: str, retriever) -> None:

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from pathlib import Path
 
 from eval.data import DATASETS
+
+log = logging.getLogger("ambigrag")
 
 
 def register(evs) -> None:
@@ -135,7 +138,9 @@ def cmd_run(args: argparse.Namespace) -> int:
                   {"--data": args.data, "--index": args.index, "--reader-model": args.reader_model}, dirs={"--out": out})
     records = _load(args)
     if not records:
-        raise ValueError(f"no {args.dataset} questions to run")
+        covered = " in the corpus-covered subset (--subset covered, the default; try --subset all)" \
+            if args.dataset == "ambigqa" and args.subset == "covered" else ""
+        raise ValueError(f"no {args.dataset} questions to run{covered}")
     needs_llm = args.extract != "span" and not (args.no_llm and args.reader == "ambig")
     llm = default_llm(backend=args.llm_backend) if needs_llm else None
     gold_docs = args.dataset == "ramdocs" or (
@@ -166,22 +171,25 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def _write(args, report: dict) -> None:
     from eval.report import write_report
+    from indexes.paths import write_atomic
 
     md_path = json_path = None
     if args.out:
         out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
         json_path, md_path = out / "report.json", out / "report.md"
         for name, preds in report.get("predictions", {}).items():
-            (out / f"predictions_{name}.json").write_text(json.dumps(preds, indent=1, ensure_ascii=False))
+            write_atomic(out / f"predictions_{name}.json", json.dumps(preds, indent=1, ensure_ascii=False))
+        for stale in sorted(out.glob("predictions_*.json")):   # an earlier run's other reader, beside this report
+            if stale.stem.removeprefix("predictions_") not in report.get("predictions", {}):
+                stale.unlink()
+                log.info("removed %s: it was not made by this run", stale)
     md = write_report(report, json_path, title=f"{args.dataset}: ambig vs baseline ({report['n']} questions)")
     if "clarification" in report:
         from eval.report import summary_table
 
         md += "\n## Clarification (multi-answer questions, simulated user)\n\n" + summary_table(report["clarification"])
     if md_path:
-        md_path.write_text(md, encoding="utf-8")
+        write_atomic(md_path, md)
     if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(report["systems"], indent=2))
+        write_atomic(args.json, json.dumps(report["systems"], indent=2))
     sys.stdout.write(md)

@@ -86,3 +86,23 @@ def test_a_bad_origin_file_is_named(small_index_dir, dev_questions, shared_data,
     rows.write_text('{"passage_id": "p1"}\n')
     assert main([*base, str(rows)]) == 2
     assert f"{rows}:1: not a passage-origin row (no question_id or question)" in capsys.readouterr().err
+
+
+def test_runs_that_cannot_happen_fail_before_any_retrieval(sample_corpus, dev_questions, shared_data, tmp_path, capsys):
+    """A BM25-only index ran bm25 first and then failed on dense with a hint (--mode auto) this
+    command refuses; --subset covered with an origin file covering nothing reported 0 questions
+    and null metrics, exit 0."""
+    import indexes
+    from rag.cli import main
+
+    bm25_only = indexes.build(sample_corpus, tmp_path / "bm25", dense=False, progress=False)
+    assert main(["-q", "eval", "retrieval", str(bm25_only), "--limit", "2", "-k", "5"]) == 2
+    err = capsys.readouterr().err
+    assert "the index has only bm25: it cannot run --mode dense,hybrid; use --mode bm25" in err
+    assert "retrieving" not in err
+    empty = tmp_path / "origin.jsonl"
+    empty.write_text("")
+    assert main(["-q", "eval", "retrieval", str(bm25_only), "--mode", "bm25", "--subset", "covered",
+                 "--origin", str(empty), "--json", str(tmp_path / "r.json")]) == 2
+    assert f"0 of the {len(dev_questions)} questions of AmbigQA dev are covered by {empty}" in capsys.readouterr().err
+    assert not (tmp_path / "r.json").exists()

@@ -101,6 +101,13 @@ def test_cli_eval_run_writes_reports_and_the_summary_json(tmp_path, capsys):
     assert summary["ambig"]["ramdocs_em"] == pytest.approx(sum(r["em"] for r in rows) / 5)
     assert "| ambig |" in (out / "report.md").read_text()
     assert "ramdocs_em" in capsys.readouterr().out
+    # the predictions are written for RAMDocs too (they were for AmbigQA only), and score again the same
+    assert sorted(p.name for p in out.glob("predictions_*.json")) == ["predictions_ambig.json"]
+    assert main(["-q", "eval", "score", "--dataset", "ramdocs", "--pred", str(out / "predictions_ambig.json"),
+                 "--only-predicted", "--json", str(tmp_path / "again.json")]) == 0
+    again = json.loads((tmp_path / "again.json").read_text())["summary"]
+    assert again["ramdocs_em"] == pytest.approx(summary["ambig"]["ramdocs_em"])
+    capsys.readouterr()
     data = tmp_path / "two.jsonl"
     data.write_text("".join(json.dumps(r) + "\n" for r in load_ramdocs()[:2]))
     assert main(["-q", "eval", "run", "--dataset", "ramdocs", "--data", str(data), "--reader", "ambig",

@@ -101,9 +101,9 @@ def build_ray(corpus: str | Path, out: str | Path, *, workers: int = 2, address:
 
     def fill(tmp: Path) -> dict[str, Any]:
         t0 = time.time()
-        n, stats = _write_store(tmp, corpus, fmt, skip_bad, progress)
-        manifest = base_manifest(corpus, stats, n, bm25, dense)
-        with ray_cluster(workers, address) as (ray, where):
+        with ray_cluster(workers, address) as (ray, where):   # an unreachable cluster fails before the corpus is read
+            n, stats = _write_store(tmp, corpus, fmt, skip_bad, progress)
+            manifest = base_manifest(corpus, stats, n, bm25, dense)
             blocks = _put_blocks(ray, PassageStore(tmp), block_rows(n, workers, enc.batch_size))
             groups = _group(blocks, shards or workers)
             info: dict[str, Any] = {"engine": "ray", "ray_version": ray.__version__, "cluster": where,
@@ -121,6 +121,29 @@ def build_ray(corpus: str | Path, out: str | Path, *, workers: int = 2, address:
     return publish(out, fill)
 
 
+def check_reachable(address: str, timeout: float = 5.0) -> None:
+    """A ``ValueError`` naming ``--address`` when nothing listens at its ``host:port`` (Ray's own
+    connection retries for minutes); ``auto`` is left to Ray. A ``ray://`` address needs the
+    Ray Client (``pip install 'ray[client]'``), which the ``ray`` extra does not install."""
+    import socket
+
+    if address == "auto":
+        return
+    if address.startswith("ray://"):
+        try:
+            import grpc  # noqa: F401  (the Ray Client's transport)
+        except ImportError:
+            raise ValueError(f"--address {address}: a ray:// address needs the Ray Client: "
+                             "pip install 'ray[client]'") from None
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        raise ValueError(f"--address {address}: expected host:port, ray://host:port or auto")
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout).close()
+    except OSError as e:
+        raise ValueError(f"--address {address}: cannot connect ({e.strerror or e})") from None
+
+
 @contextlib.contextmanager
 def ray_cluster(workers: int, address: str | None = None) -> Iterator[tuple[Any, str]]:
     """``(ray, where)`` inside the block: a local cluster of ``workers`` CPUs started for the
@@ -132,6 +155,7 @@ def ray_cluster(workers: int, address: str | None = None) -> Iterator[tuple[Any,
         return
     quiet = {"log_to_driver": False, "logging_level": logging.WARNING}
     if address:
+        check_reachable(address)
         ray.init(address=address, **quiet)
     else:  # workers import this same copy of the package, whatever is installed
         root = str(Path(__file__).resolve().parents[1])

@@ -98,3 +98,17 @@ def test_address_needs_the_ray_engine(tmp_path, capsys, sample_corpus):
                  "--address", "ray://head:10001"]) == 2
     assert "--address needs --engine ray" in capsys.readouterr().err
 
+
+
+def test_an_unreachable_cluster_is_refused_before_the_corpus_is_read(sample_corpus, tmp_path, capsys):
+    """--address 127.0.0.1:1 read the whole corpus, then waited minutes on Ray's retries."""
+    pytest.importorskip("ray", reason="the ray extra is not installed")
+    import socket
+
+    with socket.socket() as s:   # a free port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    assert main(["-q", "index", "build", str(sample_corpus), "--out", str(tmp_path / "i"), "--engine", "ray",
+                 "--address", f"127.0.0.1:{port}", "--no-dense"]) == 2
+    assert f"--address 127.0.0.1:{port}: cannot connect (Connection refused)" in capsys.readouterr().err
+    assert not (tmp_path / "i").exists()

@@ -178,10 +178,16 @@ class CheckedFile:
 
 
 def cmd_learn(args) -> int:
-    from rag.validation import require_at_least
     from readers.versions import ReaderVersions
 
     store = ReaderVersions(args.out)
+    with store.locked():   # one round (or rollback) at a time: two would promote over each other
+        return _learn(args, store)
+
+
+def _learn(args, store) -> int:
+    from rag.validation import require_at_least
+
     if args.rollback:
         ignored = [f for f, v in (("--feedback", args.feedback), ("--feedback-db", args.feedback_db),
                                   ("--reader", args.reader), ("--check", args.check), ("--supervised", args.supervised))

@@ -19,15 +19,17 @@ True
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 STATE = "state.json"
+LOCK = ".lock"
 _VERSION = re.compile(r"v\d{4}")  # version directory names: v0001, v0002, ...
 
 
@@ -58,10 +60,27 @@ class ReaderVersions:
         if self.root.exists() and not self.root.is_dir():
             raise ValueError(f"{self.root}: not a directory")
         if self.root.is_dir() and not (self.root / STATE).exists():
-            other = sorted(p.name for p in self.root.iterdir() if not _VERSION.fullmatch(p.name))
+            other = sorted(p.name for p in self.root.iterdir()
+                           if not _VERSION.fullmatch(p.name) and p.name != LOCK)
             if other:  # e.g. an index or a reader directory: versions must not be written into it
                 raise ValueError(f"{self.root}: not a reader version store (no {STATE}; holds {', '.join(other[:3])}"
                                  f"{', ...' if len(other) > 3 else ''}); pass a new or empty directory")
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the store's lock (``ROOT/.lock``) for a whole learning round or rollback; a second
+        ``ambigrag learn`` on the same store is refused at once instead of training from a version
+        the first then replaces (and promoting over it)."""
+        import fcntl
+
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.root / LOCK, "a") as f:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise ValueError(f"{self.root}: another `ambigrag learn` is running on this store; "
+                                 "try again when it has finished") from None
+            yield
 
     def state(self) -> dict[str, Any]:
         path = self.root / STATE

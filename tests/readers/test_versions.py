@@ -66,4 +66,8 @@ def test_learn_refuses_options_it_would_ignore_and_a_rollback_can_be_undone(tmp_
     assert (store.current().name, store.previous().name) == ("v0001", "v0002")
     assert main(["-q", "learn", "--out", str(store.root), "--rollback"]) == 0     # undone
     assert (store.current().name, store.previous().name) == ("v0002", "v0001")
-    assert sorted(p.name for p in store.root.iterdir()) == ["state.json", "v0001", "v0002"]   # no temporary
+    assert sorted(p.name for p in store.root.iterdir()) == [".lock", "state.json", "v0001", "v0002"]   # no temporary
+    with store.locked():      # another `learn` on the store is refused at once, and changes nothing
+        assert main(["-q", "learn", "--out", str(store.root), "--rollback"]) == 2
+    assert "another `ambigrag learn` is running on this store" in capsys.readouterr().err
+    assert store.current().name == "v0002"

@@ -62,7 +62,11 @@ def _cmd_index_build(args) -> int:
 
     if args.engine == "local" and args.address:
         raise ValueError("--address needs --engine ray")
-    require_at_least((("--workers", args.workers), ("--encoder-threads", args.encoder_threads)))
+    require_at_least((("--workers", args.workers), ("--encoder-threads", args.encoder_threads),
+                      ("--batch-size", args.batch_size), ("--max-record-bytes", args.max_record_bytes)))
+    if args.encoder_threads is not None and args.encoder_backend == "torch":   # it was silently ignored
+        raise ValueError("--encoder-threads sets ONNX Runtime's threads (--encoder-backend onnx-int8); "
+                         "the torch backend uses torch's own (OMP_NUM_THREADS)")
     if args.device and args.dense:
         pick_device(args.device)   # a CUDA torch lacks: refused before the corpus is read
     if args.engine == "ray" and args.encoder_backend != "torch":

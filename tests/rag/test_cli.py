@@ -27,10 +27,12 @@ def test_hybrid_search_text_output(small_index_dir, capsys):
 
 
 def test_index_build_refuses_a_count_below_one(sample_corpus, tmp_path, capsys):
-    for flag in ("--workers", "--encoder-threads"):
+    for flag in ("--workers", "--encoder-threads", "--batch-size", "--max-record-bytes"):
         assert main(["-q", "index", "build", str(sample_corpus), "--out", str(tmp_path / "i"), flag, "0"]) == 2
-        assert f"{flag} must be >= 1, got 0" in capsys.readouterr().err
+        assert f"{flag} must be >= 1, got 0" in capsys.readouterr().err   # was "batch_size must be ..."
         assert not (tmp_path / "i").exists()
+    assert main(["-q", "index", "build", str(sample_corpus), "--out", str(tmp_path / "i"), "--encoder-threads", "2"]) == 2
+    assert "--encoder-threads sets ONNX Runtime's threads" in capsys.readouterr().err   # was ignored with torch
 
 
 def test_bad_corpus_gives_a_clear_error_and_exit_2(tmp_path, capsys):

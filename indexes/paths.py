@@ -134,34 +134,50 @@ def check_outputs(outputs: dict[str, str | Path | None], inputs: dict[str, str |
 def write_atomic(path: str | Path, data: str | bytes | Callable[[BinaryIO], object]) -> Path:
     """Write the file ``path`` whole or not at all: ``data`` (text as UTF-8, bytes, or a function
     that writes to the open binary file) goes to a temporary file beside it, which then replaces
-    ``path`` (``os.replace``). A failure (a full disk, an exception in ``data``) leaves the old
-    file as it was and no temporary file; the folder is created when missing.
+    ``path`` (``os.replace``; a replaced file keeps its permissions). A failure (a full disk, an
+    exception in ``data``) leaves the old file as it was and no temporary file; the folder is
+    created when missing. A symbolic link is followed (its target is replaced, the link stays);
+    an existing device or pipe (``/dev/stdout``, ``/dev/null``, a FIFO) is written directly.
 
     >>> import tempfile
     >>> p = write_atomic(Path(tempfile.mkdtemp()) / "new" / "report.json", '{"em": 0.5}')
     >>> p.read_text()
     '{"em": 0.5}'
     """
+    import stat
+
     p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_name(f".{p.name}.{uuid.uuid4().hex[:8]}.tmp")
+    st = p.stat() if p.exists() else None   # (through links: /dev/stdout -> /proc/self/fd/1 -> a pipe)
+    if st is not None and not stat.S_ISREG(st.st_mode):   # nothing to replace: write into it
+        with open(p, "wb") as f:
+            _write(f, data)
+        return p
+    real = Path(os.path.realpath(p))
+    real.parent.mkdir(parents=True, exist_ok=True)
+    tmp = real.with_name(f".{real.name}.{uuid.uuid4().hex[:8]}.tmp")
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)   # the umask applies, as to open()
     except OSError as e:   # name the file asked for, not the temporary one
         raise type(e)(e.errno, e.strerror, str(p)) from None
     try:
         with os.fdopen(fd, "wb") as f:
-            if callable(data):
-                data(f)
-            else:
-                f.write(data.encode("utf-8") if isinstance(data, str) else data)
+            _write(f, data)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, p)
+        if st is not None:
+            os.chmod(tmp, stat.S_IMODE(st.st_mode))
+        os.replace(tmp, real)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
     return p
+
+
+def _write(f: BinaryIO, data: str | bytes | Callable[[BinaryIO], object]) -> None:
+    if callable(data):
+        data(f)
+    else:
+        f.write(data.encode("utf-8") if isinstance(data, str) else data)
 
 
 PLOT_FORMATS = ("png", "pdf", "svg", "svgz", "jpg", "jpeg", "tif", "tiff", "webp", "eps", "ps")

@@ -190,8 +190,8 @@ def _learn(args, store) -> int:
 
     if args.rollback:
         ignored = [f for f, v in (("--feedback", args.feedback), ("--feedback-db", args.feedback_db),
-                                  ("--reader", args.reader), ("--check", args.check), ("--supervised", args.supervised))
-                   if v]
+                                  ("--reader", args.reader), ("--check", args.check), ("--supervised", args.supervised),
+                                  ("--index", args.index)) if v]
         if ignored:   # they were silently ignored
             raise ValueError(f"--rollback only switches versions; it takes no {', '.join(ignored)}")
         cur = store.rollback()

@@ -70,17 +70,24 @@ class ReaderVersions:
     def locked(self) -> Iterator[None]:
         """Hold the store's lock (``ROOT/.lock``) for a whole learning round or rollback; a second
         ``ambigrag learn`` on the same store is refused at once instead of training from a version
-        the first then replaces (and promoting over it)."""
+        the first then replaces (and promoting over it). A store this call created and nothing
+        was written to is removed again, lock and folder (a refused round leaves nothing)."""
         import fcntl
 
+        created = not self.root.exists()
         self.root.mkdir(parents=True, exist_ok=True)
-        with open(self.root / LOCK, "a") as f:
-            try:
-                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise ValueError(f"{self.root}: another `ambigrag learn` is running on this store; "
-                                 "try again when it has finished") from None
-            yield
+        try:
+            with open(self.root / LOCK, "a") as f:
+                try:
+                    fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    raise ValueError(f"{self.root}: another `ambigrag learn` is running on this store; "
+                                     "try again when it has finished") from None
+                yield
+        finally:
+            if created and [p.name for p in self.root.iterdir()] == [LOCK]:
+                (self.root / LOCK).unlink()
+                self.root.rmdir()
 
     def state(self) -> dict[str, Any]:
         path = self.root / STATE

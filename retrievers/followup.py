@@ -46,7 +46,7 @@ QUESTION_WORDS = _WH | frozenset(
 """Words that open a question: wh-words, auxiliaries and imperatives ("name", "tell")."""
 _PREPOSITIONS = frozenset("in on at for from during by after before since until of to".split())
 _JOINERS = frozenset("of the de van von da del la le &".split())
-_TOKEN = re.compile(r"[^\W_][\w'’.-]*|&")
+_TOKEN = re.compile(r"[^\W_][\w'’.&-]*|&")   # "AT&T" is one token; a spaced "&" is one too
 _QUOTED = re.compile(r'"([^"]+)"|“([^”]+)”')
 _PRONOUN = re.compile(r"\b(he|she|him|his|her|hers)\b", re.I)
 # after "her": a word that ends the noun phrase, so "her" is an object, not a possessive
@@ -62,10 +62,17 @@ def _ends_sentence(raw: str, gap: str) -> bool:
     return raw.endswith(".") and (raw[0].islower() or sum(ch.isalpha() for ch in raw) > 3)
 
 
+_ABBREVIATIONS = frozenset("st jr sr dr mr mrs ms mt ft co inc ltd bros gen col lt sgt capt prof rev hon".split())
+
+
 def _is_abbreviation(raw: str) -> bool:
-    """A short capitalised token with a full stop ("St.", "Jr.", "F.", "U.S."): the stop is part of
-    the name, unlike the one that ends "Nebraska."."""
-    return raw.endswith(".") and raw[0].isupper() and sum(ch.isalpha() for ch in raw) <= 3
+    """A capitalised token whose full stop is part of the name: an initial ("F."), a dotted
+    abbreviation ("U.S."), or a title ("St.", "Jr."), unlike the stop that ends "Nebraska." or
+    "IBM."."""
+    if not raw.endswith(".") or not raw[0].isupper():
+        return False
+    stem = raw[:-1]
+    return len(stem) == 1 or "." in stem or stem.lower() in _ABBREVIATIONS
 
 
 def _tokens(text: str) -> list[tuple[str, bool, bool]]:
@@ -102,10 +109,11 @@ def _capitals(tokens: list[tuple[str, bool, bool]]) -> list[bool]:
 
 
 def subject_of(question: str) -> str | None:
-    """The first double-quoted title that starts with a capital or a digit ('the album "Out of the
-    Box"', kept as quoted); else the longest run of capitalised words of ``question`` (ties: the
-    first), without a leading question word, where "of", "the", "&" ... may join a run and a
-    possessive ends one ("James Cameron's Titanic" gives "James Cameron"); None when it has none.
+    """The longest name in ``question`` (ties: the first): a run of capitalised words, without a
+    leading question word, where "of", "the", "&" ... may join a run and a possessive ends one
+    ("James Cameron's Titanic" gives "James Cameron"), or a double-quoted title that starts with
+    a capital or a digit, counted in words and kept as quoted ('the album "Out of the Box"'; but
+    'Did Taylor Swift write "Love Story"?' gives "Taylor Swift"); None when it has none.
 
     >>> subject_of("Who won New Hampshire in 2016?")
     'New Hampshire'
@@ -116,10 +124,17 @@ def subject_of(question: str) -> str | None:
     >>> subject_of("Who played the weasley brothers?") is None
     True
     """
-    for m in _QUOTED.finditer(question):
-        title = (m.group(1) or m.group(2)).strip().rstrip(",.;:").strip()
-        if title[:1].isupper() or title[:1].isdigit():
-            return title
+    quoted = next(((m.start(), t) for m in _QUOTED.finditer(question)
+                   for t in [(m.group(1) or m.group(2)).strip().rstrip(",.;:").strip()]
+                   if t[:1].isupper() or t[:1].isdigit()), None)
+    run = _longest_run(question)
+    if quoted is not None and (run is None or len(quoted[1].split()) > len(run.split())
+                               or (len(quoted[1].split()) == len(run.split()) and quoted[0] <= question.find(run))):
+        return quoted[1]
+    return run
+
+
+def _longest_run(question: str) -> str | None:
     tokens = _tokens(question)
     best: list[str] = []
     run: list[str] = []

@@ -18,6 +18,7 @@ explicit ratings and follow-ups with their implicit label.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
@@ -167,7 +168,7 @@ class FeedbackStore:
 
     def __init__(self, path: str | Path, *, migrations: Sequence[str] = MIGRATIONS, readonly: bool = False):
         self.path, self.readonly = str(path), readonly
-        if readonly and Path(self.path).is_dir():
+        if Path(self.path).is_dir():
             raise ValueError(f"{self.path}: not a feedback database (a directory)")
         if readonly and (self.path == ":memory:" or not Path(self.path).is_file()):
             raise FileNotFoundError(f"no feedback database at {self.path}")
@@ -180,9 +181,17 @@ class FeedbackStore:
         try:
             conn = self._conn()
             have = conn.execute("PRAGMA user_version").fetchone()[0]
-        except sqlite3.DatabaseError as e:   # not SQLite, a directory, unreadable: one line, naming it
+            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        except sqlite3.OperationalError as e:   # unreadable (a read-only folder, a lock): not "not ours"
+            self.close()
+            raise ValueError(f"{self.path}: cannot read the feedback database ({e})") from None
+        except sqlite3.DatabaseError as e:   # not SQLite, a directory: one line, naming it
             self.close()
             raise ValueError(f"{self.path}: not a feedback database ({e})") from None
+        if have >= 1 and not {"interactions", "turns", "ratings"} <= tables:   # another program's version
+            self.close()
+            raise ValueError(f"{self.path}: not a feedback database (schema version {have} but no interactions, "
+                             "turns and ratings tables)")
         try:
             if readonly and have == 0:
                 raise ValueError(f"{self.path}: not a feedback database (no ambigrag schema version)")
@@ -203,8 +212,7 @@ class FeedbackStore:
         conn = getattr(self._local, "conn", None)
         if conn is None:
             if self.readonly:
-                uri = "file:" + urllib.parse.quote(str(Path(self.path).resolve())) + "?mode=ro"
-                conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=30, check_same_thread=False)
+                conn = self._connect_readonly()
             else:
                 conn = sqlite3.connect(self.path, isolation_level=None, timeout=30, check_same_thread=False)
             conn.row_factory = sqlite3.Row
@@ -216,6 +224,22 @@ class FeedbackStore:
             with self._lock:
                 self._all.append(conn)
         return conn
+
+    def _connect_readonly(self) -> sqlite3.Connection:
+        """``mode=ro``; when the folder cannot be written and no log is open (a cleanly closed
+        database: SQLite would need to create its ``-shm`` even to read), ``immutable=1``."""
+        path = Path(self.path).resolve()
+        base = "file:" + urllib.parse.quote(str(path)) + "?mode=ro"
+        conn = sqlite3.connect(base, uri=True, isolation_level=None, timeout=30, check_same_thread=False)
+        try:
+            conn.execute("PRAGMA user_version").fetchone()
+            return conn
+        except sqlite3.OperationalError:
+            if Path(f"{path}-wal").exists() or os.access(path.parent, os.W_OK):
+                return conn            # its own error follows on first use, as before
+            conn.close()
+            return sqlite3.connect(base + "&immutable=1", uri=True, isolation_level=None, timeout=30,
+                                   check_same_thread=False)
 
     def close(self) -> None:
         with self._lock:
@@ -370,10 +394,24 @@ class FeedbackStore:
         return self._conn().execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]  # name from the list above
 
     def records(self) -> Iterator[dict[str, Any]]:
-        """One training record per interaction, oldest first (the ``feedback export`` lines)."""
+        """One training record per interaction, oldest first (the ``feedback export`` lines). A
+        read-only store reads them all from one snapshot (a read transaction), so a server writing
+        meanwhile never gives a record half of its new turns, or a rating without its answer."""
         c = self._conn()
-        for row in c.execute("SELECT * FROM interactions ORDER BY created, id").fetchall():
-            yield self._record(c, row)
+        with self._snapshot(c):
+            for row in c.execute("SELECT * FROM interactions ORDER BY created, id").fetchall():
+                yield self._record(c, row)
+
+    @contextlib.contextmanager
+    def _snapshot(self, c: sqlite3.Connection):
+        if not self.readonly or c.in_transaction:
+            yield
+            return
+        c.execute("BEGIN")
+        try:
+            yield
+        finally:
+            c.execute("COMMIT")
 
     @staticmethod
     def _record(c, row: sqlite3.Row) -> dict[str, Any]:
@@ -403,7 +441,8 @@ class FeedbackStore:
         """Write :meth:`records` as JSONL to ``out`` (``-``: standard output); return the number of
         records. A file is written beside ``out`` and moved into place (its folder is made), so a
         failed export leaves ``out`` as it was; an existing non-file (``/dev/stdout``, a pipe) is
-        written directly. ``out`` may not be a directory, nor the database or its log files."""
+        written directly (:func:`indexes.paths.write_atomic`). ``out`` may not be a directory, nor
+        the database or its log files."""
         import sys
 
         from indexes.paths import write_atomic
@@ -420,9 +459,6 @@ class FeedbackStore:
             db = Path(self.path).resolve()
             if out.resolve() in {db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")}:
                 raise ValueError(f"{out}: that is the feedback database (or its log) itself; export to another file")
-        if out.exists() and not out.resolve().is_file():    # a device or a pipe: nothing to replace
-            with open(out, "w", encoding="utf-8") as f:
-                return sum(1 for line in lines if f.write(line) is not None)
         counted = [0]
 
         def write(f) -> None:
@@ -439,7 +475,8 @@ class FeedbackStore:
         q = {"kind": "SELECT kind, COUNT(*) FROM interactions GROUP BY kind",
              "rating": "SELECT rating, COUNT(*) FROM ratings GROUP BY rating",
              "followup": "SELECT label, COUNT(*) FROM followups GROUP BY label"}
-        return {name: {k: n for k, n in c.execute(sql)} for name, sql in q.items()}
+        with self._snapshot(c):
+            return {name: {k: n for k, n in c.execute(sql)} for name, sql in q.items()}
 
 
 class _Tx:

@@ -29,6 +29,10 @@ PREV = "Which team drafted Bobby Carpenter?"
     ("Who recorded \u201cI Will Follow\u201d?", "I Will Follow"),           # curly quotes too
     ('Who said "no comment" to Bobby Carpenter?', "Bobby Carpenter"),  # ... if it starts a name
     ("How many clubs does the Boys & Girls Club have?", "Boys & Girls Club"),
+    ("Who founded AT&T?", "AT&T"),                                      # was "AT & T"
+    ("Who founded IBM.", "IBM"),                                        # a sentence's stop, not an abbreviation's
+    ('When did Taylor Swift release "Love Story"?', "Taylor Swift"),   # a longer or earlier name beats a title
+    ('What year did Martin Luther King Jr. give the "I Have a Dream" speech?', "Martin Luther King Jr."),
 ])
 def test_subject_is_the_longest_capitalised_run(question, subject):
     assert subject_of(question) == subject
@@ -93,3 +97,13 @@ def test_i_is_never_a_subject_nor_makes_the_word_before_it_a_name():
 def test_a_possessive_ends_the_subject():
     assert subject_of("Was James Cameron's Titanic a hit?") == "James Cameron"
     assert contextualize("where was he born?", "Was James Cameron's Titanic a hit?") == "where was James Cameron born?"
+
+
+def test_a_pronoun_follows_the_person_not_a_quoted_title():
+    """A quoted title returned first: "where was he born?" after a question about Martin Luther
+    King's "I Have a Dream" speech became "where was I Have a Dream born?"."""
+    assert contextualize("where was he born?", 'What year did Martin Luther King Jr. give the "I Have a Dream" '
+                         "speech?") == "where was Martin Luther King Jr. born?"
+    assert contextualize("how old was she then?", 'When did Taylor Swift release "Love Story"?') == \
+        "how old was Taylor Swift then?"
+    assert contextualize("when was he born?", "Name the founder of IBM.") == "when was IBM born?"

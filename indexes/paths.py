@@ -200,3 +200,33 @@ def plot_format(path: str | Path) -> str:
         names = ", ".join(f".{f}" for f in PLOT_FORMATS[:-1]) + f" or .{PLOT_FORMATS[-1]}"
         raise ValueError(f"{path}: a plot is written as {names}, not {Path(path).suffix or 'no suffix'!r}")
     return fmt
+
+
+def replace_dir(directory: str | Path, fill: Callable[[Path], object]) -> Path:
+    """Write a small model folder whole or not at all: ``fill(stage)`` writes its files into a
+    new folder beside ``directory``, which then takes its place (the old one, if any, is moved
+    aside and removed). An interrupted save never pairs new weights with an old manifest. A
+    symbolic link is followed (its target folder is replaced); the parent is created.
+
+    >>> import tempfile
+    >>> d = replace_dir(Path(tempfile.mkdtemp()) / "m", lambda s: (s / "manifest.json").write_text("{}"))
+    >>> sorted(p.name for p in d.iterdir())
+    ['manifest.json']
+    """
+    import shutil
+
+    d = Path(os.path.realpath(directory))      # "." has no name; a link's target is what is replaced
+    d.parent.mkdir(parents=True, exist_ok=True)
+    tag = uuid.uuid4().hex[:8]
+    stage, old = d.with_name(f".{d.name}.{tag}.tmp"), d.with_name(f".{d.name}.{tag}.old")
+    stage.mkdir()
+    try:
+        fill(stage)
+        if d.exists():
+            os.rename(d, old)
+        os.rename(stage, d)
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+    return Path(directory)

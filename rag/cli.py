@@ -57,11 +57,13 @@ def _cmd_index_build(args) -> int:
     from indexes.dense import DenseParams, pick_device
     from indexes.index import build
     from indexes.onnx_encoder import make_encoder
+    from indexes.paths import check_outputs
     from indexes.tokenize import Tokenizer
     from rag.validation import require_at_least
 
     if args.engine == "local" and args.address:
         raise ValueError("--address needs --engine ray")
+    check_outputs({}, {"the corpus": args.corpus}, dirs={"--out": args.out})   # never inside the shared data
     require_at_least((("--workers", args.workers), ("--encoder-threads", args.encoder_threads),
                       ("--batch-size", args.batch_size), ("--max-record-bytes", args.max_record_bytes)))
     if args.encoder_threads is not None and args.encoder_backend == "torch":   # it was silently ignored
@@ -214,7 +216,6 @@ def _print_answer(ans, as_json: bool, passages=None) -> None:
 
 
 def _cmd_ask(args) -> int:
-    from indexes.store import PassageLookup
     from rag.defaults import default_index
     from rag.pipeline import Pipeline, default_llm
     from rag.validation import validate_k, validate_question
@@ -225,7 +226,8 @@ def _cmd_ask(args) -> int:
     pipe = Pipeline.from_index(args.index or default_index(), llm=llm, k=k, rewrite=args.rewrite,
                                mode=args.mode, extract=args.extract, reader_model=args.reader_model,
                                action_policy=args.policy, encoder_backend=args.encoder_backend)
-    ans = pipe.ask(question, interactive=args.interactive)
+    hits = pipe.retrieve([question])[0]
+    ans = pipe.read(question, hits, interactive=args.interactive)
     while ans.kind == "clarify":
         _print_answer(ans, args.json)
         sys.stdout.flush()
@@ -233,7 +235,7 @@ def _cmd_ask(args) -> int:
         if not reply:
             raise ValueError("no reply on stdin to the clarifying question")
         ans = pipe.reply(ans, reply.strip())
-    _print_answer(ans, args.json, None if args.json else PassageLookup(args.index or default_index()))
+    _print_answer(ans, args.json, {h.passage.id: h.passage for h in hits}.get)   # the passages read, not the index
     return 0
 
 

@@ -178,8 +178,11 @@ class CheckedFile:
 
 
 def cmd_learn(args) -> int:
+    from indexes.paths import check_outputs
     from readers.versions import ReaderVersions
 
+    check_outputs({}, {"--feedback": args.feedback, "--feedback-db": args.feedback_db, "--index": args.index,
+                       "--check": args.check, "--supervised": args.supervised}, dirs={"--out": args.out})
     store = ReaderVersions(args.out)
     with store.locked():   # one round (or rollback) at a time: two would promote over each other
         return _learn(args, store)

@@ -182,6 +182,17 @@ class Pipeline:
         question = validate_question(question)
         return self._read(question, self.retrieve([question])[0], interactive)
 
+    def read(self, question: str, hits: Sequence[Hit], interactive: bool = False) -> Answer:
+        """Answer ``question`` from the given ``hits`` (e.g. :meth:`retrieve`'s, kept to show the
+        cited passages): :meth:`ask` without the retrieval.
+
+        >>> hits = pipe.retrieve([q])[0]                        # doctest: +SKIP
+        >>> ans = pipe.read(q, hits)                            # doctest: +SKIP
+        >>> {h.passage.id: h.passage for h in hits}[ans.sources[0]].title   # doctest: +SKIP
+        'Bobby Carpenter (ice hockey)'
+        """
+        return self._read(validate_question(question), list(hits), interactive)
+
     def _read(self, question: str, hits: list[Hit], interactive: bool) -> Answer:
         from indexes.types import distinct_hits
         from readers.errors import ReaderError

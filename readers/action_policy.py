@@ -147,10 +147,8 @@ class ActionPolicy:
         a saved policy (replaced). Anything else is refused, so ``--out`` pointed at an index or
         a reader cannot overwrite its manifest. Both files are written into a folder beside it,
         which then takes its place: an interrupted save never pairs new weights with an old
-        manifest (a replaced policy stays as ``.NAME.*.old`` only if the swap itself is cut)."""
-        import os
-        import shutil
-        import uuid
+        manifest (:func:`indexes.paths.replace_dir`)."""
+        from indexes.paths import replace_dir
 
         d = Path(directory)
         if d.exists() and not d.is_dir():
@@ -158,23 +156,14 @@ class ActionPolicy:
         if d.is_dir() and any(d.iterdir()) and _manifest_kind(d) != KIND:
             found = ", ".join(sorted(p.name for p in d.iterdir())[:5])
             raise ValueError(f"{d}: holds other files ({found}) and no saved action policy; choose a new directory")
-        d.parent.mkdir(parents=True, exist_ok=True)
         manifest = {"kind": KIND, "format_version": 1, "actions": list(ACTIONS),
                     "features": list(FEATURE_NAMES), **self.meta}
-        tag = uuid.uuid4().hex[:8]
-        stage, old = d.with_name(f".{d.name}.{tag}.tmp"), d.with_name(f".{d.name}.{tag}.old")
-        stage.mkdir()
-        try:
+
+        def fill(stage: Path) -> None:
             np.savez(stage / "weights.npz", mean=self.mean, scale=self.scale, coef=self.coef, bias=self.bias)
             (stage / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
-            if d.exists() or d.is_symlink():
-                os.rename(d, old)   # a link is moved itself, never the folder it points to
-            os.rename(stage, d)
-        except BaseException:
-            shutil.rmtree(stage, ignore_errors=True)
-            raise
-        shutil.rmtree(old, ignore_errors=True)
-        return d
+
+        return replace_dir(d, fill)
 
     @classmethod
     def load(cls, directory: str | Path) -> ActionPolicy:

@@ -132,20 +132,33 @@ class AmbiguityModel:
         return 1.0 / (1.0 + np.exp(-(a * self.decision(x) + b)))
 
     def save(self, directory: str | Path) -> Path:
-        """Write ``weights.npz``, then ``manifest.json``, each whole or not at all; refuses a model
-        with a non-finite parameter (a fit on too few questions), which would load and misjudge."""
-        from indexes.paths import write_atomic
+        """Write ``weights.npz`` and ``manifest.json`` as one folder that replaces ``directory``
+        (:func:`indexes.paths.replace_dir`: never new weights under an old manifest); refuses a
+        model with a non-finite parameter (a fit on too few questions), which would load and
+        misjudge."""
+        from indexes.paths import replace_dir
 
         d = Path(directory)
+        if d.is_dir() and any(d.iterdir()):   # a folder of something else is never replaced
+            try:
+                kind = json.loads((d / "manifest.json").read_text(encoding="utf-8")).get("kind")
+            except (OSError, ValueError, AttributeError):
+                kind = None
+            if kind != "ambiguity-logreg":
+                found = ", ".join(sorted(p.name for p in d.iterdir())[:5])
+                raise ValueError(f"{d}: holds other files ({found}) and no ambiguity model; choose a new directory")
         params = [self.mean, self.scale, self.coef, [self.bias, *self.platt, self.threshold]]
         if not all(np.isfinite(np.asarray(a, dtype=np.float64)).all() for a in params):
             raise ValueError(f"{d}: the model has a non-finite parameter (NaN or inf); not saved")
-        write_atomic(d / "weights.npz", lambda f: np.savez(f, mean=self.mean, scale=self.scale, coef=self.coef))
         manifest = {"kind": "ambiguity-logreg", "format_version": 1, "feature_spec": asdict(self.spec),
                     "n_features": len(self.spec.names), "bias": self.bias, "platt": list(self.platt),
                     "threshold": self.threshold, **self.meta}
-        write_atomic(d / "manifest.json", json.dumps(manifest, indent=2))
-        return d
+
+        def fill(stage: Path) -> None:
+            np.savez(stage / "weights.npz", mean=self.mean, scale=self.scale, coef=self.coef)
+            (stage / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+
+        return replace_dir(d, fill)
 
     @classmethod
     def load(cls, directory: str | Path, expect: FeatureSpec | None = None) -> AmbiguityModel:

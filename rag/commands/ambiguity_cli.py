@@ -83,8 +83,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     if not names or any(n not in SPECS for n in names):  # was a KeyError trace after encoding
         raise ValueError(f"--models must be a comma-separated subset of {','.join(SPECS)}, got {args.models!r}")
     require_at_least([("--seed", args.seed)], minimum=0)
-    check_outputs({}, dirs={"--out": args.out, **{f"--out's ambiguity_{n}": Path(args.out) / f"ambiguity_{n}"
-                                                  for n in names}})
+    check_outputs({}, {"--train": args.train, "--index": args.index,
+                       "--threshold-data": None if args.threshold_data in ("dev", "none") else args.threshold_data},
+                  dirs={"--out": args.out, **{f"--out's ambiguity_{n}": Path(args.out) / f"ambiguity_{n}"
+                                              for n in names}})
     path = Path(args.train) if args.train else default_path("ambigqa").with_name("train_light.json")
     records = load_ambigqa(path)
     check_trainable(path, [label(r) for r in records])

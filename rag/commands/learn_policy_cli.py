@@ -43,18 +43,21 @@ def outcome_files(paths: list[str]) -> list[Path]:
             raise FileNotFoundError(f"--outcomes {p}: no such file or directory")
         else:
             files.append(p)
-    return files
+    return list({f.resolve(): f for f in files}.values())   # a folder and a file in it: each row once
 
 
 def cmd_learn_policy(args: argparse.Namespace) -> int:
     import numpy as np
 
     from eval.policy_sim import arrays, load_outcomes
+    from indexes.paths import check_outputs
     from rag.defaults import default_index
     from rag.pipeline import Pipeline
     from readers.action_policy import ACTIONS, FEATURE_NAMES, ActionPolicy
 
     files = outcome_files(args.outcomes)
+    check_outputs({}, {**{f"--outcomes {f}": f for f in files}, "--feedback-db": args.feedback_db,
+                       "--index": args.index}, dirs={"--out": args.out})
     if args.start and Path(args.out).resolve() == Path(args.start).resolve():
         raise ValueError(f"--out {args.out} is --start: the new policy would replace the one it is compared "
                          "with; choose another directory")

@@ -191,13 +191,13 @@ def _check_train_is_not_dev(args: argparse.Namespace) -> None:
 
 def _write_report(report: dict, out: Path, json_path: str | None) -> None:
     from eval.policy_sim import markdown
+    from indexes.paths import write_atomic
 
     text = json.dumps(report, indent=2)
-    (out / "report.json").write_text(text)
-    (out / "report.md").write_text(markdown(report))
+    write_atomic(out / "report.json", text)
+    write_atomic(out / "report.md", markdown(report))
     if json_path:
-        Path(json_path).parent.mkdir(parents=True, exist_ok=True)   # it failed after the whole run
-        Path(json_path).write_text(text)
+        write_atomic(json_path, text)   # its folder is made (it failed after the whole run)
     print(text)
 
 

@@ -116,7 +116,7 @@ def cmd_retrieval(args: argparse.Namespace) -> int:
     require_at_least((("--limit", args.limit), ("--batch-size", args.batch_size)))
     if args.rewrite is not None:
         _rewrite_names(args.rewrite)  # before the baseline runs, not after
-    from indexes.paths import check_outputs
+    from indexes.paths import check_outputs, write_atomic
 
     check_outputs({"--json": args.json, "--md": args.md},
                   {"--data": args.data, "--origin": args.origin, "index": args.index})
@@ -148,7 +148,7 @@ def cmd_retrieval(args: argparse.Namespace) -> int:
               "modes": {m: r["summary"] for m, r in results.items()},
               "rows": {m: r["rows"] for m, r in results.items()}}
     if args.json:
-        Path(args.json).write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")
+        write_atomic(args.json, json.dumps(report, indent=2, ensure_ascii=False))
     if args.md:
-        Path(args.md).write_text(md, encoding="utf-8")
+        write_atomic(args.md, md)
     return 0

@@ -100,6 +100,9 @@ def cmd_train_reader(args) -> int:
     if not args.no_cv:
         check_folds(len(records), args.folds)
     out = Path(args.out)
+    from indexes.paths import check_outputs
+
+    check_outputs({}, {"--data": args.data}, dirs={"--out": out})
     _check_out(out)
     if args.threads:
         import torch

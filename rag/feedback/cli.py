@@ -37,6 +37,10 @@ def _open(path):
 
 
 def cmd_export(args) -> int:
+    from indexes.paths import check_outputs
+
+    if args.out != "-":   # not into the shared data or over the database
+        check_outputs({"--out": args.out}, {"--db": args.db})
     n = _open(args.db).export(args.out)
     if args.out == "-":   # stdout holds the records
         print(f"wrote {n} interactions to standard output", file=sys.stderr)

@@ -179,3 +179,22 @@ def test_broken_weights_are_named(tmp_path):
     (d / "weights.npz").write_bytes(b"not a zip")
     with pytest.raises(ValueError, match=r"p/weights.npz: cannot read the policy weights"):
         ActionPolicy.load(d)
+
+
+def test_save_into_a_link_or_the_current_folder(tmp_path, monkeypatch):
+    """A linked --out was replaced by a real folder and a dangling link left beside it;
+    `learn-policy --out .` failed after the work ("PosixPath('.') has an empty name")."""
+    x, r = _two_groups()
+    pol = ActionPolicy.fit(x, r, lam=3.0)
+    (tmp_path / "real").mkdir()
+    link = tmp_path / "link"
+    link.symlink_to(tmp_path / "real")
+    pol.save(link)
+    pol.save(link)                                                   # replaced through the link, twice
+    assert link.is_symlink() and sorted(p.name for p in (tmp_path / "real").iterdir()) == ["manifest.json", "weights.npz"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link", "real"]   # nothing left aside
+    here = tmp_path / "here"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    pol.save(".")
+    np.testing.assert_allclose(ActionPolicy.load(here).coef, pol.coef)

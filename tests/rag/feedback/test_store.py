@@ -210,7 +210,7 @@ def test_export_refuses_the_database_itself_and_keeps_it(tmp_path, capsys):
         with pytest.raises(ValueError, match="that is the feedback database"):
             store.export(out)
     assert cli.main(["feedback", "export", "--db", str(db), "--out", str(db)]) == 2
-    assert "that is the feedback database" in capsys.readouterr().err
+    assert f"--out {db} is the --db file: writing it would destroy the input" in capsys.readouterr().err
     store.close()
     assert [r["rating"] for r in FeedbackStore(db).records()] == ["correct"]
 
@@ -297,7 +297,9 @@ def test_export_to_standard_output_a_device_or_a_new_folder(tmp_path, capsys):
     reader.join(10)
     assert json.loads(got[0])["interaction_id"] == iid and fifo.is_fifo()
     assert cli.main(["-q", "feedback", "export", "--db", str(db), "--out", str(tmp_path)]) == 2
-    assert capsys.readouterr().err == f"ambigrag: error: {tmp_path}: is a directory; export to a file\n"
+    assert capsys.readouterr().err == f"ambigrag: error: --out {tmp_path}: is a directory\n"
+    with pytest.raises(ValueError, match="is a directory; export to a file"):   # the API says so too
+        FeedbackStore(db, readonly=True).export(tmp_path)
     deep = tmp_path / "new" / "dir" / "fb.jsonl"
     assert cli.main(["-q", "feedback", "export", "--db", str(db), "--out", str(deep)]) == 0
     assert json.loads(deep.read_text())["interaction_id"] == iid

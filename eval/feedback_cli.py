@@ -11,7 +11,7 @@ import argparse
 import json
 from pathlib import Path
 
-from indexes.paths import plot_format, write_atomic
+from indexes.paths import write_atomic, write_figure
 
 
 def register(evs) -> None:
@@ -149,6 +149,6 @@ def plot(rep: dict, path: str | Path) -> Path:
     ax.legend(fontsize=7)
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    write_atomic(path, lambda f: fig.savefig(f, dpi=120, format=plot_format(path)))
+    write_figure(fig, path)
     plt.close(fig)
     return Path(path)

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from eval.ambigdocs import CATEGORIES
-from indexes.paths import plot_format, write_atomic
+from indexes.paths import write_figure
 
 
 def _plt():
@@ -32,7 +32,7 @@ def plot_categories(systems: Mapping[str, Mapping[str, int]], path: str | Path) 
     ax.set_xlabel("fraction of questions")
     ax.legend(ncol=5, fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.35))
     fig.tight_layout()
-    write_atomic(path, lambda f: fig.savefig(f, dpi=120, format=plot_format(path)))
+    write_figure(fig, path)
     plt.close(fig)
     return Path(path)
 
@@ -50,6 +50,6 @@ def plot_systems(metrics: Mapping[str, Mapping[str, float]], path: str | Path) -
     ax.set_ylim(0, 1)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    write_atomic(path, lambda f: fig.savefig(f, dpi=120, format=plot_format(path)))
+    write_figure(fig, path)
     plt.close(fig)
     return Path(path)

@@ -15,10 +15,7 @@ def score_file(dataset: str, gold: str | Path | None, pred: str | Path, only_pre
     if dataset == "ambigqa":
         ref, raw = data.load_ambigqa(gold), data.read_json_or_jsonl(pred)
         if only_predicted and isinstance(raw, dict):
-            unknown = sorted(set(raw) - {r["id"] for r in ref})
-            if unknown:
-                raise ValueError(f"{pred}: {len(unknown)} id(s) not in the gold file, e.g. {unknown[:3]}")
-            ref = [r for r in ref if r["id"] in raw]
+            ref = _predicted(ref, raw, pred)
         preds = ambigqa.validate_predictions(raw, [r["id"] for r in ref], str(pred))
         result = ambigqa.evaluate(ref, preds)
     else:

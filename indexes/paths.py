@@ -202,19 +202,46 @@ def plot_format(path: str | Path) -> str:
     return fmt
 
 
-def replace_dir(directory: str | Path, fill: Callable[[Path], object]) -> Path:
+def write_figure(fig, path: str | Path) -> Path:
+    """Save the matplotlib figure ``fig`` to ``path`` at 120 dpi, in its suffix's format
+    (:func:`plot_format`), whole or not at all (:func:`write_atomic`)."""
+    return write_atomic(path, lambda f: fig.savefig(f, dpi=120, format=plot_format(path)))
+
+
+def manifest_field(directory: str | Path, key: str):
+    """``directory``'s ``manifest.json`` field ``key``; None when there is no readable JSON object
+    there, or no such field (what kind of folder a save is about to replace)."""
+    import json
+
+    try:
+        m = json.loads((Path(directory) / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return m.get(key) if isinstance(m, dict) else None
+
+
+def replace_dir(directory: str | Path, fill: Callable[[Path], object], *, kind: str, what: str) -> Path:
     """Write a small model folder whole or not at all: ``fill(stage)`` writes its files into a
     new folder beside ``directory``, which then takes its place (the old one, if any, is moved
     aside and removed). An interrupted save never pairs new weights with an old manifest. A
-    symbolic link is followed (its target folder is replaced); the parent is created.
+    symbolic link is followed (its target folder is replaced); the parent is created. Only a new
+    or empty folder, or one whose manifest ``kind`` is ``kind`` (``what``: its name in the error),
+    is replaced, so a save pointed at an index or a reader cannot destroy it.
 
     >>> import tempfile
-    >>> d = replace_dir(Path(tempfile.mkdtemp()) / "m", lambda s: (s / "manifest.json").write_text("{}"))
+    >>> d = replace_dir(Path(tempfile.mkdtemp()) / "m", lambda s: (s / "manifest.json").write_text("{}"),
+    ...                 kind="demo", what="demo model")
     >>> sorted(p.name for p in d.iterdir())
     ['manifest.json']
     """
     import shutil
 
+    given = Path(directory)
+    if given.exists() and not given.is_dir():
+        raise ValueError(f"{given}: not a directory")
+    if given.is_dir() and any(given.iterdir()) and manifest_field(given, "kind") != kind:
+        found = ", ".join(sorted(p.name for p in given.iterdir())[:5])
+        raise ValueError(f"{given}: holds other files ({found}) and no {what}; choose a new directory")
     d = Path(os.path.realpath(directory))      # "." has no name; a link's target is what is replaced
     d.parent.mkdir(parents=True, exist_ok=True)
     tag = uuid.uuid4().hex[:8]

@@ -150,12 +150,6 @@ class ActionPolicy:
         manifest (:func:`indexes.paths.replace_dir`)."""
         from indexes.paths import replace_dir
 
-        d = Path(directory)
-        if d.exists() and not d.is_dir():
-            raise ValueError(f"{d}: not a directory")
-        if d.is_dir() and any(d.iterdir()) and _manifest_kind(d) != KIND:
-            found = ", ".join(sorted(p.name for p in d.iterdir())[:5])
-            raise ValueError(f"{d}: holds other files ({found}) and no saved action policy; choose a new directory")
         manifest = {"kind": KIND, "format_version": 1, "actions": list(ACTIONS),
                     "features": list(FEATURE_NAMES), **self.meta}
 
@@ -163,7 +157,7 @@ class ActionPolicy:
             np.savez(stage / "weights.npz", mean=self.mean, scale=self.scale, coef=self.coef, bias=self.bias)
             (stage / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
 
-        return replace_dir(d, fill)
+        return replace_dir(directory, fill, kind=KIND, what="saved action policy")
 
     @classmethod
     def load(cls, directory: str | Path) -> ActionPolicy:
@@ -189,16 +183,8 @@ class ActionPolicy:
         return cls(**arrays, meta=meta)
 
 
-def _manifest_kind(d: Path) -> str | None:
-    try:
-        m = json.loads((d / "manifest.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return m.get("kind") if isinstance(m, dict) else None
-
-
 def act(policy: ActionPolicy, question: str, hits: Sequence[Hit], full: Answer, *, interactive: bool,
-        numbering: dict[str, int] | None = None, p_ambiguous: float | None = None) -> Answer:
+        p_ambiguous: float | None = None) -> Answer:
     """The answer the policy picks, given ``full``: the reader's answer with every reading offered
     (a clarify answer with several readings). Without ``interactive`` it never clarifies."""
     from dataclasses import replace
@@ -218,4 +204,4 @@ def act(policy: ActionPolicy, question: str, hits: Sequence[Hit], full: Answer, 
     if action == "clarify":
         return full
     chosen = rs[:1] if action == "single" else rs
-    return replace(full, kind=action, readings=chosen, clarifying_question=None, text=render(chosen, numbering))
+    return replace(full, kind=action, readings=chosen, clarifying_question=None, text=render(chosen))

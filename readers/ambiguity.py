@@ -139,14 +139,6 @@ class AmbiguityModel:
         from indexes.paths import replace_dir
 
         d = Path(directory)
-        if d.is_dir() and any(d.iterdir()):   # a folder of something else is never replaced
-            try:
-                kind = json.loads((d / "manifest.json").read_text(encoding="utf-8")).get("kind")
-            except (OSError, ValueError, AttributeError):
-                kind = None
-            if kind != "ambiguity-logreg":
-                found = ", ".join(sorted(p.name for p in d.iterdir())[:5])
-                raise ValueError(f"{d}: holds other files ({found}) and no ambiguity model; choose a new directory")
         params = [self.mean, self.scale, self.coef, [self.bias, *self.platt, self.threshold]]
         if not all(np.isfinite(np.asarray(a, dtype=np.float64)).all() for a in params):
             raise ValueError(f"{d}: the model has a non-finite parameter (NaN or inf); not saved")
@@ -158,7 +150,7 @@ class AmbiguityModel:
             np.savez(stage / "weights.npz", mean=self.mean, scale=self.scale, coef=self.coef)
             (stage / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
 
-        return replace_dir(d, fill)
+        return replace_dir(d, fill, kind="ambiguity-logreg", what="ambiguity model")   # never a folder of something else
 
     @classmethod
     def load(cls, directory: str | Path, expect: FeatureSpec | None = None) -> AmbiguityModel:

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from indexes.paths import plot_format, write_atomic
+from indexes.paths import write_figure
 from readers.ambiguity import (
     AmbiguityModel,
     FeatureSpec,
@@ -132,7 +132,7 @@ def reliability_diagram(curves: dict[str, tuple[np.ndarray, np.ndarray]], path: 
     ax.set_ylabel("fraction ambiguous")
     ax.legend(fontsize=7)
     fig.tight_layout()
-    write_atomic(path, lambda f: fig.savefig(f, dpi=120, format=plot_format(path)))
+    write_figure(fig, path)
     plt.close(fig)
     return Path(path)
 

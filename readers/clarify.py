@@ -29,8 +29,7 @@ def clarifying_question(readings: Sequence[Reading]) -> str:
 
 
 def follow_up(question_asked: str, readings: Sequence[Reading], reply: str, *, attempts: int = 0,
-              encoder=None, numbering: dict[str, int] | None = None,
-              passages: Mapping[str, str] | None = None, question: str = ""):
+              encoder=None, passages: Mapping[str, str] | None = None, question: str = ""):
     """The system's turn after the user's reply. Returns ``(Answer, attempts)``:
 
     * the reply picks a reading: that reading's answer (``reason`` says how it was matched);
@@ -48,12 +47,12 @@ def follow_up(question_asked: str, readings: Sequence[Reading], reply: str, *, a
     if m.index is not None:
         r = readings[m.index]
         return Answer("single", (r,), reason=f"reply matched ({m.index + 1}) by {m.how}: {m.detail}",
-                      text=render((r,), numbering)), attempts
+                      text=render((r,))), attempts
     if m.how == "all":
-        return Answer("multi", tuple(readings), reason=m.detail, text=render(tuple(readings), numbering)), attempts
+        return Answer("multi", tuple(readings), reason=m.detail, text=render(tuple(readings))), attempts
     if attempts == 0:
         again = f"Sorry, I could not tell which one you mean ({m.detail}). {question_asked}"
         return Answer("clarify", tuple(readings), clarifying_question=question_asked, reason=m.detail,
                       text=again), 1
     return Answer("multi", tuple(readings), reason=f"the reply matched no option ({m.detail})",
-                  text=render(tuple(readings), numbering)), attempts + 1
+                  text=render(tuple(readings))), attempts + 1

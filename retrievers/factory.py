@@ -11,6 +11,15 @@ MODES = ("bm25", "dense", "hybrid")
 _NEEDS = {"hybrid": {"bm25", "dense"}, "bm25": {"bm25"}, "dense": {"dense"}}
 
 
+def serves(kinds, mode: str) -> bool:
+    """Whether an index with parts ``kinds`` can run retrieval ``mode`` (``bm25``, ``dense``, ``hybrid``).
+
+    >>> serves(["bm25"], "hybrid"), serves(["bm25", "dense"], "dense")
+    (False, True)
+    """
+    return _NEEDS[mode] <= set(kinds)
+
+
 def resolve_mode(kinds, mode: str = "auto") -> str:
     """The retrieval mode for an index with ``kinds``: ``auto`` is hybrid when the index has
     both parts, else the part it has; an explicit mode the index cannot serve is a ValueError.
@@ -24,7 +33,7 @@ def resolve_mode(kinds, mode: str = "auto") -> str:
         return "hybrid" if {"bm25", "dense"} <= set(kinds) else list(kinds)[0]
     if mode not in MODES:
         raise ValueError(f"mode must be auto or one of {MODES}, got {mode!r}")
-    if not _NEEDS[mode] <= set(kinds):
+    if not serves(kinds, mode):
         raise ValueError(f"mode {mode!r} needs an index with {' and '.join(sorted(_NEEDS[mode]))}, but this "
                          f"index has only {', '.join(kinds)} (use mode 'auto' or '{list(kinds)[0]}')")
     return mode

@@ -105,7 +105,7 @@ def cmd_retrieval(args: argparse.Namespace) -> int:
     from rag.defaults import default_index
     from rag.validation import require_at_least
     from retrievers.base import retrieve_batched
-    from retrievers.factory import MODES, retriever_for
+    from retrievers.factory import MODES, retriever_for, serves
 
     ks = _ints(args.k)
     modes = [m.strip() for m in args.mode.split(",") if m.strip()]
@@ -122,12 +122,11 @@ def cmd_retrieval(args: argparse.Namespace) -> int:
                   {"--data": args.data, "--origin": args.origin, "index": args.index})
     questions, covered = _questions(args)
     index = indexes.load(args.index or default_index(device=args.device), device=args.device)
-    needs = {"bm25": {"bm25"}, "dense": {"dense"}, "hybrid": {"bm25", "dense"}}
-    missing = [m for m in modes + (["hybrid"] if args.rewrite is not None else []) if not needs[m] <= set(index.kinds)]
+    missing = [m for m in modes + (["hybrid"] if args.rewrite is not None else []) if not serves(index.kinds, m)]
     if missing:   # was found after the runs before it, with a hint (--mode auto) this command refuses
         raise ValueError(f"the index has only {', '.join(sorted(index.kinds))}: it cannot run --mode "
                          f"{','.join(dict.fromkeys(missing))}" + (" (--rewrite runs on hybrid)" if args.rewrite else "")
-                         + f"; use --mode {','.join(m for m in modes if needs[m] <= set(index.kinds)) or 'bm25'}")
+                         + f"; use --mode {','.join(m for m in modes if serves(index.kinds, m)) or 'bm25'}")
     results, timings = {}, {}
 
     def run(name: str, retriever) -> None:

@@ -144,12 +144,10 @@ def _check_out(out: Path) -> None:
 def _is_reader(d: Path) -> bool:
     """Whether ``d`` holds a saved span reader (a manifest of that format), which ``--out`` may
     replace; an ambiguity model's or an index's manifest is not one."""
+    from indexes.paths import manifest_field
     from readers.span_model import FORMAT
 
-    try:
-        return json.loads((d / "manifest.json").read_text(encoding="utf-8")).get("format") == FORMAT
-    except (OSError, ValueError, AttributeError):
-        return False
+    return manifest_field(d, "format") == FORMAT
 
 
 def attach(model_dir: str | Path, fields: dict) -> None:

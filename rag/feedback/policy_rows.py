@@ -27,10 +27,11 @@ from readers.bandit import IMPLICIT_REWARDS, REWARDS
 
 def interaction_reward(rec: dict) -> float | None:
     """The reward of an exported interaction's action, or None when nobody said anything."""
+    said = judgement(rec.get("followups") or [])
     if rec.get("rating") is not None:
         r = REWARDS[rec["rating"]]
-    elif rec.get("followups") and judgement(rec["followups"]) != "new_topic":
-        r = IMPLICIT_REWARDS[judgement(rec["followups"])]
+    elif said is not None and said != "new_topic":
+        r = IMPLICIT_REWARDS[said]
     else:
         return None
     return r - TURN_COST if first_action(rec) == "clarify" else r

@@ -120,18 +120,13 @@ def default_db_path() -> Path:
 
 
 def migrate(conn: sqlite3.Connection, migrations: Sequence[str] = MIGRATIONS, *, where: str = "") -> int:
-    """Bring the database to ``len(migrations)``; return the version it had. Refuses a newer one,
-    and a database without a schema version that already has tables (another program's: it was
-    given ambigrag's tables beside its own). ``where`` names the database in errors."""
+    """Bring the database to ``len(migrations)``; return the version it had. Refuses a newer one
+    (``where`` names the database in the error). Another program's file is refused before this,
+    by :func:`_not_ours`."""
     have = conn.execute("PRAGMA user_version").fetchone()[0]
     if have > len(migrations):
         raise ValueError(f"{where or 'feedback database'}: schema version {have}, newer than this ambigrag's "
                          f"({len(migrations)}); upgrade ambigrag")
-    if have == 0:
-        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
-        if tables:
-            raise ValueError(f"{where or 'database'}: not a feedback database (no ambigrag schema version, and "
-                             f"other tables: {', '.join(sorted(tables)[:5])})")
     for v in range(have, len(migrations)):
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -156,6 +151,17 @@ def _statements(script: str) -> list[str]:
     if buf.strip():
         raise ValueError(f"incomplete SQL statement in migration: {buf.strip()[:60]!r}")
     return out
+
+
+def _not_ours(have: int, tables: set[str], readonly: bool) -> str | None:
+    """Why a database with schema version ``have`` and ``tables`` is not a feedback store to
+    open: another program's (it must not be given ambigrag's tables beside its own), or, to
+    read, one with no schema at all; None when it is one."""
+    if have == 0 and (tables or readonly):
+        return "no ambigrag schema version" + (f", and other tables: {', '.join(sorted(tables)[:5])}" if tables else "")
+    if have >= 1 and not {"interactions", "turns", "ratings"} <= tables:
+        return f"schema version {have} but no interactions, turns and ratings tables"
+    return None
 
 
 class FeedbackStore:
@@ -188,13 +194,11 @@ class FeedbackStore:
         except sqlite3.DatabaseError as e:   # not SQLite, a directory: one line, naming it
             self.close()
             raise ValueError(f"{self.path}: not a feedback database ({e})") from None
-        if have >= 1 and not {"interactions", "turns", "ratings"} <= tables:   # another program's version
+        why = _not_ours(have, tables, readonly)
+        if why:
             self.close()
-            raise ValueError(f"{self.path}: not a feedback database (schema version {have} but no interactions, "
-                             "turns and ratings tables)")
+            raise ValueError(f"{self.path}: not a feedback database ({why})")
         try:
-            if readonly and have == 0:
-                raise ValueError(f"{self.path}: not a feedback database (no ambigrag schema version)")
             if readonly and have < len(migrations):
                 self._copy = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
                 conn.backup(self._copy)
@@ -447,9 +451,16 @@ class FeedbackStore:
 
         from indexes.paths import write_atomic
 
-        lines = (json.dumps(rec, ensure_ascii=False) + "\n" for rec in self.records())
+        n = 0
+
+        def lines() -> Iterator[str]:
+            nonlocal n
+            for rec in self.records():
+                n += 1
+                yield json.dumps(rec, ensure_ascii=False) + "\n"
+
         if str(out) == "-":
-            n = sum(1 for line in lines if sys.stdout.write(line) is not None)
+            sys.stdout.writelines(lines())
             sys.stdout.flush()
             return n
         out = Path(out)
@@ -459,15 +470,8 @@ class FeedbackStore:
             db = Path(self.path).resolve()
             if out.resolve() in {db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")}:
                 raise ValueError(f"{out}: that is the feedback database (or its log) itself; export to another file")
-        counted = [0]
-
-        def write(f) -> None:
-            for line in lines:
-                f.write(line.encode("utf-8"))
-                counted[0] += 1
-
-        write_atomic(out, write)
-        return counted[0]
+        write_atomic(out, lambda f: f.writelines(line.encode("utf-8") for line in lines()))
+        return n
 
     def stats(self) -> dict[str, dict[str, int]]:
         """Counts: interactions by answer kind, ratings by rating, follow-ups by label."""

@@ -123,7 +123,11 @@ def subject_of(question: str) -> str | None:
     'Out of the Box'
     >>> subject_of("Who played the weasley brothers?") is None
     True
+
+    A question typed in capitals only has no name to tell apart ("WHO WON NEW HAMPSHIRE?"): None.
     """
+    if _all_capitals(question):
+        return None
     quoted = next(((m.start(), t) for m in _QUOTED.finditer(question)
                    for t in [(m.group(1) or m.group(2)).strip().rstrip(",.;:").strip()]
                    if t[:1].isupper() or t[:1].isdigit()), None)
@@ -149,6 +153,12 @@ def _longest_run(question: str) -> str | None:
             best = run
         run = []
     return " ".join(best) or None
+
+
+def _all_capitals(text: str) -> bool:
+    """Whether ``text`` has letters but no lower-case one (typed with caps lock): its capitals
+    say nothing about names."""
+    return any(ch.isalpha() for ch in text) and not any(ch.islower() for ch in text)
 
 
 def _names_an_entity(text: str) -> bool:
@@ -196,7 +206,8 @@ def contextualize(followup: str, previous_question: str) -> str:
     if is_question(rest):
         text = rest
     subject = subject_of(previous_question)
-    if subject is None or _names_an_entity(text) or not _PRONOUN.search(text):
+    # in capitals only ("WHEN DID HE DIE?") every word looks like a name: the pronoun decides
+    if subject is None or (_names_an_entity(text) and not _all_capitals(text)) or not _PRONOUN.search(text):
         return text if text != followup.strip() else followup
 
     def swap(m: re.Match) -> str:

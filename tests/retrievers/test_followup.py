@@ -107,3 +107,14 @@ def test_a_pronoun_follows_the_person_not_a_quoted_title():
     assert contextualize("how old was she then?", 'When did Taylor Swift release "Love Story"?') == \
         "how old was Taylor Swift then?"
     assert contextualize("when was he born?", "Name the founder of IBM.") == "when was IBM born?"
+
+
+def test_capitals_only_name_nobody_but_the_pronoun_still_follows():
+    """Typed with caps lock, every word looked like a name: "WHO WON NEW HAMPSHIRE IN 2016?" had
+    the subject "WON NEW HAMPSHIRE IN", and "WHEN DID HE DIE?" seemed to name its own entity, so
+    its "HE" was never replaced."""
+    assert subject_of("WHO WON NEW HAMPSHIRE IN 2016?") is None
+    assert contextualize("when did he die?", "WHO WON NEW HAMPSHIRE IN 2016?") == "when did he die?"
+    assert contextualize("WHEN DID HE DIE?", PREV) == "WHEN DID Bobby Carpenter DIE?"
+    assert contextualize("WHERE WAS HIS BROTHER BORN?", PREV) == "WHERE WAS Bobby Carpenter's BROTHER BORN?"
+    assert subject_of("Who founded NASA?") == "NASA"          # one acronym in a cased question stays

@@ -17,13 +17,17 @@ two documented rules (no model, so nothing to download and nothing to mistrust):
    the second is someone else), and so do "it" and "they": "is it true?" and "they" (a team? the
    readings?) refer to too many things for a rule.
 
+3. **Question mark.** A question these rules rewrote gets a question mark if it has no final
+   punctuation (the span reader abstained on "when was Bobby Carpenter drafted" and answered
+   "when was Bobby Carpenter drafted?"); a follow-up no rule changed is returned as typed.
+
 Anything else is returned unchanged: a follow-up that names its own entity, a previous question
 without a capitalised subject ("who played the weasley brothers"), or a follow-up without a
 pronoun. The readings of the rewritten question are then found as for any question, so "he" for
 an ambiguous name gets the same clarifying question the name would.
 
 >>> contextualize("No, I meant what position did he play", "Which team drafted Bobby Carpenter?")
-'what position did Bobby Carpenter play'
+'what position did Bobby Carpenter play?'
 >>> contextualize("where was his brother born?", "When did the Capitals draft Bobby Carpenter?")
 "where was Bobby Carpenter's brother born?"
 >>> contextualize("who coached her at Stanford?", "Which team drafted Bobby Carpenter?")
@@ -201,14 +205,17 @@ def is_question(text: str) -> bool:
 
 
 def contextualize(followup: str, previous_question: str) -> str:
-    """``followup`` rewritten to stand on its own after ``previous_question`` (module rules)."""
+    """``followup`` rewritten to stand on its own after ``previous_question`` (module rules); a
+    question the rules rewrote ends with a question mark ("no, I meant when was he drafted" ->
+    "when was Bobby Carpenter drafted?": the span reader, trained on questions that have one,
+    read the bare form as no question and abstained)."""
     text, rest = followup.strip(), strip_preamble(followup)
     if is_question(rest):
         text = rest
     subject = subject_of(previous_question)
     # in capitals only ("WHEN DID HE DIE?") every word looks like a name: the pronoun decides
     if subject is None or (_names_an_entity(text) and not _all_capitals(text)) or not _PRONOUN.search(text):
-        return text if text != followup.strip() else followup
+        return _asked(text) if text != followup.strip() else followup
 
     def swap(m: re.Match) -> str:
         word = m.group(1).lower()
@@ -217,4 +224,9 @@ def contextualize(followup: str, previous_question: str) -> str:
             word == "her" and after is not None and after.group(0).lower() not in _NOT_A_NOUN)
         return subject + "'s" if possessive else subject
 
-    return _PRONOUN.sub(swap, text, count=1)
+    return _asked(_PRONOUN.sub(swap, text, count=1))
+
+
+def _asked(text: str) -> str:
+    """``text`` with a question mark when it is a question ending without one."""
+    return text + "?" if is_question(text) and not text.rstrip().endswith(("?", "!", ".")) else text

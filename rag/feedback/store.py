@@ -109,6 +109,10 @@ class NotAwaitingReply(ValueError):
     """The interaction has no clarifying question waiting for a reply (or another reply won)."""
 
 
+class AwaitingReply(ValueError):
+    """The interaction's clarifying question waits for a reply: there is no answer yet to rate."""
+
+
 def user_data_dir() -> Path:
     """``$XDG_DATA_HOME/ambigrag`` or ``~/.local/share/ambigrag``: where the default database lives."""
     xdg = os.environ.get("XDG_DATA_HOME")
@@ -130,6 +134,9 @@ def migrate(conn: sqlite3.Connection, migrations: Sequence[str] = MIGRATIONS, *,
     for v in range(have, len(migrations)):
         conn.execute("BEGIN IMMEDIATE")
         try:
+            if conn.execute("PRAGMA user_version").fetchone()[0] > v:   # another process did it meanwhile
+                conn.execute("COMMIT")
+                continue
             for stmt in _statements(migrations[v]):
                 conn.execute(stmt)
             conn.execute(f"PRAGMA user_version = {v + 1:d}")  # an int we computed; PRAGMA takes no parameters
@@ -138,6 +145,21 @@ def migrate(conn: sqlite3.Connection, migrations: Sequence[str] = MIGRATIONS, *,
             conn.execute("ROLLBACK")
             raise
     return have
+
+
+def _wal(conn: sqlite3.Connection, wait: float = 30.0) -> None:
+    """Switch ``conn`` to write-ahead logging. Switching takes an exclusive lock and SQLite does
+    not wait for it (another process creating the same new database made it "database is
+    locked" at once), so this retries for up to ``wait`` seconds."""
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
 
 
 def _statements(script: str) -> list[str]:
@@ -221,7 +243,7 @@ class FeedbackStore:
                 conn = sqlite3.connect(self.path, isolation_level=None, timeout=30, check_same_thread=False)
             conn.row_factory = sqlite3.Row
             if not self.readonly:
-                conn.execute("PRAGMA journal_mode=WAL")
+                _wal(conn)
                 conn.execute("PRAGMA synchronous=FULL")
             conn.execute("PRAGMA foreign_keys=ON")
             self._local.conn = conn
@@ -296,7 +318,7 @@ class FeedbackStore:
         if rating not in RATINGS:
             raise ValueError(f"rating must be one of {RATINGS}, got {rating!r}")
         with self._write() as c:
-            self._require(c, interaction_id)
+            self._require(c, interaction_id, answered=True)
             return c.execute("INSERT INTO ratings (interaction_id, rating, comment, created) VALUES (?, ?, ?, ?)",
                              (interaction_id, rating, comment, time.time())).lastrowid
 
@@ -350,9 +372,15 @@ class FeedbackStore:
                       "span_end, probability, model_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
 
     @staticmethod
-    def _require(c, interaction_id: str) -> None:
-        if c.execute("SELECT 1 FROM interactions WHERE id = ?", (interaction_id,)).fetchone() is None:
+    def _require(c, interaction_id: str, *, answered: bool = False) -> None:
+        """``interaction_id`` exists (else :class:`UnknownInteraction`) and, with ``answered``,
+        has an answer: no clarifying question waits (else :class:`AwaitingReply`)."""
+        row = c.execute("SELECT status FROM interactions WHERE id = ?", (interaction_id,)).fetchone()
+        if row is None:
             raise UnknownInteraction(interaction_id)
+        if answered and row[0] == "clarify":
+            raise AwaitingReply(f"interaction {interaction_id} waits for a reply to its clarifying question; "
+                                "there is no answer yet to rate")
 
     # -- reads ----------------------------------------------------------------------------
     def _row(self, interaction_id: str) -> sqlite3.Row:

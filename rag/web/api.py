@@ -16,11 +16,17 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, StrictStr, StringConstraints
 
+from rag.feedback.implicit import FollowupLabel
+from rag.feedback.store import AwaitingReply
 from rag.types import Answer, Passage
 
 _OTHER = re.compile(r"\bthe other( one)?\b", re.I)
 MAX_TEXT = 1000            # characters of a question, reply or follow-up
 MAX_COMMENT = 2000         # characters of a rating comment
+SURE = 0.8
+"""The naive-Bayes confidence from which a follow-up no rule labels counts as a remark on the
+answer (unknown words get the shipped set's prior, about 0.6-0.7 "positive": "Paris", "hmm",
+"American football"; remarks it knows score 0.89-0.97: "makes sense", "got it", "love it")."""
 FASTAPI_BODY_ERROR = "There was an error parsing the body"  # fastapi/routing.py, a body it cannot decode
 
 log = logging.getLogger("ambigrag.web")
@@ -104,10 +110,14 @@ class Handlers:
         return {"interaction_id": body.interaction_id, "rating": body.rating, "stored": True}
 
     def followup(self, body: FollowupBody) -> dict:
-        """A correction that describes a reading offered earlier ("no, I meant the hockey player",
-        "the other one") gets that reading; a remark on the answer ("thanks", "that's wrong") is
-        recorded and the answer stays (``followup.asked`` is null); any other follow-up is asked
-        as a question of its own, made to stand alone (:func:`retrievers.followup.contextualize`)."""
+        """A statement that names a reading offered earlier ("no, I meant the hockey player", "2",
+        "the other one", also asked: "what about the other one?") gets that reading; a remark on
+        the answer ("thanks", "that's wrong"), by a rule or a naive-Bayes label of at least
+        :data:`SURE`, is recorded and the answer stays (``followup.asked`` is null); any other
+        follow-up is asked as a question of its own, made to stand alone
+        (:func:`retrievers.followup.contextualize`). The label stored is what was acted on: a
+        picked reading is a ``rephrase``, and an unsure naive-Bayes judgement of a follow-up
+        asked as a question is ``new_topic`` (it says nothing learnable about the answer)."""
         from rag.feedback.implicit import CLASSIFIER_VERSION, classify
         from rag.validation import validate_question
         from retrievers.followup import contextualize, is_question, is_remark, strip_preamble
@@ -117,29 +127,42 @@ class Handlers:
         iid = body.interaction_id
         with _http_errors(iid):
             shown, before, offered = self.store.shown(iid), self.store.question(iid), self.store.offered(iid)
+        from fastapi import HTTPException
+
         label = classify(body.text)
-        classifier = f"{CLASSIFIER_VERSION}/{label.source}"
-        picked, statement = None, not is_question(strip_preamble(body.text))
-        if label.label in ("rephrase", "negative") and offered and statement:
+        picked = None
+        if offered and (not is_question(strip_preamble(body.text)) or _OTHER.search(body.text)):
             picked = self._pick_reading(offered[0], shown[-1] if shown else None, body.text)
-        if picked is None and label.label in ("positive", "negative") and is_remark(body.text) and shown \
+        sure = label.source.startswith("rule") or label.confidence >= SURE
+        if picked is None and sure and label.label in ("positive", "negative") and is_remark(body.text) and shown \
                 and shown[-1].kind != "clarify":    # a clarifying question waits for a reply, not thanks
-            return self._remark(iid, body.text, label, classifier, shown[-1])
+            return self._remark(iid, body.text, label, shown[-1])
+        if picked is not None:
+            label = FollowupLabel("rephrase", 1.0, "picked-reading")
+        elif not sure and label.label != "new_topic":
+            label = FollowupLabel("new_topic", label.confidence, f"nb-unsure-{label.label}")
         asked = offered[1] if picked else contextualize(body.text, before)
+        if len(asked) > MAX_TEXT:
+            raise HTTPException(422, f"text: made to stand on its own ({asked[:60]!r}...), the follow-up is "
+                                     f"{len(asked)} characters long; the limit is {MAX_TEXT}")
         ans = picked or self._answer(asked)
         with _http_errors(iid):
-            new_id = self.store.add_followup(iid, body.text, label.label, label.confidence, classifier, ans, question=asked,
+            new_id = self.store.add_followup(iid, body.text, label.label, label.confidence,
+                                             f"{CLASSIFIER_VERSION}/{label.source}", ans, question=asked,
                                              picked_from=offered[2] if picked else None)
         out = payload(new_id, ans, self.passages)
         out["parent_id"] = iid
         out["followup"] = _followup_info(label, asked)
         return out
 
-    def _remark(self, iid: str, text: str, label, classifier: str, shown: Answer) -> dict:
+    def _remark(self, iid: str, text: str, label, shown: Answer) -> dict:
         """A follow-up that only comments on the answer ("thanks", "that's wrong"): recorded as
         implicit feedback on ``iid``, and the answer shown stays (no new question is asked)."""
+        from rag.feedback.implicit import CLASSIFIER_VERSION
+
         with _http_errors(iid):
-            self.store.add_followup(iid, text, label.label, label.confidence, classifier, None)
+            self.store.add_followup(iid, text, label.label, label.confidence, f"{CLASSIFIER_VERSION}/{label.source}",
+                                    None)
         out = payload(iid, shown, self.passages)
         out["followup"] = _followup_info(label, None)
         return out
@@ -179,7 +202,8 @@ def _bad_request():
 
 @contextmanager
 def _http_errors(interaction_id: str):
-    """The store's errors as HTTP errors: 404 unknown interaction, 409 nothing to reply to."""
+    """The store's errors as HTTP errors: 404 unknown interaction, 409 nothing to reply to, or a
+    clarifying question still waiting for its reply (nothing to rate or follow up on yet)."""
     from fastapi import HTTPException
 
     from rag.feedback.store import NotAwaitingReply, UnknownInteraction
@@ -188,7 +212,7 @@ def _http_errors(interaction_id: str):
         yield
     except UnknownInteraction:
         raise HTTPException(404, f"unknown interaction_id {interaction_id!r}") from None
-    except NotAwaitingReply as e:
+    except (NotAwaitingReply, AwaitingReply) as e:
         raise HTTPException(409, str(e)) from None
 
 
@@ -208,6 +232,8 @@ def register_errors(app) -> None:
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import JSONResponse
     from starlette.exceptions import HTTPException as StarletteHTTPException
+
+    from readers.errors import ReaderError
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request, exc: RequestValidationError):
@@ -231,7 +257,15 @@ def register_errors(app) -> None:
             detail = "the request body is not UTF-8 JSON"
         return JSONResponse({"error": detail}, status_code=exc.status_code, headers=exc.headers)  # e.g. 405 Allow
 
+    @app.exception_handler(ReaderError)
+    async def reader_failed(request, exc: ReaderError):   # the model failed, not the request: its message
+        log.error("%s %r: %s", request.method, request.url.path, exc)
+        return JSONResponse({"error": str(exc)}, status_code=500)
+
     @app.exception_handler(Exception)
-    async def crash(request, exc: Exception):
-        log.exception("error on %s %s", request.method, request.url.path)
-        return JSONResponse({"error": "internal server error"}, status_code=500)
+    async def crash(request, exc: Exception):   # answered outside the middleware: the page's headers here too
+        from rag.web.app import SecurityHeaders
+
+        log.exception("error on %s %r", request.method, request.url.path)
+        return JSONResponse({"error": "internal server error"}, status_code=500,
+                            headers={k.decode(): v.decode() for k, v in SecurityHeaders.HEADERS})

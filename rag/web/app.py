@@ -27,6 +27,7 @@ Errors are ``{"error": "..."}`` with a 4xx status: 400 malformed JSON or a bad q
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -36,25 +37,41 @@ from indexes.store import PassageLookup
 from rag.types import Passage
 from rag.web.api import MAX_COMMENT, MAX_TEXT, payload, register_errors, register_routes
 
-__all__ = ["BodyLimit", "MAX_BODY", "MAX_COMMENT", "MAX_TEXT", "PassageLookup", "create_app", "payload"]
+__all__ = ["LOOPBACK_HOSTS", "BodyLimit", "HostCheck", "MAX_BODY", "MAX_COMMENT", "MAX_TEXT", "PassageLookup", "create_app", "payload"]
 
 log = logging.getLogger("ambigrag.web")
 
 MAX_BODY = 16 * 1024       # bytes of request body
 STATIC = Path(__file__).with_name("static")
-CSP = "default-src 'self'; script-src 'self'; style-src 'self'; object-src 'none'; base-uri 'none'"
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; object-src 'none'; base-uri 'none'; "
+       "frame-ancestors 'none'")   # no other site may frame the page and steer clicks into ratings
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 def create_app(pipeline, store, *, passages: Callable[[str], Passage | None] | None = None,
-               max_body: int = MAX_BODY):
+               max_body: int = MAX_BODY, hosts: frozenset[str] | None = None,
+               on_close: Callable[[], None] | None = None):
     """The FastAPI app answering with ``pipeline`` (a :class:`~rag.pipeline.Pipeline`) and
     recording into ``store`` (a :class:`~rag.feedback.store.FeedbackStore`); ``passages`` maps
-    a passage id to its Passage for citations (:class:`PassageLookup`)."""
+    a passage id to its Passage for citations (:class:`PassageLookup`). ``hosts``: the Host
+    header names a request may carry (None: any); ``ambigrag serve`` on a loopback address
+    passes :data:`LOOPBACK_HOSTS`, so a web page whose name was re-pointed at 127.0.0.1 (DNS
+    rebinding) cannot use the API. ``on_close`` runs when the server shuts down, on Ctrl-C or a
+    SIGTERM alike (``serve`` closes the feedback database there: uvicorn re-raises SIGTERM after
+    its shutdown, so code after ``uvicorn.run`` never ran)."""
     from fastapi import FastAPI
     from fastapi.responses import FileResponse
     from fastapi.staticfiles import StaticFiles
 
-    app = FastAPI(title="ambigrag", docs_url=None, redoc_url=None, openapi_url=None)
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        try:
+            yield
+        finally:
+            if on_close is not None:
+                on_close()
+
+    app = FastAPI(title="ambigrag", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     register_errors(app)
     register_routes(app, pipeline, store, passages)
 
@@ -65,6 +82,8 @@ def create_app(pipeline, store, *, passages: Callable[[str], Passage | None] | N
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     app.add_middleware(BodyLimit, max_bytes=max_body)
+    if hosts is not None:
+        app.add_middleware(HostCheck, hosts=hosts)
     app.add_middleware(SecurityHeaders)   # every response: /static/index.html is the page too
     app.add_middleware(RequestLog)   # outermost: a 413 of BodyLimit and a crash are logged too
     return app
@@ -91,14 +110,23 @@ class RequestLog:
         try:
             await self.app(scope, receive, noting_send)
         finally:
-            log.info("%s %s %d %.1f ms", scope["method"], scope["path"], status, 1000 * (time.perf_counter() - t0))
+            log.info("%s %s %d %.1f ms", scope["method"], printable(scope["path"]), status,
+                     1000 * (time.perf_counter() - t0))
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters escaped, so a path such as ``/x%0AINFO ...`` cannot
+    write a line of its own into the log."""
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text)
 
 
 class SecurityHeaders:
-    """ASGI middleware: the page's Content-Security-Policy (:data:`CSP`) and ``nosniff`` on every
-    response, so the copy of the page under ``/static/`` gets them as ``/`` does."""
+    """ASGI middleware: the page's Content-Security-Policy (:data:`CSP`), ``nosniff`` and
+    ``X-Frame-Options`` on every response, so the copy of the page under ``/static/`` gets them as
+    ``/`` does; static files are revalidated on every load (``no-cache``: ETag, not a new download)."""
 
-    HEADERS = ((b"content-security-policy", CSP.encode()), (b"x-content-type-options", b"nosniff"))
+    HEADERS = ((b"content-security-policy", CSP.encode()), (b"x-content-type-options", b"nosniff"),
+               (b"x-frame-options", b"DENY"))   # frame-ancestors for browsers without CSP level 2
 
     def __init__(self, app):
         self.app = app
@@ -107,13 +135,36 @@ class SecurityHeaders:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
 
+        extra = self.HEADERS + ((b"cache-control", b"no-cache"),) if scope["path"].startswith("/static/") \
+            else self.HEADERS   # revalidated: after an upgrade the browser runs the new script
+
         async def adding_send(msg):
             if msg["type"] == "http.response.start":
                 names = {k.lower() for k, _ in msg.get("headers", [])}
-                msg = {**msg, "headers": [*msg.get("headers", []), *(h for h in self.HEADERS if h[0] not in names)]}
+                msg = {**msg, "headers": [*msg.get("headers", []), *(h for h in extra if h[0] not in names)]}
             await send(msg)
 
         await self.app(scope, receive, adding_send)
+
+
+class HostCheck:
+    """ASGI middleware: 400 for a request whose Host header (without its port) is not in
+    ``hosts``."""
+
+    def __init__(self, app, hosts: frozenset[str]):
+        self.app, self.hosts = app, hosts
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        host = dict(scope.get("headers") or []).get(b"host", b"").decode("latin-1")
+        name = host[1:host.index("]")] if host.startswith("[") and "]" in host else host.rsplit(":", 1)[0]
+        if name.lower() in self.hosts:
+            return await self.app(scope, receive, send)
+        from starlette.responses import JSONResponse
+
+        await JSONResponse({"error": f"unexpected Host header {printable(host)!r}; this server answers "
+                                     f"{', '.join(sorted(self.hosts))}"}, status_code=400)(scope, receive, send)
 
 
 class BodyLimit:

@@ -39,20 +39,50 @@ def cmd_serve(args) -> int:
     from rag.defaults import default_index
     from rag.feedback.store import FeedbackStore, default_db_path
     from rag.pipeline import Pipeline, default_llm
-    from rag.web.app import PassageLookup, create_app
+    from rag.web.app import LOOPBACK_HOSTS, PassageLookup, create_app
 
     index_dir = args.index or default_index()
+    _check_port(args.host, args.port)   # before a minute of loading models, not after
     llm = default_llm() if args.extract == "llm" and not args.no_llm else None
     pipe = Pipeline.from_index(index_dir, llm=llm, k=args.k, extract=args.extract, reader_model=args.reader_model)
     log.info("warming up (loads the encoder and the reader before the first request)")
     pipe.ask("What is this?", interactive=True)
     db = args.feedback_db or default_db_path()
     store = FeedbackStore(db)
-    app = create_app(pipe, store, passages=PassageLookup(index_dir))
+
+    closed = []
+
+    def close() -> None:   # closing checkpoints the write-ahead log into the database file: a copy of it is complete
+        if not closed:
+            store.close()
+            closed.append(True)
+            log.info("closed feedback database %s", db)
+
+    hosts = LOOPBACK_HOSTS if args.host in LOOPBACK_HOSTS else None
+    app = create_app(pipe, store, passages=PassageLookup(index_dir), hosts=hosts, on_close=close)
     log.info("serving http://%s:%d  (index %s, feedback database %s)", args.host, args.port, index_dir, db)
     try:
         uvicorn.run(app, host=args.host, port=args.port, log_config=None, access_log=False)
-    finally:  # closing checkpoints the write-ahead log into the database file: a copy of it is complete
-        store.close()
-        log.info("closed feedback database %s", db)
+    finally:
+        close()   # a server that never started has no shutdown; after one, nothing is left to do
     return 0
+
+
+def _check_port(host: str, port: int) -> None:
+    """``ValueError`` naming the address when ``host:port`` cannot be bound (taken, or not this
+    machine's address)."""
+    import errno
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as e:
+        raise ValueError(f"--host {host!r}: {e.strerror}") from None
+    family, kind, proto, _, addr = infos[0]
+    with socket.socket(family, kind, proto) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)   # as uvicorn binds
+        try:
+            s.bind(addr)
+        except OSError as e:
+            raise ValueError(f"cannot serve on {host}:{port}: {e.strerror}"
+                             + (" (another server is using it? try --port)" if e.errno == errno.EADDRINUSE else "")) from None

@@ -39,7 +39,7 @@ def test_subject_is_the_longest_capitalised_run(question, subject):
 
 
 @pytest.mark.parametrize("followup, asked", [
-    ("No, I meant when was he drafted", "when was Bobby Carpenter drafted"),
+    ("No, I meant when was he drafted", "when was Bobby Carpenter drafted?"),   # "?" added: a question
     ("actually, I meant: what position did he play?", "what position did Bobby Carpenter play?"),
     ("He was drafted by whom?", "Bobby Carpenter was drafted by whom?"),
     ("where was his brother born?", "where was Bobby Carpenter's brother born?"),
@@ -57,7 +57,7 @@ def test_pronouns_take_the_previous_subject(followup, asked):
     ("who drafted him at Ohio State?", "who drafted him at Ohio State?"),  # names its own entity
     ("is it true?", "is it true?"),                                  # "it" is left alone
     ("I meant the hockey player", "I meant the hockey player"),      # no question after the preamble
-    ("no, I meant who drafted Mario Lemieux", "who drafted Mario Lemieux"),  # preamble dropped only
+    ("no, I meant who drafted Mario Lemieux", "who drafted Mario Lemieux?"),  # preamble dropped only
 ])
 def test_what_the_rules_leave_alone(followup, asked):
     assert contextualize(followup, PREV) == asked
@@ -78,7 +78,7 @@ def test_strip_preamble_keeps_text_without_one():
 
 
 def test_no_subject_in_the_previous_question_leaves_the_pronoun():
-    assert contextualize("no, I meant when did he die", "who wrote the book of mormon") == "when did he die"
+    assert contextualize("no, I meant when did he die", "who wrote the book of mormon") == "when did he die?"
 
 
 def test_i_is_never_a_subject_nor_makes_the_word_before_it_a_name():

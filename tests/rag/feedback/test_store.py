@@ -18,6 +18,7 @@ from rag import cli
 from rag.feedback.answers import answer_from_dict
 from rag.feedback.store import (
     MIGRATIONS,
+    AwaitingReply,
     FeedbackStore,
     NotAwaitingReply,
     UnknownInteraction,
@@ -91,11 +92,40 @@ def test_bad_ids_ratings_and_a_second_reply_are_refused(tmp_path):
         store.add_rating(iid, "fine")
     with pytest.raises(ValueError, match="follow-up label must be one of"):
         store.add_followup(iid, "x", "meh", None, "rules", PICKED)
+    with pytest.raises(AwaitingReply, match="waits for a reply to its clarifying question"):
+        store.add_rating(iid, "wrong")          # no answer yet: the rating would land on the reply's
     _, version = store.clarify_state(iid)
     store.add_reply(iid, version, "2", PICKED)
     with pytest.raises(NotAwaitingReply, match="already took a reply"):
         store.add_reply(iid, version, "1", PICKED)       # a concurrent reply that lost the race
     assert store.count("turns") == 4 and store.count("ratings") == 0
+
+
+def _open_at(path: str, start: float) -> str:
+    import time
+
+    while time.time() < start:
+        pass
+    try:
+        FeedbackStore(path).close()
+        return "ok"
+    except Exception as e:   # noqa: BLE001 - the test prints what went wrong
+        return f"{type(e).__name__}: {e}"
+
+
+def test_two_processes_can_create_the_same_new_database_at_once(tmp_path):
+    """Both failed often: the second raced the first's migration ("table interactions already
+    exists") or found it switching to WAL ("database is locked", which SQLite does not wait for)."""
+    import multiprocessing
+    import time
+
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(2) as pool:
+        for i in range(12):
+            path = str(tmp_path / f"{i}.sqlite")
+            start = time.time() + 0.2
+            assert pool.starmap(_open_at, [(path, start), (path, start)]) == ["ok", "ok"], i
+    assert FeedbackStore(path).count("interactions") == 0
 
 
 def test_schema_is_versioned_in_wal_mode_and_migrations_are_atomic(tmp_path):

@@ -149,12 +149,12 @@ def test_a_followup_that_names_nobody_is_asked_about_the_previous_subject(client
     iid = client.post("/api/ask", json={"question": "Who is Bobby Carpenter?"}).json()["interaction_id"]
     typed = "no, I meant when was he drafted"
     f = client.post("/api/followup", json={"interaction_id": iid, "text": typed}).json()
-    assert f["followup"]["label"] == "rephrase" and f["followup"]["asked"] == "when was Bobby Carpenter drafted"
-    assert f["question"] == "when was Bobby Carpenter drafted"
+    assert f["followup"]["label"] == "rephrase" and f["followup"]["asked"] == "when was Bobby Carpenter drafted?"
+    assert f["question"] == "when was Bobby Carpenter drafted?"
     assert f["kind"] == "clarify"
     assert f["options"] == ["Bobby Carpenter, American football", "Bobby Carpenter, ice hockey"]
     assert rows(client.db, "SELECT question FROM interactions WHERE id = ?", f["interaction_id"]) == [
-        ("when was Bobby Carpenter drafted",)]
+        ("when was Bobby Carpenter drafted?",)]
     assert rows(client.db, "SELECT text FROM followups WHERE interaction_id = ?", iid) == [(typed,)]
     assert rows(client.db, "SELECT text FROM turns WHERE interaction_id = ? AND seq = 1", f["interaction_id"]) == [
         (typed,)]
@@ -224,6 +224,8 @@ def test_health_and_page(client):
         r = client.get(path)
         assert r.headers["content-security-policy"] == page.headers["content-security-policy"], path
         assert r.headers["x-content-type-options"] == "nosniff", path
+    assert client.get("/static/app.js").headers["cache-control"] == "no-cache"   # an upgrade's script is fetched
+    assert "cache-control" not in client.get("/api/health").headers
     js = client.get("/static/app.js").text
     assert "textContent" in js and "innerHTML" not in js
 
@@ -243,8 +245,8 @@ def test_a_correction_that_asks_a_new_question_is_not_taken_as_a_pick(client):
     client.post("/api/reply", json={"interaction_id": iid, "text": "the hockey player"})
     f = client.post("/api/followup", json={"interaction_id": iid,
                                            "text": "I meant when was the football player born"}).json()
-    assert f["followup"]["label"] == "rephrase" and f["followup"]["asked"] == "when was the football player born"
-    assert f["question"] == "when was the football player born"
+    assert f["followup"]["label"] == "rephrase" and f["followup"]["asked"] == "when was the football player born?"
+    assert f["question"] == "when was the football player born?"
 
 
 def test_corrections_switch_between_readings_across_followups(client):
@@ -305,3 +307,96 @@ def test_a_handler_that_raises_is_logged_as_500(make_app, web_pipeline, tmp_path
         r = c.post("/api/ask", json={"question": Q})
     assert r.status_code == 500 and r.json() == {"error": "internal server error"}
     assert [m.rsplit(" ", 2)[0] for m in caplog.messages if m.startswith("POST")] == ["POST /api/ask 500"]
+
+
+def test_a_statement_naming_a_reading_is_a_correction_and_an_unsure_label_teaches_nothing(client):
+    """After the football answer, "ice hockey", "2" and "hmm" were labelled "positive" by the
+    naive Bayes (its prior for words it never saw) and stored as thanks for the football answer,
+    which stayed; the first two name the other reading, "hmm" says nothing about the answer."""
+    iid = client.post("/api/ask", json={"question": Q}).json()["interaction_id"]
+    assert client.post("/api/reply", json={"interaction_id": iid, "text": "1"}).json()["readings"][0]["answer"] == "2006"
+    for text in ("ice hockey", "2"):
+        f = client.post("/api/followup", json={"interaction_id": iid, "text": text}).json()
+        assert f["followup"] == {"label": "rephrase", "confidence": 1.0, "source": "picked-reading", "asked": Q}
+        assert [(x["label"], x["answer"]) for x in f["readings"]] == [("Bobby Carpenter (ice hockey)", "1981")]
+    h = client.post("/api/followup", json={"interaction_id": iid, "text": "hmm"}).json()
+    assert h["followup"]["label"] == "new_topic" and h["followup"]["source"] == "nb-unsure-positive"
+    assert h["followup"]["asked"] == "hmm" and h["interaction_id"] != iid
+    sure = client.post("/api/followup", json={"interaction_id": iid, "text": "makes sense"}).json()   # nb 0.89
+    assert sure["followup"]["label"] == "positive" and sure["followup"]["asked"] is None
+    assert rows(client.db, "SELECT text, label, classifier FROM followups WHERE interaction_id = ? ORDER BY id", iid) == [
+        ("ice hockey", "rephrase", "implicit-rules+nb-2/picked-reading"),
+        ("2", "rephrase", "implicit-rules+nb-2/picked-reading"),
+        ("hmm", "new_topic", "implicit-rules+nb-2/nb-unsure-positive"),
+        ("makes sense", "positive", "implicit-rules+nb-2/nb")]
+
+
+def test_the_other_one_asked_as_a_question_gets_the_other_reading(client):
+    iid = client.post("/api/ask", json={"question": Q}).json()["interaction_id"]
+    client.post("/api/reply", json={"interaction_id": iid, "text": "the hockey player"})
+    f = client.post("/api/followup", json={"interaction_id": iid, "text": "what about the other one?"}).json()
+    assert [(x["label"], x["answer"]) for x in f["readings"]] == [("Bobby Carpenter (American football)", "2006")]
+
+
+def test_no_rating_before_the_clarifying_question_is_answered(client):
+    """A rating sent while the clarifying question waited was stored, and then read as the rating
+    of the answer the reply got later."""
+    iid = client.post("/api/ask", json={"question": Q}).json()["interaction_id"]
+    r = client.post("/api/feedback", json={"interaction_id": iid, "rating": "wrong"})
+    assert r.status_code == 409 and "waits for a reply to its clarifying question" in r.json()["error"]
+    client.post("/api/reply", json={"interaction_id": iid, "text": "2"})
+    assert client.post("/api/feedback", json={"interaction_id": iid, "rating": "correct"}).status_code == 200
+    assert rows(client.db, "SELECT rating FROM ratings") == [("correct",)]
+
+
+def test_a_followup_made_too_long_by_its_subject_is_refused_naming_text(client):
+    iid = client.post("/api/ask", json={"question": "Who is Bobby Carpenter?"}).json()["interaction_id"]
+    text = "when was he drafted " + "really " * 139 + "?"
+    assert len(text) <= MAX_TEXT
+    r = client.post("/api/followup", json={"interaction_id": iid, "text": text})
+    assert r.status_code == 422 and r.json()["error"].startswith("text: made to stand on its own ('when was Bobby Carpenter")
+    assert f"the limit is {MAX_TEXT}" in r.json()["error"]
+
+
+def test_a_reader_failure_is_a_500_with_its_message_and_the_page_headers(web_index, tmp_path):
+    """It was "internal server error" without the page's security headers; the message the CLI
+    prints ("the reader failed: ...") never reached the user. The pipeline is a stand-in: the real
+    reader cannot be made to run out of memory on demand."""
+    from rag.feedback.store import FeedbackStore
+    from rag.web.app import create_app
+    from readers.errors import ReaderError
+
+    class Failing:
+        def ask(self, question, interactive=False):
+            raise ReaderError.from_backend(MemoryError("CUDA out of memory"))
+
+    store = FeedbackStore(tmp_path / "fb.sqlite")
+    with TestClient(create_app(Failing(), store), raise_server_exceptions=False) as c:
+        r = c.post("/api/ask", json={"question": Q})
+    store.close()
+    assert r.status_code == 500 and r.json() == {"error": "the reader failed: MemoryError: CUDA out of memory"}
+    assert "frame-ancestors 'none'" in r.headers["content-security-policy"] and r.headers["x-frame-options"] == "DENY"
+
+
+def test_a_loopback_server_answers_only_its_own_host_names(web_pipeline, tmp_path):
+    """A page on evil.example whose name was re-pointed at 127.0.0.1 (DNS rebinding) could use the
+    API of a server bound there, rating and training on its behalf."""
+    from rag.feedback.store import FeedbackStore
+    from rag.web.app import LOOPBACK_HOSTS, create_app
+
+    store = FeedbackStore(tmp_path / "fb.sqlite")
+    app = create_app(web_pipeline, store, hosts=LOOPBACK_HOSTS)
+    for base in ("http://127.0.0.1:8000", "http://localhost:8000", "http://[::1]:8000"):
+        with TestClient(app, base_url=base) as c:
+            assert c.get("/api/health").status_code == 200, base
+    with TestClient(app, base_url="http://evil.example:8000") as c:
+        r = c.get("/api/health")
+    store.close()
+    assert r.status_code == 400 and r.json()["error"].startswith("unexpected Host header 'evil.example:8000'")
+
+
+def test_a_path_cannot_write_a_log_line_of_its_own(client, caplog):
+    with caplog.at_level("INFO", logger="ambigrag.web"):
+        client.get("/x%0AINFO ambigrag.web: POST /api/feedback 200 1.0 ms")
+    [line] = [r.getMessage() for r in caplog.records if r.name == "ambigrag.web"]
+    assert "\n" not in line and line.startswith("GET /x\\nINFO ambigrag.web: POST /api/feedback 200 1.0 ms 404")

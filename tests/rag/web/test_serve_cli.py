@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from rag import cli
 
@@ -20,7 +21,13 @@ ROOT = Path(__file__).resolve().parents[3]
 Q = "When was Bobby Carpenter drafted?"
 
 
-def test_serve_answers_on_localhost_and_export_has_the_rating(web_index, tmp_path, capsys):
+
+
+@pytest.mark.parametrize("sig, status", [(signal.SIGINT, 0), (signal.SIGTERM, -signal.SIGTERM)])
+def test_serve_answers_on_localhost_and_export_has_the_rating(web_index, tmp_path, capsys, sig, status):
+    """Stopped by Ctrl-C or by SIGTERM (systemd, docker stop, kill), the server closes the
+    database: SIGTERM skipped it (uvicorn re-raises the signal after its shutdown), leaving rows
+    in the write-ahead log that a copy of the database file alone lacked."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -46,8 +53,8 @@ def test_serve_answers_on_localhost_and_export_has_the_rating(web_index, tmp_pat
             assert c.post("/api/feedback", json={"interaction_id": iid, "rating": "correct"}).status_code == 200
             assert c.post("/api/followup", json={"interaction_id": iid, "text": "thanks!"}).status_code == 200
         assert Path(f"{db}-wal").stat().st_size > 0  # acknowledged rows sit in the write-ahead log
-        proc.send_signal(signal.SIGINT)  # Ctrl-C
-        assert proc.wait(timeout=60) == 0
+        proc.send_signal(sig)
+        assert proc.wait(timeout=60) == status
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -60,7 +67,8 @@ def test_serve_answers_on_localhost_and_export_has_the_rating(web_index, tmp_pat
     assert [ln.split("ambigrag.web: ")[1].rsplit(" ", 2)[0] for ln in lines if "ambigrag.web: " in ln] == [
         "GET /api/health 200", "POST /api/ask 200", "POST /api/reply 200", "POST /api/feedback 200",
         "POST /api/followup 200"]                       # one line per request
-    assert f"closed feedback database {tmp_path / 'fb.sqlite'}" in lines[-1]
+    assert [ln for ln in lines if "closed feedback database" in ln][0].endswith(
+        f"closed feedback database {tmp_path / 'fb.sqlite'}") and "\n".join(lines).count("closed feedback") == 1
     out = tmp_path / "export.jsonl"
     assert cli.main(["-q", "feedback", "export", "--db", str(db), "--out", str(out)]) == 0
     [first] = [json.loads(x) for x in out.read_text().splitlines()]   # "thanks!" asks no new question
@@ -68,3 +76,17 @@ def test_serve_answers_on_localhost_and_export_has_the_rating(web_index, tmp_pat
     assert [(f["label"], f["next_interaction_id"]) for f in first["followups"]] == [("positive", None)]
     assert cli.main(["-q", "serve", "--index", str(web_index), "--port", "70000"]) == 2
     assert "--port must be in 1..65535" in capsys.readouterr().err
+
+
+def test_a_taken_port_is_refused_before_the_models_load(web_index, capsys):
+    """It loaded the models, created the database and logged "serving ..." before uvicorn's bind
+    failed with status 3 and a log line of its own."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        t0 = time.monotonic()
+        assert cli.main(["-q", "serve", "--index", str(web_index), "--port", str(port)]) == 2
+    assert time.monotonic() - t0 < 5
+    assert capsys.readouterr().err.strip().endswith(
+        f"cannot serve on 127.0.0.1:{port}: Address already in use (another server is using it? try --port)")

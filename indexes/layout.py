@@ -71,8 +71,29 @@ def resolve(root: str | Path) -> Path:
 
 
 def is_index(root: Path) -> bool:
-    """True for a directory holding an index in either layout."""
-    return os.path.lexists(root / POINTER) or os.path.lexists(root / MANIFEST)
+    """True for a directory holding an index in either layout: ``current`` is a link to a
+    version (whatever state the version is in: a rebuild replaces a damaged one), or a
+    ``manifest.json`` that says ``"format": "ambigrag-index"`` sits in ``root`` (flat) or in a
+    ``current`` folder (a copy made with links followed). Another program's ``manifest.json``,
+    ``current`` or ``v-*`` is not one: a build must never replace those."""
+    ptr = root / POINTER
+    if ptr.is_symlink():
+        target = os.readlink(ptr)
+        return target.startswith(VERSION_PREFIX) and "/" not in target
+    return any(_says_ours(d / MANIFEST) for d in (root, ptr))
+
+
+def _says_ours(mpath: Path) -> bool:
+    """Whether ``mpath`` is a plain file of at most a few MB whose JSON names our format."""
+    from indexes.checks import FORMAT, MAX_MANIFEST_BYTES
+
+    try:
+        if mpath.is_symlink() or not mpath.is_file() or mpath.stat().st_size > MAX_MANIFEST_BYTES:
+            return False
+        data = json.loads(mpath.read_bytes().decode("utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return False
+    return isinstance(data, dict) and data.get("format") == FORMAT
 
 
 STAGING = ".build.tmp-"   # a build staged inside a mount point (see :func:`staging_dir`)

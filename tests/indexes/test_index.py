@@ -116,6 +116,29 @@ def test_refuses_to_replace_a_directory_that_is_not_an_index(sample_corpus, tmp_
     assert (d / "thesis.txt").read_text() == "do not delete"
 
 
+@pytest.mark.parametrize("make", ["manifest", "current", "version", "pointer-elsewhere"])
+def test_a_folder_that_only_has_an_index_like_name_is_not_replaced(sample_corpus, tmp_path, make):
+    """A folder with another program's manifest.json (a web app's), a `current` or `v-2` folder
+    counted as an index: the build deleted the files that manifest listed, `current/` and `v-2/`."""
+    d = tmp_path / "project"
+    d.mkdir()
+    (d / "data.csv").write_text("precious")
+    if make == "manifest":
+        (d / "manifest.json").write_text('{"name": "my app", "files": {"data.csv": "x"}}')
+    elif make == "current":
+        (d / "current").mkdir()
+        (d / "current" / "thesis.tex").write_text("precious")
+    elif make == "version":
+        (d / "v-2").mkdir()
+        (d / "v-2" / "r.bin").write_text("precious")
+    else:
+        os.symlink("../elsewhere", d / "current")
+    before = sorted(str(p.relative_to(d)) for p in d.rglob("*"))
+    with pytest.raises(FileExistsError, match="not an ambigrag index"):
+        build(sample_corpus, d, dense=False, progress=False)
+    assert sorted(str(p.relative_to(d)) for p in d.rglob("*")) == before
+
+
 def test_rebuild_replaces_atomically_and_bm25_only(sample_corpus, tmp_path):
     out = tmp_path / "bm"
     build(sample_corpus, out, dense=False, progress=False)

@@ -74,6 +74,8 @@ def safe_file(directory: Path, name: Any, what: str = "files entry") -> tuple[Pa
 def read_manifest(directory: str | Path) -> dict[str, Any]:
     """The validated manifest of the files directory ``directory`` (flat index or one version)."""
     directory = Path(directory)
+    if not os.path.lexists(directory):
+        raise IndexLoadError(f"{directory} does not exist")
     if not os.path.lexists(directory / MANIFEST):
         raise IndexLoadError(f"{directory} is not an ambigrag index: no {MANIFEST}")
     mpath, st = safe_file(directory, MANIFEST, "manifest")

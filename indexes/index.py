@@ -296,7 +296,7 @@ def load(path: str | Path, *, encoder: SentenceEncoder | str | None = None, veri
         try:
             return _load_files(root, files_dir, mode, encoder, device)
         except Exception:
-            if files_dir == root or attempt == _LOAD_ATTEMPTS - 1 or _still_current(root, files_dir):
+            if attempt == _LOAD_ATTEMPTS - 1 or _still_current(root, files_dir):   # a flat index converted meanwhile too
                 raise
             log.info("%s was replaced while loading %s; loading the new version", root, files_dir.name)
     raise AssertionError("unreachable")
@@ -347,7 +347,12 @@ def verify_index(path: str | Path) -> list[tuple[str, str | None]]:
     []
     """
     files_dir = resolve(Path(path))
-    manifest = read_manifest(files_dir)
+    try:
+        manifest = read_manifest(files_dir)
+    except IndexLoadError as e:   # a damaged manifest is a failed check (exit 1), not a usage error
+        if not os.path.lexists(files_dir / MANIFEST):
+            raise
+        return [(MANIFEST, str(e))]
     stamps = Stamps()
     results = list(check_files(files_dir, manifest, "full", stamps))
     stamps.save()
@@ -356,13 +361,15 @@ def verify_index(path: str | Path) -> list[tuple[str, str | None]]:
 
 def _structure(files_dir: Path, manifest: dict) -> list[tuple[str, str | None]]:
     """What loading would refuse beyond the hashes (``verify`` passed an index that ``search``
-    refused): a file its kinds need that the manifest does not list, a store or FAISS file whose
-    size disagrees with ``n_docs``. One ``("structure", error)`` row when something is wrong."""
+    refused): a file its kinds need that the manifest does not list, a store, BM25 or FAISS file
+    whose size disagrees with the manifest. One ``("structure", error)`` row when something is wrong."""
     try:
         kinds, n = manifest["kinds"], manifest["n_docs"]
         for name in _needed_files(kinds):
             listed_file(files_dir, manifest, name)
         PassageStore(files_dir, n_docs=n)
+        if "bm25" in kinds:   # memory-maps its arrays: sizes and index bounds, as a load checks them
+            BM25Index.load(files_dir, manifest["bm25"], n)
         if "dense" in kinds:
             check_faiss_file(files_dir / DENSE_FILE, manifest["dense"], n)
     except IndexLoadError as e:

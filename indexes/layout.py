@@ -46,6 +46,8 @@ def resolve(root: str | Path) -> Path:
     directly inside ``root`` (a symlink that leaves it is refused)."""
     root = Path(root)
     if root.is_file():
+        if root.name == MANIFEST:   # the index is the folder that holds it
+            raise IndexLoadError(f"{root} is an index's manifest; give its folder, {root.parent}")
         raise IndexLoadError(f"{root} is a file, not an index directory (build one with `ambigrag index build "
                              f"{root} --out DIR`)")
     ptr = root / POINTER

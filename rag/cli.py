@@ -116,9 +116,12 @@ def _cmd_index_verify(args) -> int:
     results = verify_index(args.dir)
     for name, error in results:
         print(f"OK    {name}" if error is None else f"FAIL  {name}: {error}")
-    failed = sum(error is not None for _, error in results)
-    print(f"{args.dir}: {len(results) - failed} of {len(results)} files OK" + (f", {failed} FAILED" if failed else ""))
-    return 1 if failed else 0
+    files = [error for name, error in results if name != "structure"]
+    failed = sum(error is not None for error in files)
+    broken = any(error is not None for name, error in results if name == "structure")
+    print(f"{args.dir}: {len(files) - failed} of {len(files)} files OK" + (f", {failed} FAILED" if failed else "")
+          + ("; structure FAILED" if broken else ""))
+    return 1 if failed or broken else 0
 
 
 def _add_search(sub) -> None:

@@ -26,8 +26,8 @@ MAX_QUESTION_CHARS = 1000
 
 def validate_question(question: Any, *, what: str = "question", max_chars: int = MAX_QUESTION_CHARS) -> str:
     """The question with surrounding whitespace removed; ``ValueError`` naming the problem when
-    it is not a string, empty or only whitespace, longer than ``max_chars`` characters, or
-    without a single letter or digit."""
+    it is not a string, empty or only whitespace, longer than ``max_chars`` characters, not valid
+    UTF-8 (a lone surrogate), or without a single letter or digit."""
     if not isinstance(question, str):
         raise ValueError(f"{what} must be a string, got {type(question).__name__}: {_show(question)}")
     text = question.strip()
@@ -35,6 +35,11 @@ def validate_question(question: Any, *, what: str = "question", max_chars: int =
         raise ValueError(f"{what} is empty" if not question else f"{what} is only whitespace")
     if len(text) > max_chars:
         raise ValueError(f"{what} is {len(text)} characters long; the limit is {max_chars}")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as e:   # a shell's undecodable byte arrives as a lone surrogate: a trace in the encoder
+        raise ValueError(f"{what} is not valid UTF-8: an undecodable byte at character {e.start + 1} "
+                         f"({_show(text)})") from None
     if not any(ch.isalnum() for ch in text):   # "\u200b", "\x00", "???": nothing to search for
         raise ValueError(f"{what} has no letters or digits: {_show(text)}")
     return text

@@ -143,12 +143,17 @@ def test_index_verify_cli(flat, cache, capsys):
     out = capsys.readouterr().out
     assert "FAIL  dense.faiss:" in out and "dense.faiss is corrupt" in out and "6 of 7 files OK, 1 FAILED" in out
     assert main(["-q", "index", "verify", str(flat.parent / "nothing")]) == 2
-    assert "is not an ambigrag index" in capsys.readouterr().err
+    assert capsys.readouterr().err.strip().endswith(f"{flat.parent / 'nothing'} does not exist")
+    (flat / "manifest.json").write_text("{broken")     # a damaged index, not a wrong command: exit 1 (was 2)
+    assert main(["-q", "index", "verify", str(flat)]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL  manifest.json: " in out and "is corrupt: JSONDecodeError" in out and "0 of 1 files OK, 1 FAILED" in out
 
 
 @pytest.mark.parametrize("break_it, message", [
     (lambda m: m.update(n_docs=m["n_docs"] + 1), "passages_offsets.npy: array of shape"),
     (lambda m: m["files"].pop("dense.faiss"), "dense.faiss"),
+    (lambda m: m["bm25"].update(n_terms=m["bm25"]["n_terms"] + 1), "bm25_indptr.npy: array of shape"),  # was OK
 ])
 def test_index_verify_checks_what_loading_checks(flat, cache, capsys, break_it, message):
     """A manifest with a wrong n_docs, or one that leaves dense.faiss out, passed verify with
@@ -159,3 +164,4 @@ def test_index_verify_checks_what_loading_checks(flat, cache, capsys, break_it, 
     assert main(["-q", "index", "verify", str(flat)]) == 1
     out = capsys.readouterr().out
     assert "FAIL  structure: " in out and message in out.split("FAIL  structure: ")[1]
+    assert out.strip().endswith("; structure FAILED")

@@ -200,3 +200,38 @@ def test_a_mount_point_is_staged_inside_itself(sample_corpus, tmp_path, monkeypa
     (mount / f".build.tmp-{int(dead.stdout)}-abcd1234").mkdir()   # a build that died there
     build(sample_corpus, mount, dense=False, progress=False)
     assert sorted(p.name for p in mount.iterdir()) == sorted([".lock", POINTER, MANIFEST, load(mount).files_dir.name])
+
+
+def test_loaders_never_fail_while_a_flat_index_is_converted(sample_corpus, tmp_path):
+    """A loader that found the flat layout never retried, so the conversion (which deletes the
+    flat files after publishing the version) made it fail with a missing file: 48 failures in 25
+    conversions in the review's run."""
+    import threading
+
+    src = resolve(build(sample_corpus, tmp_path / "src", dense=False, progress=False))
+    failures, loads = [], [0]
+    for trial in range(6):
+        flat = tmp_path / f"flat{trial}"
+        shutil.copytree(src, flat)
+        stop = threading.Event()
+
+        def loader(flat=flat, stop=stop):
+            while not stop.is_set():
+                try:
+                    index = load(flat, verify="full")
+                    index.store.get([0, 299])
+                    loads[0] += 1
+                except Exception as e:   # noqa: BLE001 - every failure is reported
+                    failures.append(f"{type(e).__name__}: {e}")
+
+        threads = [threading.Thread(target=loader) for _ in range(2)]
+        for t in threads:
+            t.start()
+        time.sleep(0.05)
+        build(sample_corpus, flat, dense=False, progress=False)
+        time.sleep(0.05)
+        stop.set()
+        for t in threads:
+            t.join()
+        assert resolve(flat) != flat
+    assert failures == [] and loads[0] >= 12

@@ -92,7 +92,7 @@ def test_train_ambiguity_checks_its_files_before_encoding(tmp_path, capsys, monk
     assert main([*base, "--models", "question", "--threshold-data", str(tmp_path / "nope.json")]) == 2
     assert "nope.json: no such file" in capsys.readouterr().err
     assert main([*base, "--models", "evidence", "--threshold-data", "none", "--index", str(tmp_path / "noidx")]) == 2
-    assert f"{tmp_path / 'noidx'} is not an ambigrag index: no manifest.json" in capsys.readouterr().err
+    assert f"{tmp_path / 'noidx'} does not exist" in capsys.readouterr().err
 
 
 def test_eval_ambiguity_checks_its_models_before_retrieval(tmp_path, capsys):

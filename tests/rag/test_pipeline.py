@@ -304,7 +304,9 @@ BAD_QUESTIONS = [("", "question is empty"), ("  \n\t", "question is only whitesp
                  (42, "question must be a string, got int"), (None, "question must be a string, got NoneType"),
                  ("why " * 300, "question is 1199 characters long; the limit is 1000"),
                  ("\u200b", r"question has no letters or digits: '\\u200b'"),
-                 ("\x00 ?!", r"question has no letters or digits: '\\x00 \?!'")]
+                 ("\x00 ?!", r"question has no letters or digits: '\\x00 \?!'"),
+                 # a Latin-1 byte from a shell arrives as a lone surrogate (a traceback in the encoder)
+                 ("caf\udce9?", r"question is not valid UTF-8: an undecodable byte at character 4")]
 
 
 @pytest.mark.parametrize(("question", "message"), BAD_QUESTIONS)

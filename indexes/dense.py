@@ -61,6 +61,37 @@ def resolve_model_path(model_id: str) -> str:
     return model_id
 
 
+def require_encoder(encoder, what: str = "--encoder") -> None:
+    """Load ``encoder`` now (before minutes of reading a corpus) and turn a model that cannot be
+    had into a ``ValueError`` naming ``what`` and the id: a local path that does not exist, or a
+    hub id neither cached nor downloadable (offline, the hub's "couldn't connect" named no model).
+    A hub id missing from the cache is downloaded, with a warning first: set ``HF_HUB_OFFLINE=1``
+    to fail at once on a machine without internet."""
+    model_id = resolve_model_path(encoder.id)
+    if model_id.startswith(("/", "./", "../", "~")) and not Path(model_id).expanduser().is_dir():
+        raise ValueError(f"{what} {encoder.id}: no such model folder")
+    if not Path(model_id).expanduser().is_dir() and not _in_hub_cache(model_id):
+        if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
+            raise ValueError(f"{what} {encoder.id}: not a local model folder and not in the Hugging Face cache "
+                             "(HF_HUB_OFFLINE is set, so it cannot be downloaded)")
+        log.warning("%s %s is not in the Hugging Face cache: downloading it", what, encoder.id)
+    try:
+        _ = encoder.dim   # loads the model
+    except (OSError, ValueError) as e:   # the hub's errors are OSError; a malformed repo id, ValueError
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ValueError(f"{what} {encoder.id}: cannot load it ({first[:200]}); give a local model folder, "
+                         "or a model id in the Hugging Face cache") from None
+
+
+def _in_hub_cache(model_id: str) -> bool:
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        return isinstance(try_to_load_from_cache(model_id, "config.json"), str)
+    except Exception:   # noqa: BLE001 - an id the hub library rejects is simply not cached
+        return False
+
+
 def gpu_device_present() -> bool:
     """False on Linux when no NVIDIA or ROCm device node exists, so torch could not use a GPU:
     deciding that costs no ``import torch`` (seconds on a cold start). True elsewhere."""

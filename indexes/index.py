@@ -103,6 +103,9 @@ class Index:
         if backend not in (None, built["encoder_backend"]):
             raise IndexLoadError(f"encoder mismatch: index {self.path} was built with {describe_encoder(built)}, "
                                  f"got {describe_encoder({**built, 'encoder_backend': backend})}")
+        if threads is not None and built["encoder_backend"] == "torch":   # it was silently ignored
+            raise ValueError(f"encoder threads set ONNX Runtime's threads; index {self.path} encodes queries with "
+                             "torch, which uses its own (OMP_NUM_THREADS)")
         return make_encoder(built["encoder"], built["encoder_backend"], device=device,
                             batch_size=batch_size, threads=threads)
 

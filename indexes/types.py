@@ -39,7 +39,9 @@ class Hit:
     source: str
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        """The hit as ``search --json`` prints it; the passage's extra corpus fields (``url``...)
+        as ``meta`` when it has any."""
+        d: dict[str, Any] = {
             "rank": self.rank,
             "id": self.passage.id,
             "title": self.passage.title,
@@ -47,6 +49,9 @@ class Hit:
             "source": self.source,
             "text": self.passage.text,
         }
+        if self.passage.meta:
+            d["meta"] = self.passage.meta
+        return d
 
 
 def distinct_hits(hits) -> list[Hit]:

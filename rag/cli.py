@@ -54,7 +54,7 @@ def _add_encoder_backend(p, default: str | None, help: str) -> None:
 def _cmd_index_build(args) -> int:
     from indexes.bm25 import BM25Params
     from indexes.corpus import DEFAULT_MAX_RECORD_BYTES, record_limit
-    from indexes.dense import DenseParams, pick_device
+    from indexes.dense import DenseParams, pick_device, require_encoder
     from indexes.index import build
     from indexes.onnx_encoder import make_encoder
     from indexes.paths import check_outputs
@@ -76,6 +76,8 @@ def _cmd_index_build(args) -> int:
                          "use --engine local for an int8 ONNX index")
     enc = make_encoder(args.encoder, args.encoder_backend, device=args.device, batch_size=args.batch_size,
                        threads=args.encoder_threads)
+    if args.dense:   # a model that cannot be had fails now, not after the corpus
+        require_encoder(enc)
     limit = DEFAULT_MAX_RECORD_BYTES if args.max_record_bytes is None else args.max_record_bytes
     options = dict(fmt=args.format, bm25=args.bm25, dense=args.dense, encoder=enc,
                    tokenizer=Tokenizer(stopwords=None if args.keep_stopwords else "en",
@@ -146,7 +148,7 @@ def _cmd_search(args) -> int:
     import indexes
     from indexes.layout import is_index
     from rag.defaults import default_index
-    from rag.validation import validate_k, validate_question
+    from rag.validation import require_at_least, validate_k, validate_question
     from retrievers.factory import retriever_for
 
     if len(args.args) > 2:
@@ -155,6 +157,7 @@ def _cmd_search(args) -> int:
     if index_dir is None and is_index(Path(query)):   # it built the default index to search for the path
         raise ValueError(f"search {query}: a query is missing (search [INDEX_DIR] QUERY)")
     query, k = validate_question(query, what="query"), validate_k(args.k)
+    require_at_least([("--encoder-threads", args.encoder_threads)])
     index = indexes.load(index_dir or default_index(device=args.device), device=args.device)
     enc = index.encoder(device=args.device, backend=args.encoder_backend, threads=args.encoder_threads) \
         if index.dense is not None and args.mode != "bm25" else None

@@ -18,6 +18,19 @@ def test_index_build_and_search_json(sample_corpus, tmp_path, capsys):
     assert hits[0]["score"] >= hits[1]["score"] >= hits[2]["score"]
 
 
+def test_search_json_keeps_the_corpus_extra_fields(tmp_path, capsys):
+    """A corpus's extra fields (a url) were stored but left out of search --json."""
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text(json.dumps({"id": "a", "title": "Alpha", "text": "alpha particles", "url": "https://x/a"}) + "\n"
+                      + json.dumps({"id": "b", "title": "Beta", "text": "beta decay"}) + "\n")
+    assert main(["-q", "index", "build", str(corpus), "--out", str(tmp_path / "i"), "--no-dense",
+                 "--bm25-variant", "lucene"]) == 0
+    capsys.readouterr()
+    assert main(["-q", "search", str(tmp_path / "i"), "alpha", "--json"]) == 0
+    [hit] = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert (hit["id"], hit["meta"]) == ("a", {"url": "https://x/a"})
+
+
 def test_hybrid_search_text_output(small_index_dir, capsys):
     assert main(["-q", "search", str(small_index_dir), "rainbow six siege maps", "-k", "2"]) == 0
     out = capsys.readouterr().out
@@ -33,6 +46,25 @@ def test_index_build_refuses_a_count_below_one(sample_corpus, tmp_path, capsys):
         assert not (tmp_path / "i").exists()
     assert main(["-q", "index", "build", str(sample_corpus), "--out", str(tmp_path / "i"), "--encoder-threads", "2"]) == 2
     assert "--encoder-threads sets ONNX Runtime's threads" in capsys.readouterr().err   # was ignored with torch
+
+
+def test_an_encoder_that_cannot_be_had_is_refused_before_the_corpus_is_read(sample_corpus, tmp_path, capsys,
+                                                                            monkeypatch):
+    """An id missing from the cache failed after the whole corpus and BM25 were built, 74 s of the
+    hub's retries later, with "We couldn't connect to 'https://huggingface.co'", naming no model."""
+    def read_corpus(*a, **k):
+        raise AssertionError("the corpus was read first")
+
+    monkeypatch.setattr("indexes.index.read_corpus", read_corpus)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    base = ["-q", "index", "build", str(sample_corpus), "--out", str(tmp_path / "i")]
+    assert main([*base, "--encoder", "sentence-transformers/not-a-cached-model"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "ambigrag: error: --encoder sentence-transformers/not-a-cached-model: not a local model folder and not in "
+        "the Hugging Face cache (HF_HUB_OFFLINE is set, so it cannot be downloaded)")
+    assert main([*base, "--encoder", str(tmp_path / "no-model")]) == 2
+    assert capsys.readouterr().err.strip() == f"ambigrag: error: --encoder {tmp_path / 'no-model'}: no such model folder"
+    assert not (tmp_path / "i").exists()
 
 
 def test_bad_corpus_gives_a_clear_error_and_exit_2(tmp_path, capsys):
@@ -123,3 +155,12 @@ def test_a_cuda_device_torch_cannot_use_is_one_line_before_any_work(sample_corpu
     assert capsys.readouterr().err.startswith(message) and not (tmp_path / "i").exists()
     assert main(["-q", "search", str(small_index_dir), "rainbow six", "--device", "cuda"]) == 2
     assert capsys.readouterr().err.startswith(message)
+
+
+def test_search_refuses_encoder_threads_it_would_ignore(small_index_dir, capsys):
+    """--encoder-threads -5 searched, and 2 was ignored on an index that encodes with torch."""
+    assert main(["-q", "search", str(small_index_dir), "maps", "--encoder-threads", "-5"]) == 2
+    assert "--encoder-threads must be >= 1, got -5" in capsys.readouterr().err
+    assert main(["-q", "search", str(small_index_dir), "maps", "--encoder-threads", "2"]) == 2
+    assert "encodes queries with torch, which uses its own (OMP_NUM_THREADS)" in capsys.readouterr().err
+    assert main(["-q", "search", str(small_index_dir), "maps", "--mode", "bm25", "--encoder-threads", "2"]) == 0

@@ -30,8 +30,9 @@ def default_llm(cache: bool = True, backend: str = "auto"):
     ``llamacpp`` loads in a second (best for single questions); ``transformers`` reads the same
     GGUF into float32 torch (about 40 s to load) and then prefills about 3x faster on this
     2-core CPU (300 tokens: 1.0 s vs 3.2 s), so evaluations use it. ``auto``: llama.cpp when
-    installed, else transformers. None (with a warning) when no runtime is installed; a broken
-    install (the package's model file missing) raises ``FileNotFoundError``."""
+    installed, else transformers. With ``auto``, None (with a warning) when no runtime is
+    installed; a backend named whose runtime is missing is a ``ValueError``; a broken install (the
+    package's model file missing) raises ``FileNotFoundError``."""
     import importlib.util
     import os
 
@@ -40,6 +41,9 @@ def default_llm(cache: bool = True, backend: str = "auto"):
 
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    needs = {"llamacpp": ("llama_cpp", "llama-cpp-python"), "transformers": ("gguf", "gguf")}.get(backend)
+    if needs and importlib.util.find_spec(needs[0]) is None:   # asked for by name: an error now, not at first use
+        raise ValueError(f"the {backend} LLM backend needs {needs[1]}: pip install -e '.[llm]'")
     try:
         from rag.llm.llamacpp import smollm2_gguf
 

@@ -64,9 +64,12 @@ def _rewrite_variants(args, index) -> dict:
     hybrid = retriever_for(index, "hybrid", fuse=args.fuse, device=args.device)
     llm = None
     if "interpretations" in names and not args.no_llm:
+        import importlib.util
+
         from rag.pipeline import default_llm
 
-        llm = default_llm(backend="transformers")
+        # transformers prefills faster; without its gguf reader, whatever runtime there is (or none)
+        llm = default_llm(backend="transformers" if importlib.util.find_spec("gguf") else "auto")
     bank = ExampleBank() if {"interpretations", "icl"} & set(names) else None
     variants = {n: rewriter_for([n], retriever=hybrid, llm=llm, bank=bank) for n in names}
     if len(names) > 1:

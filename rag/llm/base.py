@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import sqlite3
 import threading
 from collections.abc import Sequence
@@ -17,6 +18,8 @@ from pathlib import Path
 from retrievers.llm import LLM, check_batch
 
 __all__ = ["LLM", "CachedLLM", "check_batch"]
+
+log = logging.getLogger("ambigrag")
 
 
 class CachedLLM:
@@ -29,17 +32,27 @@ class CachedLLM:
         self.inner = inner
         self.id = inner.id
         self.path = Path(path).expanduser()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(str(self.path), check_same_thread=False)
-        self._db.execute("CREATE TABLE IF NOT EXISTS cache (key TEXT PRIMARY KEY, value TEXT)")
         self.hits = self.misses = 0
+        self._db: sqlite3.Connection | None = None
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(str(self.path), check_same_thread=False)
+            self._db.execute("CREATE TABLE IF NOT EXISTS cache (key TEXT PRIMARY KEY, value TEXT)")
+        except (OSError, sqlite3.Error) as e:   # a read-only cache folder, a damaged file: answer uncached
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+            log.warning("LLM cache %s cannot be used (%s); calling the model without a cache", self.path, e)
 
     @staticmethod
     def key(*parts) -> str:
         return hashlib.sha256(json.dumps(parts, ensure_ascii=False).encode()).hexdigest()
 
     def _cached(self, keys: list[str], compute):
+        if self._db is None:
+            self.misses += len(keys)
+            return self._checked(list(compute(range(len(keys)))), len(keys))
         with self._lock:
             found = {k: json.loads(v) for k, v in self._db.execute(
                 f"SELECT key, value FROM cache WHERE key IN ({','.join('?' * len(keys))})", keys)} if keys else {}
@@ -47,17 +60,23 @@ class CachedLLM:
         self.hits += len(keys) - len(todo)
         self.misses += len(todo)
         if todo:
-            values = list(compute(todo))
-            if len(values) != len(todo) or not all(isinstance(v, (str, float, int)) and not isinstance(v, bool)
-                                                   for v in values):
-                raise TypeError(f"{self.id}: the model returned {len(values)} results for {len(todo)} inputs "
-                                f"(or a result that is not a string / number); nothing was cached")
+            values = self._checked(list(compute(todo)), len(todo))
             with self._lock:
-                self._db.executemany("INSERT OR REPLACE INTO cache VALUES (?, ?)",
-                                     [(keys[i], json.dumps(v)) for i, v in zip(todo, values)])
-                self._db.commit()
+                try:
+                    self._db.executemany("INSERT OR REPLACE INTO cache VALUES (?, ?)",
+                                         [(keys[i], json.dumps(v)) for i, v in zip(todo, values)])
+                    self._db.commit()
+                except sqlite3.Error as e:   # a read-only file: the answers stand, uncached
+                    self._db.rollback()
+                    log.warning("LLM cache %s cannot be written (%s); these results are not cached", self.path, e)
             found.update({keys[i]: v for i, v in zip(todo, values)})
         return [found[k] for k in keys]
+
+    def _checked(self, values: list, n: int) -> list:
+        if len(values) != n or not all(isinstance(v, (str, float, int)) and not isinstance(v, bool) for v in values):
+            raise TypeError(f"{self.id}: the model returned {len(values)} results for {n} inputs "
+                            f"(or a result that is not a string / number); nothing was cached")
+        return values
 
     def generate(self, prompts: Sequence[str], max_tokens: int = 64, stop: Sequence[str] | None = None) -> list[str]:
         prompts = check_batch(prompts, max_tokens, stop)

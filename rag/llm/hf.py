@@ -4,6 +4,7 @@ CPU or CUDA, batched, greedy by default. Slower than llama.cpp on CPU for the sh
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Sequence
 
@@ -36,7 +37,15 @@ class TransformersLLM:
 
             self.device = pick_device(self.device)
             kw = {"gguf_file": self.gguf_file} if self.gguf_file else {}
-            self._tok = AutoTokenizer.from_pretrained(self.model_name, **kw)
+            name = str(self.model_name)
+            if name.startswith(("/", "./", "../", "~")) and not os.path.isdir(os.path.expanduser(name)):
+                raise ValueError(f"LLM {name}: no such model folder")   # was "Repo id must be in the form ..."
+            try:
+                self._tok = AutoTokenizer.from_pretrained(self.model_name, **kw)
+            except OSError as e:   # offline and not cached: the hub's message named no model
+                first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+                raise ValueError(f"LLM {self.id}: cannot load it ({first[:200]}); give a local model folder, "
+                                 "or a model id in the Hugging Face cache") from None
             self._tok.padding_side = "left"
             if self._tok.pad_token is None:
                 self._tok.pad_token = self._tok.eos_token

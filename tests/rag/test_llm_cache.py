@@ -1,7 +1,7 @@
-"""The LLM cache when its file cannot be used: the answers still come, uncached, with a warning
-naming the file (it was a sqlite3 traceback). The model behind the cache is a stand-in that
-echoes its prompts: what is tested is the cache file, and the real models' tests
-(tests/rag/test_llm.py) need the ``llm`` extra."""
+"""LLM set-up failures named in one line, and the LLM cache when its file cannot be used (the
+answers still come, uncached, with a warning naming the file; it was a sqlite3 traceback). The
+model behind the cache is a stand-in that echoes its prompts: what is tested is the cache file,
+and the real models' tests (tests/rag/test_llm.py) need the ``llm`` extra."""
 
 from __future__ import annotations
 
@@ -65,3 +65,15 @@ def test_a_backend_named_without_its_runtime_is_refused_at_once(monkeypatch):
         default_llm(backend="llamacpp")
     with pytest.raises(ValueError, match=r"^the transformers LLM backend needs gguf: pip install"):
         default_llm(backend="transformers")
+
+
+def test_a_transformers_model_that_cannot_be_had_is_named(tmp_path, monkeypatch):
+    """Offline, an uncached id failed with the hub's "We couldn't connect ...", naming no model;
+    a missing folder with "Repo id must be in the form 'repo_name' ..."."""
+    from rag.llm.hf import TransformersLLM
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(ValueError, match=f"^LLM {tmp_path / 'nope'}: no such model folder$"):
+        TransformersLLM(str(tmp_path / "nope")).generate(["hi"])
+    with pytest.raises(ValueError, match=r"^LLM someone/not-cached-llm: cannot load it \(.*\); give a local model"):
+        TransformersLLM("someone/not-cached-llm").generate(["hi"])

@@ -327,11 +327,11 @@ def _main(argv: list[str] | None) -> int:
                         format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     for noisy in ("sentence_transformers", "transformers", "httpx", "faiss", "datasets"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    from readers.errors import ReaderError
+    from retrievers.llm import ModelError
 
     try:
         return int(args.func(args) or 0)
-    except ReaderError as e:  # the model failed: its message, status 1 (not the user's fault)
+    except ModelError as e:  # a model failed (the reader's, the rewriter's): its message, status 1 (not the user's fault)
         print(f"ambigrag: error: {e}", file=sys.stderr)
         return 1
     except (ValueError, FileNotFoundError, FileExistsError, IsADirectoryError, NotADirectoryError,

@@ -11,16 +11,13 @@ malformed result from the backend) raises :class:`ReaderError`, whose message st
 
 from __future__ import annotations
 
+from retrievers.llm import ModelError
 
-class ReaderError(RuntimeError):
+
+class ReaderError(ModelError):
     """The reader's model failed; never raised for a question the evidence cannot answer."""
 
     PREFIX = "the reader failed: "
-
-    @classmethod
-    def from_backend(cls, exc: BaseException) -> ReaderError:
-        msg = str(exc).strip() or "(no message)"
-        return cls(f"{cls.PREFIX}{type(exc).__name__}: {msg}")
 
     @classmethod
     def malformed(cls, what: str) -> ReaderError:

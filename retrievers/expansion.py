@@ -29,6 +29,7 @@ from pathlib import Path
 
 from indexes.text import normalize_answer
 from retrievers.followup import QUESTION_WORDS
+from retrievers.llm import generate_one
 from retrievers.rewriters import LRUCache
 
 INTERPRET_HEAD = ("Each question below is ambiguous. List the specific questions it could mean, one per line.\n\n")
@@ -150,7 +151,7 @@ class LLMInterpretations:
 
     def rewrite(self, question: str) -> list[str]:
         def make() -> list[str]:
-            reply = self.llm.generate([self.prompt(question)], max_tokens=self.max_tokens, stop=["\n\n", "Question:"])[0]
+            reply = generate_one(self.llm, self.prompt(question), max_tokens=self.max_tokens, stop=["\n\n", "Question:"])
             return [question, *_keep(str(reply or "").splitlines(), question, self.max_readings)]
 
         return self._cache.get(question, make)
@@ -196,8 +197,8 @@ class Decomposer:
         def make() -> list[str]:
             subs = self.literal(question) + self.implied(question)
             if self.llm is not None:
-                reply = self.llm.generate([f"Break the question into simpler sub-questions, one per line.\n"
-                                           f"Question: {question}\n-"], max_tokens=60, stop=["\n\n"])[0]
+                reply = generate_one(self.llm, f"Break the question into simpler sub-questions, one per line.\n"
+                                                f"Question: {question}\n-", max_tokens=60, stop=["\n\n"])
                 subs += _keep(str(reply or "").splitlines(), question, self.max_subqueries)
             return [question, *list(dict.fromkeys(subs))[: self.max_subqueries]]
 
@@ -223,8 +224,8 @@ class ICLExpansion:
         def make() -> list[str]:
             out = [question, self.expand(question)]
             if self.llm is not None:
-                doc = self.llm.generate([f"{self.expand(question)}\nWrite a short encyclopedia passage that answers: "
-                                         f"{question}"], max_tokens=self.max_tokens, stop=["\n\n"])[0]
+                doc = generate_one(self.llm, f"{self.expand(question)}\nWrite a short encyclopedia passage that answers: "
+                                              f"{question}", max_tokens=self.max_tokens, stop=["\n\n"])
                 if isinstance(doc, str) and doc.strip():
                     out.append(f"{question} {doc.strip()}")
             return out

@@ -28,6 +28,38 @@ class LLM(Protocol):
     def score(self, prompts: Sequence[str], continuations: Sequence[str]) -> list[float]: ...
 
 
+class ModelError(RuntimeError):
+    """A language model failed (a missing file, out of memory, the backend's exception): the
+    system's fault, not the question's. The CLI prints it and exits 1, a bad input 2.
+    :class:`readers.errors.ReaderError` is the reader's kind."""
+
+    PREFIX = "the model failed: "
+
+    @classmethod
+    def from_backend(cls, exc: BaseException):
+        msg = str(exc).strip() or "(no message)"
+        return cls(f"{cls.PREFIX}{type(exc).__name__}: {msg}")
+
+
+class RewriterError(ModelError):
+    """The query rewriter's LLM failed.
+
+    >>> str(RewriterError.from_backend(MemoryError("out of memory")))
+    "the query rewriter's LLM failed: MemoryError: out of memory"
+    """
+
+    PREFIX = "the query rewriter's LLM failed: "
+
+
+def generate_one(llm: LLM, prompt: str, **kwargs) -> str:
+    """``llm``'s completion of ``prompt``; whatever the backend raises becomes a
+    :class:`RewriterError` (a ``ValueError`` from it read as the user's bad input)."""
+    try:
+        return llm.generate([prompt], **kwargs)[0]
+    except Exception as e:   # noqa: BLE001 - every backend failure, named
+        raise RewriterError.from_backend(e) from e
+
+
 def check_batch(prompts: Sequence[str], max_tokens: int | None = None,
                 stop: Sequence[str] | None = None) -> list[str]:
     """``prompts`` as a list, after checking them, ``max_tokens`` (>= 1) and ``stop`` (a list of

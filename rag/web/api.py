@@ -233,7 +233,7 @@ def register_errors(app) -> None:
     from fastapi.responses import JSONResponse
     from starlette.exceptions import HTTPException as StarletteHTTPException
 
-    from readers.errors import ReaderError
+    from retrievers.llm import ModelError
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request, exc: RequestValidationError):
@@ -257,8 +257,8 @@ def register_errors(app) -> None:
             detail = "the request body is not UTF-8 JSON"
         return JSONResponse({"error": detail}, status_code=exc.status_code, headers=exc.headers)  # e.g. 405 Allow
 
-    @app.exception_handler(ReaderError)
-    async def reader_failed(request, exc: ReaderError):   # the model failed, not the request: its message
+    @app.exception_handler(ModelError)
+    async def reader_failed(request, exc: ModelError):   # the model failed, not the request: its message
         log.error("%s %r: %s", request.method, request.url.path, exc)
         return JSONResponse({"error": str(exc)}, status_code=500)
 

@@ -130,6 +130,26 @@ def test_llm_interpretations_are_few_shot_parsed_filtered_and_cached(bank):
     assert LLMInterpretations(_ScriptedLLM(None), bank).rewrite(q) == [q]  # malformed reply: the question only
 
 
+class _BrokenLLM:
+    id = "broken"
+
+    def generate(self, prompts, max_tokens=64, stop=None):
+        raise ValueError("smollm2.gguf does not start with the GGUF magic bytes")
+
+
+def test_an_llm_failure_while_rewriting_is_the_models_fault_not_the_users(bank):
+    """A broken model file surfaced as its bare ValueError, which the CLI reads as a bad input
+    (exit 2, no hint that the rewriter's model failed)."""
+    from retrievers.llm import ModelError, RewriterError
+
+    q = "When did the Eagles win the Super Bowl?"
+    for rw in (LLMInterpretations(_BrokenLLM(), bank), Decomposer(llm=_BrokenLLM()),
+               ICLExpansion(bank, shots=1, llm=_BrokenLLM())):
+        with pytest.raises(RewriterError, match="^the query rewriter's LLM failed: ValueError: smollm2.gguf does not"):
+            rw.rewrite(q)
+    assert issubclass(RewriterError, ModelError) and not issubclass(RewriterError, ValueError)
+
+
 def test_rewriting_never_drops_the_original_querys_hits(small_index, bank, dev_questions):
     hybrid = retriever_for(small_index, "hybrid")
     q = "who portrayed darth vader"

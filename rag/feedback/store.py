@@ -393,6 +393,10 @@ class FeedbackStore:
         """The question an interaction answered."""
         return self._row(interaction_id)["question"]
 
+    def parent(self, interaction_id: str) -> str | None:
+        """The interaction a follow-up's interaction answers after (None for a first question)."""
+        return self._row(interaction_id)["parent_id"]
+
     def state(self, interaction_id: str) -> Answer:
         """The latest Answer shown in an interaction."""
         return answer_from_dict(json.loads(self._row(interaction_id)["state"]))

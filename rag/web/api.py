@@ -93,6 +93,12 @@ class Handlers:
     def health(self) -> dict:
         return {"status": "ok", "interactions": self.store.count("interactions")}
 
+    def interaction(self, interaction_id: str) -> dict:
+        """The latest answer of an interaction, as the page shows it (after a reload)."""
+        with _http_errors(interaction_id):
+            ans, parent = self.store.state(interaction_id), self.store.parent(interaction_id)
+        return {**payload(interaction_id, ans, self.passages), "parent_id": parent}
+
     def ask(self, body: AskBody) -> dict:
         ans = self._answer(body.question)
         return payload(self.store.new_interaction(body.question, ans), ans, self.passages)
@@ -220,6 +226,7 @@ def register_routes(app, pipeline, store, passages) -> None:
     """Bind :class:`Handlers` to the ``/api/*`` paths."""
     h = Handlers(pipeline, store, passages)
     app.api_route("/api/health", methods=["GET", "HEAD"])(h.health)   # HEAD for health checks
+    app.get("/api/interaction/{interaction_id}")(h.interaction)
     app.post("/api/ask")(h.ask)
     app.post("/api/reply")(h.reply)
     app.post("/api/feedback")(h.feedback)

@@ -10,6 +10,9 @@
   names one of the readings the previous interaction offered ("no, I meant the hockey player",
   also after its reply picked another) gets that reading's answer, anything else is asked as a
   new question.
+* ``GET /api/interaction/{id}``: the interaction's latest answer payload (what the page shows
+  again after a reload; a clarifying question still waiting comes back as ``clarify``), with
+  ``parent_id``.
 * ``GET /api/health``; ``GET /`` the page.
 
 Answer payload: ``{interaction_id, kind: answer|multi|clarify|abstain, text, readings: [{label,
@@ -41,7 +44,7 @@ __all__ = ["LOOPBACK_HOSTS", "BodyLimit", "HostCheck", "MAX_BODY", "MAX_COMMENT"
 
 log = logging.getLogger("ambigrag.web")
 
-MAX_BODY = 16 * 1024       # bytes of request body
+MAX_BODY = 32 * 1024       # bytes of request body: a 2,000-emoji comment as ASCII-escaped JSON is 24 KB
 STATIC = Path(__file__).with_name("static")
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; object-src 'none'; base-uri 'none'; "
        "frame-ancestors 'none'")   # no other site may frame the page and steer clicks into ratings

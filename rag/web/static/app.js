@@ -18,14 +18,23 @@ function setStatus(text, isError) {
 }
 
 const TIMEOUT_MS = 120000; // the first question may wait for the models to load
+const LIMITS = { question: 1000, reply: 1000, "follow-up": 1000, comment: 2000 }; // the server's, in characters
 
-async function post(path, body) {
+// The server counts characters (code points); maxlength counts UTF-16 units and cut pasted text
+// silently, so the page checks the length itself and says so instead.
+function checkLength(what, text) {
+  const n = [...text.trim()].length;
+  if (n > LIMITS[what]) throw new Error("Your " + what + " is " + n + " characters long; the limit is " + LIMITS[what] + ".");
+  return text;
+}
+
+async function request(method, path, body) {
   let res;
   try {
     res = await fetch(path, {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify(body),
+      method: method,
+      headers: body === undefined ? {} : { "Content-Type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
       signal: AbortSignal.timeout(TIMEOUT_MS),
     });
   } catch (e) {
@@ -37,6 +46,8 @@ async function post(path, body) {
   if (!res.ok) throw new Error((data && data.error) || ("HTTP " + res.status));
   return data;
 }
+
+const post = (path, body) => request("POST", path, body);
 
 function renderReadings(readings) {
   const list = $("readings");
@@ -77,6 +88,8 @@ function render(data) {
   }
   const again = same && data.kind === "clarify";
   current = data;
+  // the conversation's id in the address: a reload (or a bookmark) shows it again
+  if (location.hash !== "#" + data.interaction_id) history.replaceState(null, "", "#" + data.interaction_id);
   $("result").hidden = false;
   // a follow-up is answered as the question it was made into ("he" -> the earlier subject)
   $("asked").textContent = data.question ? (data.followup ? "Answering: " : "You asked: ") + data.question : "";
@@ -130,7 +143,9 @@ async function run(work, { newQuestion = false, focusAfter = null } = {}) {
     await work();
     setStatus("");
     lock(false);
-    (focusAfter || $("result")).focus();   // the result is read out, and the keyboard stays on the page
+    // the result is read out, and the keyboard stays on the page: on a clarifying question, its first option
+    const first = current && current.kind === "clarify" ? $("options").querySelector("button") : null;
+    (focusAfter || first || $("result")).focus();
   } catch (e) {
     lock(false);
     if (newQuestion) { $("result").hidden = true; current = null; }   // no old answer under a new question
@@ -141,14 +156,28 @@ async function run(work, { newQuestion = false, focusAfter = null } = {}) {
 
 function sendReply(text) {
   return run(async () => {
-    render(await post("/api/reply", { interaction_id: current.interaction_id, text: text }));
+    render(await post("/api/reply", { interaction_id: current.interaction_id, text: checkLength("reply", text) }));
   });
+}
+
+function restore() {   // the conversation named in the address, after a reload
+  const id = decodeURIComponent(location.hash.slice(1));
+  if (!id) return;
+  run(async () => {
+    try {
+      render(await request("GET", "/api/interaction/" + encodeURIComponent(id)));
+    } catch (e) {
+      history.replaceState(null, "", location.pathname);
+      throw new Error("Could not show the earlier conversation: " + e.message);
+    }
+  }, { newQuestion: true });
 }
 
 document.addEventListener("DOMContentLoaded", () => {
   $("ask-form").addEventListener("submit", (ev) => {
     ev.preventDefault();
-    run(async () => render(await post("/api/ask", { question: $("question").value })), { newQuestion: true });
+    run(async () => render(await post("/api/ask", { question: checkLength("question", $("question").value) })),
+        { newQuestion: true });
   });
   $("reply-form").addEventListener("submit", (ev) => {
     ev.preventDefault();
@@ -156,15 +185,22 @@ document.addEventListener("DOMContentLoaded", () => {
   });
   for (const b of $("rating").querySelectorAll("button")) {
     b.addEventListener("click", () => run(async () => {   // locked: `current` cannot change meanwhile
-      await post("/api/feedback", { interaction_id: current.interaction_id, rating: b.dataset.rating });
+      const comment = checkLength("comment", $("rating-comment").value).trim();
+      const body = { interaction_id: current.interaction_id, rating: b.dataset.rating };
+      if (comment) body.comment = comment;
+      await post("/api/feedback", body);
       markRating(b);
-      $("rating-status").textContent = "Thanks, recorded: " + b.dataset.rating;
+      $("rating-comment").value = "";
+      $("rating-status").textContent = "Thanks, recorded: " + b.dataset.rating + (comment ? ", with your comment" : "");
     }, { focusAfter: b }));
   }
+  window.addEventListener("hashchange", restore);
+  restore();
   $("followup-form").addEventListener("submit", (ev) => {
     ev.preventDefault();
     run(async () => {
-      const data = await post("/api/followup", { interaction_id: current.interaction_id, text: $("followup-text").value });
+      const data = await post("/api/followup", { interaction_id: current.interaction_id,
+                                                 text: checkLength("follow-up", $("followup-text").value) });
       $("followup-text").value = "";
       render(data);
     });

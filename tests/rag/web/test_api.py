@@ -267,14 +267,14 @@ def test_corrections_switch_between_readings_across_followups(client):
 
 
 def test_a_chunked_body_over_the_limit_is_not_acted_on(client, caplog):
-    """A valid rating followed by 20,000 spaces in a second chunk: the client got 413, but the
+    """A valid rating followed by MAX_BODY spaces in a second chunk: the client got 413, but the
     handler had read the first chunk and stored the rating; neither was logged."""
     import logging
 
     iid = client.post("/api/ask", json={"question": Q}).json()["interaction_id"]
     head = json.dumps({"interaction_id": iid, "rating": "wrong"}).encode()
     with caplog.at_level(logging.INFO, logger="ambigrag.web"):
-        r = client.post("/api/feedback", content=iter([head, b" " * 20000]),
+        r = client.post("/api/feedback", content=iter([head, b" " * (MAX_BODY + 1000)]),
                         headers={"content-type": "application/json"})
     assert r.status_code == 413
     assert rows(client.db, "SELECT COUNT(*) FROM ratings") == [(0,)]
@@ -400,3 +400,28 @@ def test_a_path_cannot_write_a_log_line_of_its_own(client, caplog):
         client.get("/x%0AINFO ambigrag.web: POST /api/feedback 200 1.0 ms")
     [line] = [r.getMessage() for r in caplog.records if r.name == "ambigrag.web"]
     assert "\n" not in line and line.startswith("GET /x\\nINFO ambigrag.web: POST /api/feedback 200 1.0 ms 404")
+
+
+def test_an_interaction_can_be_fetched_again_as_the_page_showed_it(client):
+    """A reload lost the conversation: the page kept it only in memory, and no route returned it."""
+    asked = client.post("/api/ask", json={"question": Q}).json()
+    iid = asked["interaction_id"]
+    again = client.get(f"/api/interaction/{iid}").json()
+    assert again == {**asked, "parent_id": None}           # a clarifying question still waiting
+    answered = client.post("/api/reply", json={"interaction_id": iid, "text": "2"}).json()
+    assert client.get(f"/api/interaction/{iid}").json() == {**answered, "parent_id": None}
+    f = client.post("/api/followup", json={"interaction_id": iid, "text": "Who won the 1950 Tour de France?"}).json()
+    got = client.get(f"/api/interaction/{f['interaction_id']}").json()
+    assert got["parent_id"] == iid and (got["kind"], got["question"]) == ("abstain", "Who won the 1950 Tour de France?")
+    r = client.get("/api/interaction/" + "0" * 32)
+    assert r.status_code == 404 and r.json() == {"error": f"unknown interaction_id {'0' * 32!r}"}
+
+
+def test_a_long_comment_in_escaped_json_fits_the_body_limit(client):
+    """2,000 emoji, the comment limit, are 24 KB as ASCII-escaped JSON (Python's default): a 413
+    under the 16 KiB body limit."""
+    iid = client.post("/api/ask", json={"question": "Who is Bobby Carpenter?"}).json()["interaction_id"]
+    body = json.dumps({"interaction_id": iid, "rating": "correct", "comment": "\U0001F600" * 2000})
+    assert len(body) > 24000
+    r = client.post("/api/feedback", content=body, headers={"content-type": "application/json"})
+    assert r.status_code == 200 and rows(client.db, "SELECT length(comment) FROM ratings") == [(2000,)]

@@ -162,7 +162,7 @@ def test_one_request_at_a_time_focus_follows_the_result_and_thanks_keeps_the_ans
     browser.find_element(By.ID, "question").send_keys(Q)
     browser.find_element(By.ID, "ask-btn").click()
     _wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#options button.option"))
-    assert browser.execute_script("return document.activeElement.id") == "result"
+    assert browser.execute_script("return document.activeElement.className") == "option"   # its first option
     browser.execute_script("const b = document.querySelectorAll('#options button'); b[0].click(); b[1].click();")
     _wait(browser, lambda d: d.find_element(By.ID, "answer").is_displayed())
     _wait(browser, lambda d: d.find_element(By.ID, "status").text == "")
@@ -183,3 +183,43 @@ def test_one_request_at_a_time_focus_follows_the_result_and_thanks_keeps_the_ans
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT text, label, next_interaction_id FROM followups").fetchall() == [
             ("thanks", "positive", None)]
+
+
+def test_a_reload_keeps_the_conversation_and_a_rating_takes_a_comment(live_server, browser):
+    """A reload lost the conversation (an open clarifying question could never be answered from
+    the page); the page had no box for the comment the API takes; maxlength cut a pasted question
+    silently and counted an emoji as two."""
+    from selenium.webdriver.common.by import By
+
+    url, db = live_server
+    browser.get(url)
+    browser.find_element(By.ID, "question").send_keys(Q)
+    browser.find_element(By.ID, "ask-btn").click()
+    _wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#options button.option"))
+    assert browser.execute_script("return document.activeElement.textContent") == "Bobby Carpenter, American football"
+    browser.refresh()                                  # the clarifying question is back, and answerable
+    options = _wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#options button.option"))
+    assert browser.find_element(By.ID, "asked").text == f"You asked: {Q}"
+    options[1].click()
+    _wait(browser, lambda d: d.find_element(By.ID, "answer").is_displayed())
+    browser.refresh()
+    _wait(browser, lambda d: d.find_element(By.ID, "answer").is_displayed())
+    assert browser.find_element(By.ID, "answer-text").text.startswith("1981 [")
+    browser.find_element(By.ID, "rating-comment").send_keys("right player, thanks")
+    browser.find_element(By.ID, "rate-correct").click()
+    _wait(browser, lambda d: d.find_element(By.ID, "rating-status").text
+          == "Thanks, recorded: correct, with your comment")
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT rating, comment FROM ratings").fetchall() == [("correct", "right player, thanks")]
+        n = conn.execute("SELECT COUNT(*) FROM interactions").fetchone()[0]
+    box = browser.find_element(By.ID, "question")
+    box.clear()
+    browser.execute_script("arguments[0].value = '\U0001F600'.repeat(600) + 'x'.repeat(401)", box)
+    browser.find_element(By.ID, "ask-btn").click()
+    _wait(browser, lambda d: d.find_element(By.ID, "status").text
+          == "Your question is 1001 characters long; the limit is 1000.")
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM interactions").fetchone()[0] == n   # nothing was sent
+    browser.get(url + "/#" + "0" * 32)                 # a stale address: said, and the page is usable
+    _wait(browser, lambda d: d.find_element(By.ID, "status").text.startswith("Could not show the earlier conversation"))
+    assert browser.find_element(By.ID, "result").get_attribute("hidden") is not None

@@ -33,7 +33,7 @@ def follow_up(question_asked: str, readings: Sequence[Reading], reply: str, *, a
     """The system's turn after the user's reply. Returns ``(Answer, attempts)``:
 
     * the reply picks a reading: that reading's answer (``reason`` says how it was matched);
-    * it asks for every reading ("both", "either"): the complete answer;
+    * it asks for every reading ("both", "either"), or for several ("1 and 3"): their complete answer;
     * otherwise (no match, a tie, a contradiction): the question once more, saying why
       (``attempts`` counts earlier misses); after a second miss, the complete answer.
 
@@ -48,8 +48,9 @@ def follow_up(question_asked: str, readings: Sequence[Reading], reply: str, *, a
         r = readings[m.index]
         return Answer("single", (r,), reason=f"reply matched ({m.index + 1}) by {m.how}: {m.detail}",
                       text=render((r,))), attempts
-    if m.how == "all":
-        return Answer("multi", tuple(readings), reason=m.detail, text=render(tuple(readings))), attempts
+    if m.how == "all":   # "both": every reading; "1 and 3": those
+        chosen = tuple(readings[i] for i in m.candidates) or tuple(readings)
+        return Answer("multi", chosen, reason=m.detail, text=render(chosen)), attempts
     if attempts == 0:
         again = f"Sorry, I could not tell which one you mean ({m.detail}). {question_asked}"
         return Answer("clarify", tuple(readings), clarifying_question=question_asked, reason=m.detail,

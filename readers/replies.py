@@ -49,6 +49,7 @@ from readers.types import Reading
 How = Literal["number", "words", "negation", "embedding", "all", "tie", "conflict", "out_of_range",
               "non_answer", "none", "empty"]
 LABEL_W, ANSWER_W, EVIDENCE_W = 3.0, 2.0, 1.0
+_DECIMAL = re.compile(r"\s*(?:(?:option|number|no\.?|#)\s*)?(-?\d+\.\d+)\s*[.!?]?\s*", re.I)
 
 NUMBERS = {w: i for i, w in enumerate("one two three four five six seven eight nine ten".split(), start=1)}
 ORDINALS = {w: i for i, w in enumerate("first second third fourth fifth sixth seventh eighth ninth tenth".split(),
@@ -197,6 +198,8 @@ def _clause_vote(toks: list[str], prof: _Profiles, encoder, texts, min_similarit
         if bad:   # "1 or 3" with two options: the 1 alone was picked
             return _Vote((), "out_of_range", f"there is no option {bad[0]}; the options are 1 to {n}")
         idx = tuple(sorted(p - 1 for p in pos))
+        if "and" in toks and "or" not in toks and not rest:   # "1 and 2": both, as "both" gives every one
+            return _Vote(idx, "all", f"the reply asks for options {' and '.join(map(str, sorted(pos)))}")
         return _Vote(idx, "tie", f"the reply names options {', '.join(map(str, sorted(pos)))}")
     if pos:
         p = next(iter(pos))
@@ -293,6 +296,10 @@ def match_reply(reply: str, readings: Sequence[Reading], encoder=None, *,
     if not isinstance(reply, str):
         raise TypeError(f"reply must be a string, got {type(reply).__name__}")
     toks = tokens(reply)
+    decimal = _DECIMAL.fullmatch(reply)
+    if decimal:   # "1.5" read as options 1 and 5: "there is no option 5"
+        return ReplyMatch(None, "out_of_range", f"there is no option {decimal.group(1)}; "
+                                                f"the options are 1 to {len(readings)}")
     if not any(t[0].isalnum() or t[0] == "-" for t in toks):   # "-1" is a (bad) number, not nothing
         return ReplyMatch(None, "empty", "the reply is empty")
     if _wants_all(toks):
@@ -315,6 +322,8 @@ def match_reply(reply: str, readings: Sequence[Reading], encoder=None, *,
 def _finish(vote: _Vote, excluded: tuple[int, ...], readings: Sequence[Reading], ndetail: str = "") -> ReplyMatch:
     n = len(readings)
     note = f"; excludes {_opts(excluded)} ({ndetail})" if excluded else ""
+    if vote.how == "all" and not set(vote.indices) & set(excluded):
+        return ReplyMatch(None, "all", vote.detail, vote.indices)
     if vote.how in ("out_of_range", "conflict"):
         return ReplyMatch(None, vote.how, vote.detail, vote.indices)
     if len(vote.indices) == 1:

@@ -217,3 +217,23 @@ def test_replies_in_other_scripts_and_with_accents_are_matched():
     assert (match_reply("река", moscow).index, match_reply("город", moscow).index) == (1, 0)
     paris = [Reading("París (Francia)", "a"), Reading("Paris (Texas)", "b")]
     assert match_reply("la de Francia", paris).index == 0
+
+
+def test_a_decimal_is_no_option_and_named_whole(cases, encoder):
+    """ "1.5" was read as options 1 and 5: "there is no option 5"."""
+    question, readings, passages = cases["bc"]
+    m = match_reply("1.5", readings, encoder, passages=passages, question=question)
+    assert (m.index, m.how, m.detail) == (None, "out_of_range", "there is no option 1.5; the options are 1 to 2")
+
+
+def test_options_joined_by_and_get_those_readings(cases, encoder):
+    """ "1 and 3" asked the clarifying question again (a tie), where "both" gets every reading."""
+    from readers.clarify import follow_up
+
+    question, readings, passages = cases["down"]
+    m = match_reply("1 and 3", readings, encoder, passages=passages, question=question)
+    assert (m.index, m.how, m.candidates) == (None, "all", (0, 2)) and m.detail == "the reply asks for options 1 and 3"
+    ans, attempts = follow_up("Which do you mean?", readings, "options 1 and 3", encoder=encoder,
+                              passages=passages, question=question)
+    assert ans.kind == "multi" and ans.readings == (readings[0], readings[2]) and attempts == 0
+    assert match_reply("1 or 3", readings, encoder, passages=passages, question=question).how == "tie"

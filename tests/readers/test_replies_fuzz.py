@@ -69,7 +69,7 @@ def test_any_reply_gives_a_consistent_match_and_turn(reply, state, question_word
     if m.index is not None:
         assert (ans.kind, ans.readings, attempts) == ("single", (state.readings[m.index],), 0)
     elif m.how == "all":
-        assert (ans.kind, ans.readings) == ("multi", state.readings)
+        assert (ans.kind, ans.readings) == ("multi", tuple(state.readings[i] for i in m.candidates))
     else:
         assert (ans.kind, ans.clarifying_question, attempts) == ("clarify", asked, 1)
 

@@ -332,6 +332,8 @@ def simulate(records: Sequence[dict], settings: SimSettings = SimSettings(),
     """
     from tqdm import tqdm
 
+    from indexes.progress import hidden
+
     t0 = time.perf_counter()
     sim = Simulation(records, settings, progress)
     plays = {"bandit": sim.play("bandit")}
@@ -342,7 +344,7 @@ def simulate(records: Sequence[dict], settings: SimSettings = SimSettings(),
     results: dict[str, dict] = {}
     base = {"settings": asdict(settings), "split": {k: len(v) for k, v in sim.split.items()},
             "seed_training_seconds": round(sim.seed_seconds, 1), "seed": sim.seed_test}
-    bar = tqdm(total=settings.rounds * len(plays), desc="rounds (all variants)", disable=not progress)
+    bar = tqdm(total=settings.rounds * len(plays), desc="rounds (all variants)", disable=hidden(progress))
     for _ in range(settings.rounds):
         for name, play in plays.items():
             results[name] = next(play)

@@ -134,9 +134,11 @@ def simulate(records: Sequence[dict], hits: Sequence[Sequence[Hit]], reader, enc
     ``targets_of(record)``: the record's :class:`Targets` (AmbigQA's by default)."""
     from tqdm.auto import tqdm
 
+    from indexes.progress import hidden
+
     ps = list(p_ambiguous) if p_ambiguous is not None else [None] * len(records)
     out = []
-    for rec, h, p in tqdm(list(zip(records, hits, ps)), desc="simulating turns", unit="q", disable=not progress):
+    for rec, h, p in tqdm(list(zip(records, hits, ps)), desc="simulating turns", unit="q", disable=hidden(progress)):
         ans = reader.read(rec["question"], h, interactive=True)
         ts = _as_tuple(targets_of(rec))
         rewards, f1 = action_scores(rec, ans, encoder, ts)

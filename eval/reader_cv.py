@@ -31,12 +31,13 @@ def predict_records(tok, model, records: Sequence[dict], qids: Sequence[int], se
     """Per question: every document with its type, answer, top spans and P(no answer)."""
     from tqdm import tqdm
 
+    from indexes.progress import hidden
     from readers.evidence import descriptor_label
     from readers.span_reader import SpanReader
 
     reader = SpanReader(tokenizer=tok, model=model, max_length=settings.max_length, stride=settings.stride)
     rows = []
-    for q in tqdm(qids, desc=desc, unit="q", disable=not progress):
+    for q in tqdm(qids, desc=desc, unit="q", disable=hidden(progress)):
         rec = records[q]
         docs = rec["documents"]
         out = reader.read(rec["question"], [d.get("text") or "" for d in docs])

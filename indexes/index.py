@@ -173,13 +173,15 @@ def _build_into(tmp, corpus, fmt, bm25, dense, encoder, device, tokenizer, bm25_
                 dense_params, skip_bad, progress) -> dict[str, Any]:
     from tqdm.auto import tqdm
 
+    from indexes.progress import hidden
+
     t0 = time.time()
     stats = IngestStats()
     writer = StoreWriter(tmp)
     builder = BM25Builder(tokenizer, bm25_params) if bm25 else None
     passages = read_corpus(corpus, fmt, skip_bad=skip_bad, stats=stats)
     for p in tqdm(passages, desc="reading corpus" + (" + BM25" if bm25 else ""), unit=" passages",
-                  disable=not progress, mininterval=0.5):
+                  disable=hidden(progress), mininterval=0.5):
         writer.add(p)
         if builder is not None:
             builder.add(f"{p.title} {p.text}")
@@ -212,6 +214,8 @@ def base_manifest(corpus: str | Path, stats: IngestStats, n: int, bm25: bool, de
 def _build_dense(tmp: Path, n: int, encoder, device, params: DenseParams | None, progress: bool) -> dict:
     from tqdm.auto import tqdm
 
+    from indexes.progress import hidden
+
     enc = SentenceEncoder(encoder or DEFAULT_ENCODER, device=device) if encoder is None or \
         isinstance(encoder, str) else encoder  # any object with id, dim and encode() will do
     params = params or DenseParams()
@@ -219,7 +223,7 @@ def _build_dense(tmp: Path, n: int, encoder, device, params: DenseParams | None,
     vecs = np.lib.format.open_memmap(tmp / VECTORS_TMP, mode="w+", dtype=np.float32, shape=(n, dim))
     store = PassageStore(tmp)
     chunk = encode_chunk(getattr(enc, "batch_size", 64))
-    with tqdm(total=n, desc=f"encoding ({getattr(enc, 'device', '?')})", unit=" passages", disable=not progress) as bar:
+    with tqdm(total=n, desc=f"encoding ({getattr(enc, 'device', '?')})", unit=" passages", disable=hidden(progress)) as bar:
         for lo in range(0, n, chunk):
             texts = [passage_text(p) for p in store.get(range(lo, min(n, lo + chunk)))]
             vecs[lo:lo + len(texts)] = enc.encode(texts)

@@ -79,9 +79,12 @@ def is_index(root: Path) -> bool:
     ``current`` folder (a copy made with links followed). Another program's ``manifest.json``,
     ``current`` or ``v-*`` is not one: a build must never replace those."""
     ptr = root / POINTER
-    if ptr.is_symlink():
-        target = os.readlink(ptr)
-        return target.startswith(VERSION_PREFIX) and "/" not in target
+    try:
+        if ptr.is_symlink():
+            target = os.readlink(ptr)
+            return target.startswith(VERSION_PREFIX) and "/" not in target
+    except (OSError, ValueError):   # a name too long, no permission: a search query tested as a path
+        return False
     return any(_says_ours(d / MANIFEST) for d in (root, ptr))
 
 

@@ -143,7 +143,9 @@ class OnnxEncoder:
         order = np.argsort([-len(e.ids) for e in encs], kind="stable")
         from tqdm.auto import tqdm
 
-        for lo in tqdm(range(0, len(texts), self.batch_size), desc="encoding (onnx-int8)", disable=not progress):
+        from indexes.progress import hidden
+
+        for lo in tqdm(range(0, len(texts), self.batch_size), desc="encoding (onnx-int8)", disable=hidden(progress)):
             rows = order[lo:lo + self.batch_size]
             feed = pad_batch([encs[i] for i in rows])
             with self._lock:

@@ -175,9 +175,11 @@ def _write_store(tmp: Path, corpus, fmt, skip_bad: bool, progress: bool) -> tupl
     """Validate the corpus and write the passage store, as the local build does."""
     from tqdm.auto import tqdm
 
+    from indexes.progress import hidden
+
     stats, writer = IngestStats(), StoreWriter(tmp)
     for p in tqdm(read_corpus(corpus, fmt, skip_bad=skip_bad, stats=stats), desc="reading corpus",
-                  unit=" passages", disable=not progress, mininterval=0.5):
+                  unit=" passages", disable=hidden(progress), mininterval=0.5):
         writer.add(p)
     n = writer.close()
     if stats.n_skipped:
@@ -302,6 +304,8 @@ def _build_dense(ray, tmp: Path, blocks: list, n: int, enc: SentenceEncoder, dev
     """Encode every row on the actor pool, then one FAISS index over the vectors in row order."""
     from tqdm.auto import tqdm
 
+    from indexes.progress import hidden
+
     count, device, resources = _actors(ray, workers, device)
     ds = ray.data.from_arrow_refs([ref for _, _, ref in blocks]).map_batches(
         _Encoder, fn_constructor_kwargs={"model_id": enc.id, "device": device, "batch_size": enc.batch_size,
@@ -310,7 +314,7 @@ def _build_dense(ray, tmp: Path, blocks: list, n: int, enc: SentenceEncoder, dev
         compute=ray.data.ActorPoolStrategy(size=count), **resources)
     vecs, seen = None, np.zeros(n, dtype=bool)
     with tqdm(total=n, desc=f"encoding (ray, {count} {device} actors)", unit=" passages",
-              disable=not progress) as bar:
+              disable=hidden(progress)) as bar:
         for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
             rows, v = batch["row"], batch["vector"]
             if vecs is None:

@@ -76,8 +76,8 @@ def _cmd_index_build(args) -> int:
                          "use --engine local for an int8 ONNX index")
     enc = make_encoder(args.encoder, args.encoder_backend, device=args.device, batch_size=args.batch_size,
                        threads=args.encoder_threads)
-    if args.dense:   # a model that cannot be had fails now, not after the corpus
-        require_encoder(enc)
+    if args.dense and args.engine == "local":   # a model that cannot be had fails now, not after the corpus
+        require_encoder(enc)                       # (ray's workers load it, perhaps from their own disks)
     limit = DEFAULT_MAX_RECORD_BYTES if args.max_record_bytes is None else args.max_record_bytes
     options = dict(fmt=args.format, bm25=args.bm25, dense=args.dense, encoder=enc,
                    tokenizer=Tokenizer(stopwords=None if args.keep_stopwords else "en",
@@ -250,7 +250,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(prog="ambigrag", description=__doc__)
     parser.add_argument("--version", action="version", version=f"ambigrag {__version__}")
-    parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors on stderr")
+    parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors on stderr (no progress bars)")
     sub = parser.add_subparsers(dest="command", required=True)
     index = sub.add_parser("index", help="build and verify indexes").add_subparsers(dest="index_cmd", required=True)
     _add_index_build(index)
@@ -327,8 +327,12 @@ def _main(argv: list[str] | None) -> int:
                         format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     for noisy in ("sentence_transformers", "transformers", "httpx", "faiss", "datasets"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    from indexes.progress import QUIET
     from retrievers.llm import ModelError
 
+    quiet_before = os.environ.get(QUIET)
+    if args.quiet:   # our progress bars (indexes.progress.hidden), for this command only
+        os.environ[QUIET] = "1"
     try:
         return int(args.func(args) or 0)
     except ModelError as e:  # a model failed (the reader's, the rewriter's): its message, status 1 (not the user's fault)
@@ -347,6 +351,11 @@ def _main(argv: list[str] | None) -> int:
     except KeyboardInterrupt:
         print("ambigrag: interrupted", file=sys.stderr)
         return 130
+    finally:   # main() runs in-process too (tests, notebooks): -q must not outlive its command
+        if quiet_before is None:
+            os.environ.pop(QUIET, None)
+        else:
+            os.environ[QUIET] = quiet_before
 
 
 if __name__ == "__main__":

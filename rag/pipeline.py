@@ -241,13 +241,15 @@ class Pipeline:
         """Answers for many questions: retrieval in batches, then the reader, with a progress bar."""
         from tqdm.auto import tqdm
 
+        from indexes.progress import hidden
+
         if isinstance(questions, str):   # it was read as one question per character
             raise ValueError("answer_many takes a list of questions, got one string; use ask() for one question")
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
         questions = [validate_question(q, what=f"question {i}") for i, q in enumerate(questions)]
         out: list[Answer] = []
-        bar = tqdm(total=len(questions), desc="answering", unit="q", disable=not progress)
+        bar = tqdm(total=len(questions), desc="answering", unit="q", disable=hidden(progress))
         for i in range(0, len(questions), batch_size):
             chunk = questions[i:i + batch_size]
             for q, hits in zip(chunk, self.retrieve(chunk)):

@@ -364,6 +364,7 @@ def update(model, new: Sequence[Target], *, scorer: Scorer | None = None, old: S
     import torch
     from tqdm import tqdm
 
+    from indexes.progress import hidden
     from readers.span_train import round_trained_to_half, train_only
 
     if not new:
@@ -377,7 +378,7 @@ def update(model, new: Sequence[Target], *, scorer: Scorer | None = None, old: S
     order = [i for _ in range(settings.epochs) for i in rng.sample(range(len(new)), len(new))]
     steps = range(0, len(order), settings.batch_size)
     losses, weights, t0 = [], [], time.perf_counter()
-    for b in tqdm(steps, desc="bandit update", unit="step", disable=not progress):
+    for b in tqdm(steps, desc="bandit update", unit="step", disable=hidden(progress)):
         batch = [new[i] for i in order[b:b + settings.batch_size]]
         n_fb = len(batch)
         if old and settings.rehearsal:

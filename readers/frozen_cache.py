@@ -39,12 +39,14 @@ class CachedScorer:
         import torch
         from tqdm import tqdm
 
+        from indexes.progress import hidden
+
         todo = sorted({w.input_ids: w for w in windows if w.input_ids not in self._cache}.values(),
                       key=lambda w: len(w.input_ids))
         base = self.model.base_model
         with torch.inference_mode():
             for b in tqdm(range(0, len(todo), self.batch_size), desc="cache lower layers", unit="batch",
-                          disable=not progress):
+                          disable=hidden(progress)):
                 batch = todo[b:b + self.batch_size]
                 ids, mask, types = pad_windows(batch)
                 h = base.embeddings(input_ids=ids, token_type_ids=types)

@@ -198,7 +198,7 @@ def _clause_vote(toks: list[str], prof: _Profiles, encoder, texts, min_similarit
         if bad:   # "1 or 3" with two options: the 1 alone was picked
             return _Vote((), "out_of_range", f"there is no option {bad[0]}; the options are 1 to {n}")
         idx = tuple(sorted(p - 1 for p in pos))
-        if "and" in toks and "or" not in toks and not rest:   # "1 and 2": both, as "both" gives every one
+        if "and" in toks and "or" not in toks and set(rest) <= {"both", "all", "answers"}:   # "(both) 1 and 2"
             return _Vote(idx, "all", f"the reply asks for options {' and '.join(map(str, sorted(pos)))}")
         return _Vote(idx, "tie", f"the reply names options {', '.join(map(str, sorted(pos)))}")
     if pos:
@@ -311,7 +311,7 @@ def match_reply(reply: str, readings: Sequence[Reading], encoder=None, *,
     excluded, ndetail = (), ""
     if neg_toks:
         nvote = _clause_vote(neg_toks, prof, encoder, texts, min_similarity, margin)
-        excluded = nvote.indices if nvote.how in ("number", "words", "tie", "embedding") else ()
+        excluded = nvote.indices if nvote.how in ("number", "words", "tie", "embedding", "all") else ()   # "not 1 and 2"
         ndetail = nvote.detail
     out = _finish(vote, excluded, readings, ndetail)
     if out.index is None and out.how == "none" and NON_ANSWER.search(" ".join(toks)):

@@ -223,6 +223,7 @@ def train(examples: Sequence[SpanExample], settings: TrainSettings = TrainSettin
     import torch
     from tqdm import tqdm
 
+    from indexes.progress import hidden
     from readers.span_model import load_base
 
     random.seed(settings.seed)
@@ -243,7 +244,7 @@ def train(examples: Sequence[SpanExample], settings: TrainSettings = TrainSettin
         opt, lambda s: min((s + 1) / warm, max(0.0, (total - s) / max(1, total - warm))))
     model.train()
     losses = []
-    bar = tqdm(total=total, desc="train reader", unit="step", disable=not progress)
+    bar = tqdm(total=total, desc="train reader", unit="step", disable=hidden(progress))
     for epoch in plan:
         for batch in epoch:
             loss = model(**_collate(batch)).loss

@@ -11,8 +11,10 @@ def retrieve_batched(retriever, queries: Sequence[str], k: int, batch_size: int 
     """``retriever.retrieve`` over many queries in batches of ``batch_size``, with a progress bar."""
     from tqdm.auto import tqdm
 
+    from indexes.progress import hidden
+
     runs: list = []
-    with tqdm(total=len(queries), desc=desc, unit=" q") as bar:
+    with tqdm(total=len(queries), desc=desc, unit=" q", disable=hidden()) as bar:
         for lo in range(0, len(queries), batch_size):
             batch = list(queries[lo:lo + batch_size])
             runs += retriever.retrieve(batch, k)

@@ -64,6 +64,7 @@ def store_rows(db: str | Path, pipeline, *, progress: bool = True) -> list[Outco
     each question again, with a progress bar."""
     from tqdm.auto import tqdm
 
+    from indexes.progress import hidden
     from readers.reader import AmbigReader
 
     rated = rated_records(db)
@@ -73,7 +74,7 @@ def store_rows(db: str | Path, pipeline, *, progress: bool = True) -> list[Outco
     r = pipeline.reader   # every reading offered: no classifier, no learned policy
     reader = AmbigReader(r.extractor, r.policy, ambiguity=None, max_passages=r.max_passages)
     rows = []
-    for rec, reward in tqdm(rated, desc="reading rated questions", unit="q", disable=not progress):
+    for rec, reward in tqdm(rated, desc="reading rated questions", unit="q", disable=hidden(progress)):
         action = first_action(rec)
         q = rec["question"]
         hits = pipeline.retrieve([q])[0][: r.max_passages]   # what the served reader reads

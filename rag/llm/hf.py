@@ -37,11 +37,11 @@ class TransformersLLM:
 
             self.device = pick_device(self.device)
             kw = {"gguf_file": self.gguf_file} if self.gguf_file else {}
-            name = str(self.model_name)
-            if name.startswith(("/", "./", "../", "~")) and not os.path.isdir(os.path.expanduser(name)):
-                raise ValueError(f"LLM {name}: no such model folder")   # was "Repo id must be in the form ..."
+            name = os.path.expanduser(str(self.model_name))   # "~/m" was taken for a hub id
+            if name.startswith(("/", "./", "../")) and not os.path.isdir(name):
+                raise ValueError(f"LLM {self.model_name}: no such model folder")   # was "Repo id must be ..."
             try:
-                self._tok = AutoTokenizer.from_pretrained(self.model_name, **kw)
+                self._tok = AutoTokenizer.from_pretrained(name, **kw)
             except OSError as e:   # offline and not cached: the hub's message named no model
                 first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
                 raise ValueError(f"LLM {self.id}: cannot load it ({first[:200]}); give a local model folder, "
@@ -49,7 +49,7 @@ class TransformersLLM:
             self._tok.padding_side = "left"
             if self._tok.pad_token is None:
                 self._tok.pad_token = self._tok.eos_token
-            self._model = AutoModelForCausalLM.from_pretrained(self.model_name, **kw).to(self.device).eval()
+            self._model = AutoModelForCausalLM.from_pretrained(name, **kw).to(self.device).eval()
         return self._tok, self._model
 
     def _format(self, prompt: str) -> str:

@@ -21,12 +21,17 @@ from rag.feedback.store import AwaitingReply
 from rag.types import Answer, Passage
 
 _OTHER = re.compile(r"\bthe other( one)?\b", re.I)
+_OTHER_ASKED = re.compile(r"(?:(?:and\s+|so\s+)?(?:what|how)\s+about\s+)?the\s+other(?:\s+one)?\s*[?.!]*", re.I)
 MAX_TEXT = 1000            # characters of a question, reply or follow-up
 MAX_COMMENT = 2000         # characters of a rating comment
 SURE = 0.8
 """The naive-Bayes confidence from which a follow-up no rule labels counts as a remark on the
 answer (unknown words get the shipped set's prior, about 0.6-0.7 "positive": "Paris", "hmm",
 "American football"; remarks it knows score 0.89-0.97: "makes sense", "got it", "love it")."""
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; object-src 'none'; base-uri 'none'; "
+       "frame-ancestors 'none'")   # no other site may frame the page and steer clicks into ratings
+SECURITY_HEADERS = {"content-security-policy": CSP, "x-content-type-options": "nosniff",
+                    "x-frame-options": "DENY"}   # X-Frame-Options: frame-ancestors for browsers without CSP 2
 FASTAPI_BODY_ERROR = "There was an error parsing the body"  # fastapi/routing.py, a body it cannot decode
 
 log = logging.getLogger("ambigrag.web")
@@ -117,36 +122,26 @@ class Handlers:
 
     def followup(self, body: FollowupBody) -> dict:
         """A statement that names a reading offered earlier ("no, I meant the hockey player", "2",
-        "the other one", also asked: "what about the other one?") gets that reading; a remark on
-        the answer ("thanks", "that's wrong"), by a rule or a naive-Bayes label of at least
-        :data:`SURE`, is recorded and the answer stays (``followup.asked`` is null); any other
-        follow-up is asked as a question of its own, made to stand alone
-        (:func:`retrievers.followup.contextualize`). The label stored is what was acted on: a
-        picked reading is a ``rephrase``, and an unsure naive-Bayes judgement of a follow-up
-        asked as a question is ``new_topic`` (it says nothing learnable about the answer)."""
-        from rag.feedback.implicit import CLASSIFIER_VERSION, classify
+        "the other one", also asked: "what about the other one?") gets that reading, unless it is
+        the reading just shown ("right, the hockey one" confirms it); a remark on the answer
+        ("thanks", "that's wrong"), by a rule or a naive-Bayes label of at least :data:`SURE`, is
+        recorded and the answer stays (``followup.asked`` is null); any other follow-up is asked
+        as a question of its own, made to stand alone (:func:`retrievers.followup.contextualize`).
+        The label stored is what was acted on (:meth:`_judge`)."""
+        from fastapi import HTTPException
+
+        from rag.feedback.implicit import CLASSIFIER_VERSION
         from rag.validation import validate_question
-        from retrievers.followup import contextualize, is_question, is_remark, strip_preamble
+        from retrievers.followup import contextualize
 
         with _bad_request():   # as /api/ask answers the same input
             validate_question(body.text, what="text")
         iid = body.interaction_id
         with _http_errors(iid):
             shown, before, offered = self.store.shown(iid), self.store.question(iid), self.store.offered(iid)
-        from fastapi import HTTPException
-
-        label = classify(body.text)
-        picked = None
-        if offered and (not is_question(strip_preamble(body.text)) or _OTHER.search(body.text)):
-            picked = self._pick_reading(offered[0], shown[-1] if shown else None, body.text)
-        sure = label.source.startswith("rule") or label.confidence >= SURE
-        if picked is None and sure and label.label in ("positive", "negative") and is_remark(body.text) and shown \
-                and shown[-1].kind != "clarify":    # a clarifying question waits for a reply, not thanks
+        picked, label, remark = self._judge(body.text, shown, offered)
+        if remark:
             return self._remark(iid, body.text, label, shown[-1])
-        if picked is not None:
-            label = FollowupLabel("rephrase", 1.0, "picked-reading")
-        elif not sure and label.label != "new_topic":
-            label = FollowupLabel("new_topic", label.confidence, f"nb-unsure-{label.label}")
         asked = offered[1] if picked else contextualize(body.text, before)
         if len(asked) > MAX_TEXT:
             raise HTTPException(422, f"text: made to stand on its own ({asked[:60]!r}...), the follow-up is "
@@ -160,6 +155,34 @@ class Handlers:
         out["parent_id"] = iid
         out["followup"] = _followup_info(label, asked)
         return out
+
+    def _judge(self, text: str, shown: list[Answer], offered) -> tuple[Answer | None, FollowupLabel, bool]:
+        """``(the reading picked or None, the label to store, whether it is a remark)``. Stored is
+        what was acted on: a picked reading is a ``rephrase``; a positive or negative label for a
+        follow-up asked as a question is ``new_topic`` when the naive Bayes was unsure of it
+        (words it never saw got its prior: "hmm", "Paris") or when a clarifying question was
+        still waiting (no answer to judge yet)."""
+        from rag.feedback.implicit import classify
+        from retrievers.followup import is_question, is_remark, strip_preamble
+
+        label, last = classify(text), (shown[-1] if shown else None)
+        picked = None
+        if offered and (not is_question(strip_preamble(text)) or _OTHER_ASKED.fullmatch(text.strip())):
+            picked = self._pick_reading(offered[0], last, text)
+            if picked is not None and last is not None and last.kind == "single" \
+                    and [r.label for r in picked.readings] == [r.label for r in last.readings]:
+                picked = None   # it names the reading shown: a confirmation, not a correction
+        if picked is not None:
+            return picked, FollowupLabel("rephrase", 1.0, "picked-reading"), False
+        sure = label.source.startswith("rule") or label.confidence >= SURE
+        judges, pending = label.label in ("positive", "negative"), last is not None and last.kind == "clarify"
+        if judges and sure and not pending and last is not None and is_remark(text):
+            return None, label, True
+        if judges and pending:
+            return None, FollowupLabel("new_topic", label.confidence, f"clarify-pending-{label.label}"), False
+        if not sure and label.label != "new_topic":
+            return None, FollowupLabel("new_topic", label.confidence, f"nb-unsure-{label.label}"), False
+        return None, label, False
 
     def _remark(self, iid: str, text: str, label, shown: Answer) -> dict:
         """A follow-up that only comments on the answer ("thanks", "that's wrong"): recorded as
@@ -271,8 +294,6 @@ def register_errors(app) -> None:
 
     @app.exception_handler(Exception)
     async def crash(request, exc: Exception):   # answered outside the middleware: the page's headers here too
-        from rag.web.app import SecurityHeaders
-
         log.exception("error on %s %r", request.method, request.url.path)
         return JSONResponse({"error": "internal server error"}, status_code=500,
-                            headers={k.decode(): v.decode() for k, v in SecurityHeaders.HEADERS})
+                            headers=SECURITY_HEADERS)

@@ -38,7 +38,14 @@ from pathlib import Path
 
 from indexes.store import PassageLookup
 from rag.types import Passage
-from rag.web.api import MAX_COMMENT, MAX_TEXT, payload, register_errors, register_routes
+from rag.web.api import (
+    MAX_COMMENT,
+    MAX_TEXT,
+    SECURITY_HEADERS,
+    payload,
+    register_errors,
+    register_routes,
+)
 
 __all__ = ["LOOPBACK_HOSTS", "BodyLimit", "HostCheck", "MAX_BODY", "MAX_COMMENT", "MAX_TEXT", "PassageLookup", "create_app", "payload"]
 
@@ -46,8 +53,6 @@ log = logging.getLogger("ambigrag.web")
 
 MAX_BODY = 32 * 1024       # bytes of request body: a 2,000-emoji comment as ASCII-escaped JSON is 24 KB
 STATIC = Path(__file__).with_name("static")
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; object-src 'none'; base-uri 'none'; "
-       "frame-ancestors 'none'")   # no other site may frame the page and steer clicks into ratings
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
@@ -128,8 +133,7 @@ class SecurityHeaders:
     ``X-Frame-Options`` on every response, so the copy of the page under ``/static/`` gets them as
     ``/`` does; static files are revalidated on every load (``no-cache``: ETag, not a new download)."""
 
-    HEADERS = ((b"content-security-policy", CSP.encode()), (b"x-content-type-options", b"nosniff"),
-               (b"x-frame-options", b"DENY"))   # frame-ancestors for browsers without CSP level 2
+    HEADERS = tuple((k.encode(), v.encode()) for k, v in SECURITY_HEADERS.items())
 
     def __init__(self, app):
         self.app = app
@@ -152,7 +156,7 @@ class SecurityHeaders:
 
 class HostCheck:
     """ASGI middleware: 400 for a request whose Host header (without its port) is not in
-    ``hosts``."""
+    ``hosts``; a request without one passes."""
 
     def __init__(self, app, hosts: frozenset[str]):
         self.app, self.hosts = app, hosts
@@ -160,7 +164,10 @@ class HostCheck:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        host = dict(scope.get("headers") or []).get(b"host", b"").decode("latin-1")
+        host = dict(scope.get("headers") or []).get(b"host")
+        if host is None:   # HTTP/1.0 without Host (a health probe): no browser sends that, so no rebinding
+            return await self.app(scope, receive, send)
+        host = host.decode("latin-1")
         name = host[1:host.index("]")] if host.startswith("[") and "]" in host else host.rsplit(":", 1)[0]
         if name.lower() in self.hosts:
             return await self.app(scope, receive, send)

@@ -14,6 +14,9 @@ def register(sub) -> None:
     p.add_argument("--index", help="index directory (default: the default index, built on first use)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    p.add_argument("--allow-host", metavar="NAME", action="append", default=[],
+                   help="on a loopback --host, a Host name to answer besides 127.0.0.1, localhost and [::1] "
+                        "(a reverse proxy's; repeatable). Others get a 400, against DNS rebinding")
     p.add_argument("--feedback-db", metavar="PATH",
                    help="SQLite feedback database (default: feedback.sqlite in the user data directory, "
                         "$XDG_DATA_HOME/ambigrag or ~/.local/share/ambigrag)")
@@ -41,8 +44,8 @@ def cmd_serve(args) -> int:
     from rag.pipeline import Pipeline, default_llm
     from rag.web.app import LOOPBACK_HOSTS, PassageLookup, create_app
 
+    _check_port(args.host, args.port)   # before building the default index or loading models, not after
     index_dir = args.index or default_index()
-    _check_port(args.host, args.port)   # before a minute of loading models, not after
     llm = default_llm() if args.extract == "llm" and not args.no_llm else None
     pipe = Pipeline.from_index(index_dir, llm=llm, k=args.k, extract=args.extract, reader_model=args.reader_model)
     log.info("warming up (loads the encoder and the reader before the first request)")
@@ -58,7 +61,7 @@ def cmd_serve(args) -> int:
             closed.append(True)
             log.info("closed feedback database %s", db)
 
-    hosts = LOOPBACK_HOSTS if args.host in LOOPBACK_HOSTS else None
+    hosts = LOOPBACK_HOSTS | {h.lower() for h in args.allow_host} if args.host in LOOPBACK_HOSTS else None
     app = create_app(pipe, store, passages=PassageLookup(index_dir), hosts=hosts, on_close=close)
     log.info("serving http://%s:%d  (index %s, feedback database %s)", args.host, args.port, index_dir, db)
     try:
@@ -70,19 +73,23 @@ def cmd_serve(args) -> int:
 
 def _check_port(host: str, port: int) -> None:
     """``ValueError`` naming the address when ``host:port`` cannot be bound (taken, or not this
-    machine's address)."""
+    machine's address). Every address the name gives is tried, IPv6 ones with ``IPV6_V6ONLY``,
+    as uvicorn binds them."""
     import errno
     import socket
 
     try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     except socket.gaierror as e:
         raise ValueError(f"--host {host!r}: {e.strerror}") from None
-    family, kind, proto, _, addr = infos[0]
-    with socket.socket(family, kind, proto) as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)   # as uvicorn binds
-        try:
-            s.bind(addr)
-        except OSError as e:
-            raise ValueError(f"cannot serve on {host}:{port}: {e.strerror}"
-                             + (" (another server is using it? try --port)" if e.errno == errno.EADDRINUSE else "")) from None
+    for family, kind, proto, _, addr in infos:
+        with socket.socket(family, kind, proto) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)   # as uvicorn binds
+            if family == socket.AF_INET6:
+                s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            try:
+                s.bind(addr)
+            except OSError as e:
+                raise ValueError(f"cannot serve on {host}:{port}: {e.strerror}"
+                                 + (" (another server is using it? try --port)" if e.errno == errno.EADDRINUSE
+                                    else "")) from None

@@ -139,6 +139,14 @@ def test_a_folder_that_only_has_an_index_like_name_is_not_replaced(sample_corpus
     assert sorted(str(p.relative_to(d)) for p in d.rglob("*")) == before
 
 
+def test_a_name_too_long_for_a_path_is_no_index():
+    """search tests its query as a path (a missing query); a query over 255 bytes raised "file
+    name too long" (exit 1) once is_index looked for a link."""
+    from indexes.layout import is_index
+
+    assert is_index(Path("who won the election " * 15 + "?")) is False
+
+
 def test_rebuild_replaces_atomically_and_bm25_only(sample_corpus, tmp_path):
     out = tmp_path / "bm"
     build(sample_corpus, out, dense=False, progress=False)

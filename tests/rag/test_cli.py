@@ -164,3 +164,14 @@ def test_search_refuses_encoder_threads_it_would_ignore(small_index_dir, capsys)
     assert main(["-q", "search", str(small_index_dir), "maps", "--encoder-threads", "2"]) == 2
     assert "encodes queries with torch, which uses its own (OMP_NUM_THREADS)" in capsys.readouterr().err
     assert main(["-q", "search", str(small_index_dir), "maps", "--mode", "bm25", "--encoder-threads", "2"]) == 0
+
+
+def test_quiet_hides_the_progress_bars_of_its_command_only(sample_corpus, tmp_path, capsys):
+    """-q promised only warnings and errors, yet index build drew its bars."""
+    import os
+
+    assert main(["-q", "index", "build", str(sample_corpus), "--out", str(tmp_path / "a"), "--no-dense"]) == 0
+    assert "reading corpus" not in capsys.readouterr().err and "AMBIGRAG_QUIET" not in os.environ
+    assert main(["index", "build", str(sample_corpus), "--out", str(tmp_path / "b"), "--no-dense"]) == 0
+    assert "reading corpus + BM25: 300 passages" in capsys.readouterr().err
+

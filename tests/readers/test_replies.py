@@ -237,3 +237,7 @@ def test_options_joined_by_and_get_those_readings(cases, encoder):
                               passages=passages, question=question)
     assert ans.kind == "multi" and ans.readings == (readings[0], readings[2]) and attempts == 0
     assert match_reply("1 or 3", readings, encoder, passages=passages, question=question).how == "tie"
+    assert match_reply("both 1 and 3", readings, encoder, passages=passages, question=question).candidates == (0, 2)
+    for negated in ("not 1 and 3", "anything but 1 and 3", "not the first and the third"):   # the one left
+        m = match_reply(negated, readings, encoder, passages=passages, question=question)
+        assert (m.index, m.how) == (1, "negation"), negated

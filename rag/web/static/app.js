@@ -161,8 +161,12 @@ function sendReply(text) {
 }
 
 function restore() {   // the conversation named in the address, after a reload
-  const id = decodeURIComponent(location.hash.slice(1));
-  if (!id) return;
+  let id = "";
+  try { id = decodeURIComponent(location.hash.slice(1)); } catch (e) { id = ""; }   // "#%": no id
+  if (!id) {
+    if (location.hash) history.replaceState(null, "", location.pathname);
+    return;
+  }
   run(async () => {
     try {
       render(await request("GET", "/api/interaction/" + encodeURIComponent(id)));
@@ -176,8 +180,8 @@ function restore() {   // the conversation named in the address, after a reload
 document.addEventListener("DOMContentLoaded", () => {
   $("ask-form").addEventListener("submit", (ev) => {
     ev.preventDefault();
-    run(async () => render(await post("/api/ask", { question: checkLength("question", $("question").value) })),
-        { newQuestion: true });
+    try { checkLength("question", $("question").value); } catch (e) { setStatus(e.message, true); return; }   // the answer stays
+    run(async () => render(await post("/api/ask", { question: $("question").value })), { newQuestion: true });
   });
   $("reply-form").addEventListener("submit", (ev) => {
     ev.preventDefault();
@@ -194,8 +198,6 @@ document.addEventListener("DOMContentLoaded", () => {
       $("rating-status").textContent = "Thanks, recorded: " + b.dataset.rating + (comment ? ", with your comment" : "");
     }, { focusAfter: b }));
   }
-  window.addEventListener("hashchange", restore);
-  restore();
   $("followup-form").addEventListener("submit", (ev) => {
     ev.preventDefault();
     run(async () => {
@@ -205,4 +207,6 @@ document.addEventListener("DOMContentLoaded", () => {
       render(data);
     });
   });
+  window.addEventListener("hashchange", restore);
+  restore();   // last: every form has its handler even if this fails
 });

@@ -391,8 +391,13 @@ def test_a_loopback_server_answers_only_its_own_host_names(web_pipeline, tmp_pat
             assert c.get("/api/health").status_code == 200, base
     with TestClient(app, base_url="http://evil.example:8000") as c:
         r = c.get("/api/health")
+        bare = c.get("/api/health", headers={"host": ""})
+    with TestClient(create_app(web_pipeline, store, hosts=LOOPBACK_HOSTS | {"proxy.example"}),
+                    base_url="http://proxy.example") as c:
+        proxied = c.get("/api/health")
     store.close()
     assert r.status_code == 400 and r.json()["error"].startswith("unexpected Host header 'evil.example:8000'")
+    assert bare.status_code == 400 and proxied.status_code == 200   # --allow-host proxy.example
 
 
 def test_a_path_cannot_write_a_log_line_of_its_own(client, caplog):
@@ -425,3 +430,21 @@ def test_a_long_comment_in_escaped_json_fits_the_body_limit(client):
     assert len(body) > 24000
     r = client.post("/api/feedback", content=body, headers={"content-type": "application/json"})
     assert r.status_code == 200 and rows(client.db, "SELECT length(comment) FROM ratings") == [(2000,)]
+
+
+def test_a_confirmation_naming_the_reading_shown_is_a_remark_and_the_other_inside_a_question_is_asked(client):
+    """'right, the hockey one' after the hockey answer was stored as a correction (a new
+    interaction, reward -0.1 for a right answer); 'where was the other one born?' got the other
+    reading's answer to the first question; 'thanks' while the clarifying question waited was
+    stored as thanks for an answer that did not exist yet."""
+    iid = client.post("/api/ask", json={"question": Q}).json()["interaction_id"]
+    h = client.post("/api/followup", json={"interaction_id": iid, "text": "thanks"}).json()
+    assert (h["followup"]["label"], h["followup"]["source"]) == ("new_topic", "clarify-pending-positive")
+    client.post("/api/reply", json={"interaction_id": iid, "text": "the hockey player"})
+    r = client.post("/api/followup", json={"interaction_id": iid, "text": "right, the hockey one"}).json()
+    assert r["interaction_id"] == iid and r["followup"]["label"] == "positive" and r["followup"]["asked"] is None
+    q = client.post("/api/followup", json={"interaction_id": iid, "text": "where was the other one born?"}).json()
+    assert q["followup"]["asked"] == "where was the other one born?" and q["interaction_id"] != iid
+    assert rows(client.db, "SELECT text, label FROM followups WHERE interaction_id = ? ORDER BY id", iid) == [
+        ("thanks", "new_topic"), ("right, the hockey one", "positive"),
+        ("where was the other one born?", "rephrase")]   # the rule for "the other one" labels it; it is asked

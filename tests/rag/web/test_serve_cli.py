@@ -78,15 +78,22 @@ def test_serve_answers_on_localhost_and_export_has_the_rating(web_index, tmp_pat
     assert "--port must be in 1..65535" in capsys.readouterr().err
 
 
-def test_a_taken_port_is_refused_before_the_models_load(web_index, capsys):
+def test_a_taken_port_is_refused_before_the_models_load(web_index, capsys, monkeypatch):
     """It loaded the models, created the database and logged "serving ..." before uvicorn's bind
-    failed with status 3 and a log line of its own."""
+    failed with status 3 and a log line of its own; without --index it built the default index
+    (minutes on a first run) before refusing."""
+    def default_index(*a, **k):
+        raise AssertionError("the default index was built before the port was checked")
+
+    monkeypatch.setattr("rag.defaults.default_index", default_index)
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
         t0 = time.monotonic()
         assert cli.main(["-q", "serve", "--index", str(web_index), "--port", str(port)]) == 2
+        capsys.readouterr()
+        assert cli.main(["-q", "serve", "--port", str(port)]) == 2
     assert time.monotonic() - t0 < 5
     assert capsys.readouterr().err.strip().endswith(
         f"cannot serve on 127.0.0.1:{port}: Address already in use (another server is using it? try --port)")

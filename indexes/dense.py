@@ -75,9 +75,9 @@ def require_encoder(encoder, what: str = "--encoder") -> None:
     if getattr(encoder, "backend", "torch") != "torch":
         _ = encoder.dim   # loads the model
         return
-    model_id = resolve_model_path(encoder.id)
-    local = Path(model_id).expanduser().is_dir()
-    if model_id.startswith(("/", "./", "../", "~")) and not local:
+    model_id = resolve_model_path(encoder.id)   # "~" expanded
+    local = Path(model_id).is_dir()
+    if model_id.startswith(PATH_PREFIXES) and not local:
         raise ValueError(f"{what} {encoder.id}: no such model folder")
     if not local and not _in_hub_cache(model_id):
         if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
@@ -87,9 +87,23 @@ def require_encoder(encoder, what: str = "--encoder") -> None:
     try:
         _ = encoder.dim   # loads the model
     except (OSError, ValueError) as e:   # the hub's errors are OSError; a malformed repo id, ValueError
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise ValueError(f"{what} {encoder.id}: cannot load it ({first[:300]}); give a local model folder, "
-                         "or a model id in the Hugging Face cache") from None
+        raise cannot_load(f"{what} {encoder.id}", e) from None
+
+
+PATH_PREFIXES = ("/", "./", "../")
+"""How a model id that is a local path (after ``~`` is expanded) starts: missing, it is no hub id."""
+
+
+def cannot_load(what: str, exc: BaseException) -> ValueError:
+    """The error for a model that could not be loaded: ``what`` names it (the hub's own message,
+    "We couldn't connect ...", names none), with the first line of ``exc``.
+
+    >>> str(cannot_load("--encoder x/y", OSError("no connection\\nretry later")))
+    '--encoder x/y: cannot load it (no connection); give a local model folder, or a model id in the Hugging Face cache'
+    """
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return ValueError(f"{what}: cannot load it ({first[:300]}); give a local model folder, "
+                      "or a model id in the Hugging Face cache")
 
 
 def _in_hub_cache(model_id: str) -> bool:

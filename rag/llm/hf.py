@@ -33,19 +33,17 @@ class TransformersLLM:
         if self._model is None:
             from transformers import AutoModelForCausalLM, AutoTokenizer
 
-            from indexes.dense import pick_device
+            from indexes.dense import PATH_PREFIXES, cannot_load, pick_device
 
             self.device = pick_device(self.device)
             kw = {"gguf_file": self.gguf_file} if self.gguf_file else {}
             name = os.path.expanduser(str(self.model_name))   # "~/m" was taken for a hub id
-            if name.startswith(("/", "./", "../")) and not os.path.isdir(name):
+            if name.startswith(PATH_PREFIXES) and not os.path.isdir(name):
                 raise ValueError(f"LLM {self.model_name}: no such model folder")   # was "Repo id must be ..."
             try:
                 self._tok = AutoTokenizer.from_pretrained(name, **kw)
             except OSError as e:   # offline and not cached: the hub's message named no model
-                first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-                raise ValueError(f"LLM {self.id}: cannot load it ({first[:200]}); give a local model folder, "
-                                 "or a model id in the Hugging Face cache") from None
+                raise cannot_load(f"LLM {self.id}", e) from None
             self._tok.padding_side = "left"
             if self._tok.pad_token is None:
                 self._tok.pad_token = self._tok.eos_token

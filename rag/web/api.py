@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, StrictStr, StringConstraints
 
-from rag.feedback.implicit import FollowupLabel
+from rag.feedback.implicit import CLASSIFIER_VERSION, FollowupLabel
 from rag.feedback.store import AwaitingReply
 from rag.types import Answer, Passage
 
@@ -130,7 +130,6 @@ class Handlers:
         The label stored is what was acted on (:meth:`_judge`)."""
         from fastapi import HTTPException
 
-        from rag.feedback.implicit import CLASSIFIER_VERSION
         from rag.validation import validate_question
         from retrievers.followup import contextualize
 
@@ -148,9 +147,8 @@ class Handlers:
                                      f"{len(asked)} characters long; the limit is {MAX_TEXT}")
         ans = picked or self._answer(asked)
         with _http_errors(iid):
-            new_id = self.store.add_followup(iid, body.text, label.label, label.confidence,
-                                             f"{CLASSIFIER_VERSION}/{label.source}", ans, question=asked,
-                                             picked_from=offered[2] if picked else None)
+            new_id = self.store.add_followup(iid, body.text, label.label, label.confidence, _classifier(label), ans,
+                                             question=asked, picked_from=offered[2] if picked else None)
         out = payload(new_id, ans, self.passages)
         out["parent_id"] = iid
         out["followup"] = _followup_info(label, asked)
@@ -187,11 +185,8 @@ class Handlers:
     def _remark(self, iid: str, text: str, label, shown: Answer) -> dict:
         """A follow-up that only comments on the answer ("thanks", "that's wrong"): recorded as
         implicit feedback on ``iid``, and the answer shown stays (no new question is asked)."""
-        from rag.feedback.implicit import CLASSIFIER_VERSION
-
         with _http_errors(iid):
-            self.store.add_followup(iid, text, label.label, label.confidence, f"{CLASSIFIER_VERSION}/{label.source}",
-                                    None)
+            self.store.add_followup(iid, text, label.label, label.confidence, _classifier(label), None)
         out = payload(iid, shown, self.passages)
         out["followup"] = _followup_info(label, None)
         return out
@@ -210,6 +205,11 @@ class Handlers:
             text = str(other[0] + 1) if len(other) == 1 else text
         picked = self.pipeline.reply(state, text)
         return picked if picked.kind == "single" else None
+
+
+def _classifier(label: FollowupLabel) -> str:
+    """The store's ``classifier`` column: the classifier's version and what decided the label."""
+    return f"{CLASSIFIER_VERSION}/{label.source}"
 
 
 def _followup_info(label, asked: str | None) -> dict:

@@ -5,7 +5,8 @@ chosen index, or None with the reason (nothing matched, a tie, a contradiction, 
 answer). It never guesses: a reply that fits two readings equally picks neither.
 
 1. **Normalise**: lowercase, ``n't`` -> ``not``, possessives dropped, option marks split
-   ("(2)", "#2", "no. 2", "2nd").
+   ("(2)", "#2", "no. 2", "2nd"); a number with separators or decimals is one word, a quantity
+   ("25,000", "2.5 million"), never options.
 2. **Negation** ("not", "n't", "never", "other than", "rather than", "instead of", "except",
    "anything but"; a leading "no," is an interjection) scopes the words up to the next comma or
    "but"; the readings they match are *excluded*. With two readings, excluding one picks the
@@ -49,6 +50,7 @@ from readers.types import Reading
 How = Literal["number", "words", "negation", "embedding", "all", "tie", "conflict", "out_of_range",
               "non_answer", "none", "empty"]
 LABEL_W, ANSWER_W, EVIDENCE_W = 3.0, 2.0, 1.0
+_FRACTION = re.compile(r"-?\d+\.\d+")
 _DECIMAL = re.compile(r"\s*(?:(?:option|number|no\.?|#)\s*)?(-?\d+\.\d+)\s*[.!?]?\s*", re.I)
 
 NUMBERS = {w: i for i, w in enumerate("one two three four five six seven eight nine ten".split(), start=1)}
@@ -187,6 +189,9 @@ def _clause_vote(toks: list[str], prof: _Profiles, encoder, texts, min_similarit
                  margin: float) -> _Vote:
     """What one clause (the positive words, or the negated ones) points at."""
     n = prof.n
+    odd = next((t for i, t in enumerate(toks) if i and toks[i - 1] in ONE_INTRO and _FRACTION.fullmatch(t)), None)
+    if odd:   # "option 1.5 please"
+        return _Vote((), "out_of_range", f"there is no option {odd}; the options are 1 to {n}")
     pos, rest = _numbers(toks, n)
     scores, why = _word_vote(rest, prof)
     best = max(scores, default=0.0)

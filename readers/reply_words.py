@@ -16,7 +16,11 @@ select say said guess think it is was that this those these them please pls plz 
 yes yeah yep yup sure oh um uh er hmm well so just actually definitely of let lets us about talking asking
 for to am m be person guy man woman lady thing answer mentioned listed in on from list""".split())
 
-_TOKEN = r"-?\d+(?:st|nd|rd|th)?|[\p{L}\p{M}]+(?:'[\p{L}\p{M}]+)?|[,;.!?]"  # "-1" is no option 1; any script
+# A number with thousands separators or decimals is one token ("25,000", "2.5 million": no options
+# 25 and 0, or 2 and 5); "1,2" stays two options. "-1" is no option 1; words in any script.
+_TOKEN = (r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?|-?\d+(?:\.\d+)+|-?\d+(?:st|nd|rd|th)?"
+          r"|[\p{L}\p{M}]+(?:'[\p{L}\p{M}]+)?|[,;.!?]")
+_QUANTITY = re.compile(r"\d+(?:[.,]\d+)+")
 _STEM_LOCK = threading.Lock()
 
 
@@ -67,9 +71,10 @@ def _stemmer():
 
 
 def is_content(w: str) -> bool:
-    """A word that can tell readings apart: not a stopword or filler; numbers of 3+ digits (years)."""
+    """A word that can tell readings apart: not a stopword or filler; numbers of 3+ digits (years)
+    or with separators ("3,559", "2.5")."""
     if w[:1].isdigit():
-        return w.isdigit() and len(w) >= 3
+        return (w.isdigit() and len(w) >= 3) or bool(_QUANTITY.fullmatch(w))
     return w[:1].isalpha() and len(w) > 1 and w not in STOP and w not in FILLERS
 
 

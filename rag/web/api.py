@@ -256,6 +256,15 @@ def register_routes(app, pipeline, store, passages) -> None:
     app.post("/api/followup")(h.followup)
 
 
+def _message(e: dict[str, Any]) -> str:
+    """pydantic's message for one invalid field, in this API's words where pydantic's mislead
+    ("String should have at least 1 character" for a question of spaces)."""
+    value = e.get("input")
+    if e.get("type") == "string_too_short" and isinstance(value, str):
+        return "is only whitespace" if value else "is empty"
+    return e.get("msg", "invalid")
+
+
 def register_errors(app) -> None:
     """Every error as ``{"error": "..."}``: 400 malformed JSON, 422 invalid fields, the
     HTTPException's status otherwise, 500 (logged) for anything unexpected."""
@@ -277,7 +286,7 @@ def register_errors(app) -> None:
         parts = []
         for e in errors:
             loc = ".".join(str(x) for x in e.get("loc", ()) if x != "body") or "body"
-            parts.append(f"{loc}: {e.get('msg', 'invalid')}")
+            parts.append(f"{loc}: {_message(e)}")
         return JSONResponse({"error": "; ".join(parts)}, status_code=422)
 
     @app.exception_handler(StarletteHTTPException)

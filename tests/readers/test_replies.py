@@ -241,3 +241,20 @@ def test_options_joined_by_and_get_those_readings(cases, encoder):
     for negated in ("not 1 and 3", "anything but 1 and 3", "not the first and the third"):   # the one left
         m = match_reply(negated, readings, encoder, passages=passages, question=question)
         assert (m.index, m.how) == (1, "negation"), negated
+
+
+def test_numbers_with_separators_or_decimals_are_quantities_not_options():
+    """ "25,000" was options 25 and 0 ("there is no option 25"), "2.1 million" options 2 and 1 (a
+    tie), and a reply copying an answer-labelled option, "3,559", was "there is no option 3"."""
+    towns = [Reading("Broken Bow (Nebraska)", "3,559"), Reading("Broken Bow (Oklahoma)", "4,120")]
+    assert [match_reply(r, towns).index for r in ("3,559", "the 4,120 one", "2")] == [0, 1, 1]
+    cities = [Reading("Paris (France)", "2.1 million"), Reading("Paris (Texas)", "25,000"),
+              Reading("Paris (Ontario)", "12,000")]
+    m = match_reply("I meant the 2.1 million one", cities)
+    assert (m.index, m.how, m.detail) == (0, "words", "'2.1, million' fits (1) best")
+    assert (match_reply("about 25,000 people", cities).index, match_reply("12,000", cities).index) == (1, 2)
+    assert tokens("options 1,2 or 2.5 million, option 2.") == [
+        "options", "1", ",", "2", "or", "2.5", "million", ",", "option", "2", "."]
+    assert match_reply("1,2", cities).how == "tie"   # two options, not one thousand-ish number
+    m = match_reply("option 1.5 please", cities)
+    assert (m.index, m.how, m.detail) == (None, "out_of_range", "there is no option 1.5; the options are 1 to 3")

@@ -175,8 +175,8 @@ def test_a_correction_after_the_reply_picked_the_other_reading(client):
 
 
 @pytest.mark.parametrize("body, status, fragment", [
-    ({"question": ""}, 422, "question: String should have at least 1 character"),
-    ({"question": "   "}, 422, "question: String should have at least 1 character"),
+    ({"question": ""}, 422, "question: is empty"),
+    ({"question": "   "}, 422, "question: is only whitespace"),
     ({"question": 42}, 422, "question: Input should be a valid string"),
     ({"question": ["a"]}, 422, "question: Input should be a valid string"),
     ({"question": "x" * (MAX_TEXT + 1)}, 422, f"at most {MAX_TEXT} characters"),

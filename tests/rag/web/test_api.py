@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 
 import pytest
@@ -228,6 +229,10 @@ def test_health_and_page(client):
     assert "cache-control" not in client.get("/api/health").headers
     js = client.get("/static/app.js").text
     assert "textContent" in js and "innerHTML" not in js
+    # the answer gets the focus and is read then; as a live region too it was read twice, and so
+    # was every rating note inside it, which is a status of its own
+    live = re.findall(r'<[^>]*\b(?:aria-live|role="status")[^>]*>', page.text)
+    assert [re.search(r'id="([^"]+)"', tag).group(1) for tag in live] == ["status", "rating-status"]
 
 
 def test_a_reply_naming_words_of_an_options_passages_picks_it(client):

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, StrictStr, StringConstraints
 
 from rag.feedback.implicit import CLASSIFIER_VERSION, FollowupLabel
 from rag.feedback.store import AwaitingReply
-from rag.types import Answer, Passage
+from rag.types import Answer, Passage, Reading
 
 _OTHER = re.compile(r"\bthe other( one)?\b", re.I)
 _OTHER_ASKED = re.compile(r"(?:(?:and\s+|so\s+)?(?:what|how)\s+about\s+)?the\s+other(?:\s+one)?\s*[?.!]*", re.I)
@@ -122,8 +122,11 @@ class Handlers:
 
     def followup(self, body: FollowupBody) -> dict:
         """A statement that names a reading offered earlier ("no, I meant the hockey player", "2",
-        "the other one", also asked: "what about the other one?") gets that reading, unless it is
-        the reading just shown ("right, the hockey one" confirms it); a remark on the answer
+        "the other one", also asked: "what about the other one?" or the first question again, "when
+        was the other one drafted?") gets that reading, unless it is the reading just shown
+        ("right, the hockey one" confirms it); a new question about "the other one" of two readings
+        ("where was the other one born?") is asked about that reading by its label and stored as
+        ``new_topic`` (it says nothing of the answer shown); a remark on the answer
         ("thanks", "that's wrong"), by a rule or a naive-Bayes label of at least :data:`SURE`, is
         recorded and the answer stays (``followup.asked`` is null); any other follow-up is asked
         as a question of its own, made to stand alone (:func:`retrievers.followup.contextualize`).
@@ -141,7 +144,11 @@ class Handlers:
         picked, label, remark = self._judge(body.text, shown, offered)
         if remark:
             return self._remark(iid, body.text, label, shown[-1])
-        asked = offered[1] if picked else contextualize(body.text, before)
+        other = _other_reading(shown, offered)
+        if picked is None and other is not None and _OTHER.search(body.text):   # "where was the other one born?"
+            asked, label = _OTHER.sub(other.label, body.text, count=1), FollowupLabel("new_topic", 1.0, "other-asked")
+        else:
+            asked = offered[1] if picked else contextualize(body.text, before)
         if len(asked) > MAX_TEXT:
             raise HTTPException(422, f"text: made to stand on its own ({asked[:60]!r}...), the follow-up is "
                                      f"{len(asked)} characters long; the limit is {MAX_TEXT}")
@@ -165,7 +172,8 @@ class Handlers:
 
         label, last = classify(text), (shown[-1] if shown else None)
         picked = None
-        if offered and (not is_question(strip_preamble(text)) or _OTHER_ASKED.fullmatch(text.strip())):
+        if offered and (not is_question(strip_preamble(text)) or _OTHER_ASKED.fullmatch(text.strip())
+                        or _asks_again(text, offered[1])):
             picked = self._pick_reading(offered[0], last, text)
             if picked is not None and last is not None and last.kind == "single" \
                     and [r.label for r in picked.readings] == [r.label for r in last.readings]:
@@ -200,11 +208,33 @@ class Handlers:
         readings, "the other one" is the one ``last`` did not answer. None when it names none."""
         state = replace(offered, kind="clarify", clarifying_question=offered.clarifying_question or offered.text,
                         turn=0)
-        if _OTHER.search(text) and len(offered.readings) == 2 and last is not None and len(last.readings) == 1:
-            other = [i for i, r in enumerate(offered.readings) if r.label != last.readings[0].label]
-            text = str(other[0] + 1) if len(other) == 1 else text
+        other = _other_reading([last] if last else [], (offered,))
+        if other is not None and _OTHER.search(text):
+            text = str(offered.readings.index(other) + 1)
         picked = self.pipeline.reply(state, text)
         return picked if picked.kind == "single" else None
+
+
+def _other_reading(shown: list[Answer], offered) -> Reading | None:
+    """With two readings offered and one of them shown last, the other one ("the other one")."""
+    last = shown[-1] if shown else None
+    if not offered or len(offered[0].readings) != 2 or last is None or len(last.readings) != 1:
+        return None
+    other = [r for r in offered[0].readings if r.label != last.readings[0].label]
+    return other[0] if len(other) == 1 else None
+
+
+def _asks_again(text: str, question: str) -> bool:
+    """Whether ``text`` is ``question`` about "the other one" ("when was the other one drafted?"
+    after "When was Bobby Carpenter drafted?"): a pick of the other reading, not a new question."""
+    from retrievers.followup import strip_preamble, subject_of
+
+    subject = subject_of(question)
+    if subject is None or not _OTHER.search(text):
+        return False
+    def words(t: str) -> list[str]:
+        return re.findall(r"\w+", t.lower())
+    return words(_OTHER.sub(subject, strip_preamble(text), count=1)) == words(question)
 
 
 def _classifier(label: FollowupLabel) -> str:

@@ -449,7 +449,20 @@ def test_a_confirmation_naming_the_reading_shown_is_a_remark_and_the_other_insid
     r = client.post("/api/followup", json={"interaction_id": iid, "text": "right, the hockey one"}).json()
     assert r["interaction_id"] == iid and r["followup"]["label"] == "positive" and r["followup"]["asked"] is None
     q = client.post("/api/followup", json={"interaction_id": iid, "text": "where was the other one born?"}).json()
-    assert q["followup"]["asked"] == "where was the other one born?" and q["interaction_id"] != iid
-    assert rows(client.db, "SELECT text, label FROM followups WHERE interaction_id = ? ORDER BY id", iid) == [
-        ("thanks", "new_topic"), ("right, the hockey one", "positive"),
-        ("where was the other one born?", "rephrase")]   # the rule for "the other one" labels it; it is asked
+    assert q["followup"]["asked"] == "where was Bobby Carpenter (American football) born?" and q["interaction_id"] != iid
+    assert rows(client.db, "SELECT text, label, classifier FROM followups WHERE interaction_id = ? ORDER BY id", iid) == [
+        ("thanks", "new_topic", "implicit-rules+nb-2/clarify-pending-positive"),
+        ("right, the hockey one", "positive", "implicit-rules+nb-2/rule:agree"),
+        # a new question about the other reading says nothing of the answer shown (it was a rephrase)
+        ("where was the other one born?", "new_topic", "implicit-rules+nb-2/other-asked")]
+
+
+def test_the_first_question_again_about_the_other_one_picks_it(client):
+    """'when was the other one drafted?' after 'When was Bobby Carpenter drafted?' is the question
+    already asked, about the other reading: it was searched as typed ("the other one")."""
+    iid = client.post("/api/ask", json={"question": Q}).json()["interaction_id"]
+    client.post("/api/reply", json={"interaction_id": iid, "text": "the hockey player"})
+    f = client.post("/api/followup", json={"interaction_id": iid, "text": "no, when was the other one drafted?"}).json()
+    assert [(x["label"], x["answer"]) for x in f["readings"]] == [("Bobby Carpenter (American football)", "2006")]
+    assert (f["followup"]["label"], f["followup"]["source"]) == ("rephrase", "picked-reading")
+    assert f["followup"]["asked"] == Q

@@ -14,7 +14,11 @@ answer). It never guesses: a reply that fits two readings equally picks neither.
 3. **Number or ordinal** ("2", "(2)", "option 2", "number two", "the second", "the last one",
    "the latter", "the middle one") counts only when the rest of the reply is filler ("the",
    "one", "option", "please", "I mean" ...) or words that do not single out a reading's label.
-   So "the hockey one" is never option 1.
+   So "the hockey one" is never option 1. A number or ordinal next to another word of the same
+   option's name is a word of that name ("Toy Story 3", "The Last Samurai", "Elizabeth the
+   second" for "Elizabeth II"), a lone "3" that is also in another option's name is a conflict,
+   and a reply holding every word of exactly one option picks it ("Top Gun", not "Top Gun:
+   Maverick").
 4. **Words**: content words, lightly stemmed (Snowball, "centre" = "center", "golf" ~ "golfer",
    one typo off a label or answer word: "hokey" ~ "hockey"), are compared with each reading's label (weight 3), answer (2) and cited passages (1). A word
    counts for a reading by how much more it belongs to it than to the reading it belongs to
@@ -44,7 +48,19 @@ from typing import Literal
 import numpy as np
 
 from readers.readings import split_title
-from readers.reply_words import FILLERS, content_stems, is_content, one_edit, related, stem, tokens
+from readers.reply_words import (
+    FILLERS,
+    NUMBERS,
+    ORDINALS,
+    ROMAN,
+    content_stems,
+    is_content,
+    is_numeral,
+    one_edit,
+    related,
+    stem,
+    tokens,
+)
 from readers.types import Reading
 
 How = Literal["number", "words", "negation", "embedding", "all", "tie", "conflict", "out_of_range",
@@ -53,9 +69,6 @@ LABEL_W, ANSWER_W, EVIDENCE_W = 3.0, 2.0, 1.0
 _FRACTION = re.compile(r"-?\d+\.\d+")
 _DECIMAL = re.compile(r"\s*(?:(?:option|number|no\.?|#)\s*)?(-?\d+\.\d+)\s*[.!?]?\s*", re.I)
 
-NUMBERS = {w: i for i, w in enumerate("one two three four five six seven eight nine ten".split(), start=1)}
-ORDINALS = {w: i for i, w in enumerate("first second third fourth fifth sixth seventh eighth ninth tenth".split(),
-                                       start=1)} | {"former": 1, "top": 1}
 LAST = {"last", "latter", "final", "bottom"}
 ONE_INTRO = {"option", "number", "no", "choice", "item", "num", "nr", "#"}
 NEG_CUES = {"not", "never", "except", "excluding", "no"}
@@ -102,13 +115,41 @@ class _Profiles:
         self.n = len(readings)
         self.question = content_stems(question)
         self.words: list[dict[str, float]] = []
-        for r in readings:
+        self.labels = [[t for t in tokens(option_text(r)) if t[0].isalnum()] for r in readings]
+        self.names = [[*label, *(t for t in tokens(r.answer) if t[0].isalnum())]
+                      for label, r in zip(self.labels, readings)]
+        for r, label in zip(readings, self.labels):
             prof: dict[str, float] = {}
             for text, w in [(option_text(r), LABEL_W), (r.answer, ANSWER_W),
                             *[(passages[c], EVIDENCE_W) for c in r.citations if c in passages]]:
                 for s in content_stems(text):
                     prof[s] = max(prof.get(s, 0.0), w)
+            for t, w in [*((t, LABEL_W) for t in label), *((t, ANSWER_W) for t in tokens(r.answer))]:
+                if is_numeral(t):   # "Toy Story 3", "The Last Samurai", "8 million": words of a name
+                    prof[t] = max(prof.get(t, 0.0), w)
             self.words.append(prof)
+
+    def name_word(self, toks: list[str], i: int) -> str | None:
+        """The word of a label or answer that the number or ordinal at ``i`` is part of, with a
+        neighbouring word of the same name ("Toy Story 3", "the Last Samurai", "Apollo 1",
+        "Elizabeth the second" for "Elizabeth II"); None when it stands alone ("option 3")."""
+        t = toks[i]
+        if not is_numeral(t):
+            return None
+        value = NUMBERS.get(t) or ORDINALS.get(t)
+        forms = (t, ROMAN[value - 1]) if value and value <= len(ROMAN) else (t,)
+        around = [w for w in (*toks[max(0, i - 2):i], *toks[i + 1:i + 3]) if w not in ("the", "a", "an")]
+        for named in self.names:
+            word = next((f for f in forms if f in named), None)
+            if word is not None and any(w in named and w != word for w in around[-2:] + around[:2]):
+                return word
+        return None
+
+    def in_full(self, toks: list[str], among: Sequence[int]) -> list[int]:
+        """The readings (of ``among``) every word of whose option the reply has: "Top Gun" names
+        "Top Gun", not "Top Gun: Maverick"."""
+        have = set(toks)
+        return [k for k in among if self.labels[k] and set(self.labels[k]) <= have]
 
     def weights(self, s: str) -> list[float]:
         """What stem ``s`` says for each reading, beyond what it says for the least-matched one."""
@@ -151,13 +192,19 @@ def _position(toks: list[str], i: int, n: int) -> int | None:
     return None
 
 
-def _numbers(toks: list[str], n: int) -> tuple[dict[int, str], list[str]]:
-    """Option numbers named in a clause (number -> the word naming it), and its other words."""
+def _numbers(toks: list[str], prof: _Profiles) -> tuple[dict[int, str], list[str]]:
+    """Option numbers named in a clause (number -> the word naming it), and its other words
+    (with numbers that are part of a name: "Toy Story 3")."""
+    n = prof.n
     pos: dict[int, str] = {}
     rest: list[str] = []
     skip: set[int] = set()
     for i, t in enumerate(toks):
         if i in skip:
+            continue
+        name = prof.name_word(toks, i)
+        if name is not None:
+            rest.append(name)
             continue
         p = _position(toks, i, n)
         if p is not None:
@@ -168,6 +215,22 @@ def _numbers(toks: list[str], n: int) -> tuple[dict[int, str], list[str]]:
         if is_content(t):
             rest.append(t)
     return pos, rest
+
+
+def _digit_names(pos: dict[int, str], toks: list[str], prof: _Profiles) -> _Vote | None:
+    """A lone number that is also in options' names ("3" among "Toy Story 4", "Toy Story 3", ...):
+    out of range, the one option it names; in range, a conflict when it names another. Not
+    after "option", "number" ...: "option 3" is a position."""
+    (p, t), = pos.items()
+    at = toks.index(t)
+    named = [k for k, ws in enumerate(prof.labels) if t.isdigit() and t in ws]
+    if not named or named == [p - 1] or (at and toks[at - 1] in ONE_INTRO):
+        return None
+    if not 1 <= p <= prof.n:
+        if len(named) == 1:   # "7" with "Windows 7" and "Windows 10": no option 7, one name
+            return _Vote((named[0],), "words", f"{t!r} fits ({named[0] + 1}) best")
+        return None
+    return _Vote(tuple(sorted({p - 1, *named})), "conflict", f"option {p}, but {t!r} is in the name of {_opts(named)}")
 
 
 def _word_vote(words: list[str], prof: _Profiles) -> tuple[list[float], dict[int, list[str]]]:
@@ -192,10 +255,15 @@ def _clause_vote(toks: list[str], prof: _Profiles, encoder, texts, min_similarit
     odd = next((t for i, t in enumerate(toks) if i and toks[i - 1] in ONE_INTRO and _FRACTION.fullmatch(t)), None)
     if odd:   # "option 1.5 please"
         return _Vote((), "out_of_range", f"there is no option {odd}; the options are 1 to {n}")
-    pos, rest = _numbers(toks, n)
+    pos, rest = _numbers(toks, prof)
     scores, why = _word_vote(rest, prof)
     best = max(scores, default=0.0)
     top = tuple(i for i, s in enumerate(scores) if s == best and best > 0)
+    if len(pos) == 1 and (clash := _digit_names(pos, toks, prof)) is not None:
+        return clash
+    full = prof.in_full(toks, top or range(n)) if len(top) != 1 and not pos else []
+    if len(full) == 1:   # "Top Gun" among "Top Gun: Maverick" and "Top Gun": no word of its own
+        return _Vote((full[0],), "words", f"the reply names ({full[0] + 1}) in full")
     if pos and top and all(w in SOFT_ORDINALS for w in pos.values()):
         pos = {}  # "the former NHL player", "the top golfer": words, not an ordinal
     if len(pos) > 1:

@@ -22,6 +22,17 @@ _TOKEN = (r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?|-?\d+(?:\.\d+)+|-?\d+(?:st|nd|rd|th)?
           r"|[\p{L}\p{M}]+(?:'[\p{L}\p{M}]+)?|[,;.!?]")
 _QUANTITY = re.compile(r"\d+(?:[.,]\d+)+")
 _STEM_LOCK = threading.Lock()
+NUMBERS = {w: i for i, w in enumerate("one two three four five six seven eight nine ten".split(), start=1)}
+ORDINALS = {w: i for i, w in enumerate("first second third fourth fifth sixth seventh eighth ninth tenth".split(),
+                                       start=1)} | {"former": 1, "top": 1}
+ROMAN = ("i", "ii", "iii", "iv", "v", "vi", "vii", "viii", "ix", "x")   # regnal numbers: "Elizabeth II"
+_POSITION_WORDS = frozenset({*NUMBERS, *ORDINALS, *ROMAN[1:], "last", "latter", "final", "bottom", "middle"})
+
+
+def is_numeral(w: str) -> bool:
+    """A word that can name an option's position, or a number in a name: "3", "3rd", "third",
+    "three", "last", "ii" (not "i": the pronoun)."""
+    return w in _POSITION_WORDS or bool(re.fullmatch(r"\d+(?:st|nd|rd|th)?", w))
 
 
 def tokens(text: str) -> list[str]:

@@ -258,3 +258,35 @@ def test_numbers_with_separators_or_decimals_are_quantities_not_options():
     assert match_reply("1,2", cities).how == "tie"   # two options, not one thousand-ish number
     m = match_reply("option 1.5 please", cities)
     assert (m.index, m.how, m.detail) == (None, "out_of_range", "there is no option 1.5; the options are 1 to 3")
+
+
+@pytest.mark.parametrize("labels, reply, index, how", [
+    (("Toy Story 4", "Toy Story 3", "Toy Story 2", "Toy Story"), "Toy Story 3", 1, "words"),   # was option 3
+    (("Toy Story 4", "Toy Story 3", "Toy Story 2", "Toy Story"), "Toy Story", 3, "words"),     # all of (4), only
+    (("Toy Story 4", "Toy Story 3", "Toy Story 2", "Toy Story"), "3", None, "conflict"),       # position or name
+    (("Toy Story 4", "Toy Story 3", "Toy Story 2", "Toy Story"), "option 3", 2, "number"),
+    (("Top Gun: Maverick", "Top Gun"), "Top Gun", 1, "words"),                                 # was "top" = 1
+    (("The Last Samurai", "Seven Samurai"), "The Last Samurai", 0, "words"),                   # was "last" = 2
+    (("The Last Samurai", "Seven Samurai"), "the last one", 1, "number"),
+    (("Elizabeth II", "Elizabeth I"), "Elizabeth the second", 0, "words"),                     # was option 2
+    (("Elizabeth II", "Elizabeth I"), "Elizabeth I", 1, "words"),
+    (("Neil Armstrong", "First Man (film)"), "First Man", 1, "words"),                         # was option 1
+    (("Neil Armstrong", "First Man (film)"), "the first", 0, "number"),
+    (("Apollo 13", "Apollo 1"), "Apollo 1", 1, "words"),                                       # was option 1
+    (("Apollo 13", "Apollo 1"), "Apollo 13", 0, "words"),                                      # was no match
+    (("Windows 7", "Windows 10"), "Windows 10", 1, "words"),                                   # was "no option 10"
+    (("Windows 7", "Windows 10"), "7", 0, "words"),
+])
+def test_a_number_or_ordinal_in_an_options_name_is_a_word_of_that_name(labels, reply, index, how):
+    """A position word that is part of a title was read as the option's position, and the wrong
+    reading was answered without a word ("Toy Story 3" got Toy Story 2)."""
+    m = match_reply(reply, [Reading(label, "x") for label in labels])
+    assert (m.index, m.how) == (index, how), m.detail
+
+
+def test_a_number_in_an_answer_next_to_its_unit_names_that_answer():
+    """ "8 million" was "there is no option 8"."""
+    rs = [Reading("8 million", "8 million"), Reading("12 million", "12 million")]
+    assert [match_reply(r, rs).index for r in ("8 million", "12 million", "2")] == [0, 1, 1]
+    paris = [Reading("Paris (France)", "2 million"), Reading("Paris (Texas)", "25,000")]
+    assert [match_reply(r, paris).index for r in ("the 2 million one", "2")] == [0, 1]   # answers are not options

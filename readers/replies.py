@@ -7,10 +7,11 @@ answer). It never guesses: a reply that fits two readings equally picks neither.
 1. **Normalise**: lowercase, ``n't`` -> ``not``, possessives dropped, option marks split
    ("(2)", "#2", "no. 2", "2nd"); a number with separators or decimals is one word, a quantity
    ("25,000", "2.5 million"), never options.
-2. **Negation** ("not", "n't", "never", "other than", "rather than", "instead of", "except",
-   "anything but"; a leading "no," is an interjection) scopes the words up to the next comma or
-   "but"; the readings they match are *excluded*. With two readings, excluding one picks the
-   other.
+2. **Negation** ("not", "n't", "never", "without", "other than", "rather than", "instead of",
+   "except", "anything but"; a leading "no" is an interjection) scopes the words up to the next
+   comma or "but"; so does a clause's closing verdict for the words before it ("the football one
+   is wrong", "hockey isn't right"; :mod:`readers.reply_negation`). The readings they match are
+   *excluded*. With two readings, excluding one picks the other.
 3. **Number or ordinal** ("2", "(2)", "option 2", "number two", "the second", "the last one",
    "the latter", "the middle one") counts only when the rest of the reply is filler ("the",
    "one", "option", "please", "I mean" ...) or words that do not single out a reading's label.
@@ -48,6 +49,7 @@ from typing import Literal
 import numpy as np
 
 from readers.readings import split_title
+from readers.reply_negation import NEG_CUES, split_negation
 from readers.reply_words import (
     FILLERS,
     NUMBERS,
@@ -71,13 +73,7 @@ _DECIMAL = re.compile(r"\s*(?:(?:option|number|no\.?|#)\s*)?(-?\d+\.\d+)\s*[.!?]
 
 LAST = {"last", "latter", "final", "bottom"}
 ONE_INTRO = {"option", "number", "no", "choice", "item", "num", "nr", "#"}
-NEG_CUES = {"not", "never", "except", "excluding", "no"}
 SOFT_ORDINALS = {"former", "top", "bottom", "final", "latter"}
-AUX = {"is", "was", "are", "were", "does", "do", "did", "would", "could", "should", "will"}
-TAG_SUBJECTS = {"it", "that", "this", "he", "she", "they"}
-NEG_PAIRS = {("other", "than"), ("rather", "than"), ("instead", "of"), ("anything", "but"), ("all", "but"),
-             ("everything", "but")}
-SCOPE_END = {",", ";", ".", "!", "?", "but", "rather", "instead"}
 ALL_CUES = {"both", "all", "either", "any", "whichever", "whatever", "matter", "care", "mind", "preference", "every",
             "each"}
 ALL_OK = ALL_CUES | FILLERS | {"of", "them", "does", "do", "not", "are", "fine", "good", "works", "will",
@@ -313,38 +309,6 @@ def _embedding_vote(text: str, encoder, texts: Sequence[Sequence[str]], min_simi
                              f"and ({order[1] + 1}) about equally")
 
 
-def _negates(toks: list[str], i: int) -> int:
-    """How many tokens the negation cue at ``i`` spans (0: no cue). A leading "no" is an
-    interjection, "no 2" a number, and "isn't it ...?" a question tag, not negations."""
-    t, nxt = toks[i], toks[i + 1:i + 2]
-    if tuple(toks[i:i + 2]) in NEG_PAIRS:
-        return 2
-    if t not in NEG_CUES:
-        return 0
-    if t == "no" and (i == 0 or nxt in ([], [","]) or nxt[0][:1].isdigit()):
-        return 0
-    if t == "not" and i and toks[i - 1] in AUX and nxt and nxt[0] in TAG_SUBJECTS:
-        return 0
-    return 1
-
-
-def _split_negation(toks: list[str]) -> tuple[list[str], list[str]]:
-    """(positive tokens, negated tokens): a cue negates up to the next comma or "but"."""
-    pos: list[str] = []
-    neg: list[str] = []
-    scoped, i = False, 0
-    while i < len(toks):
-        span = _negates(toks, i)
-        if span:
-            scoped, i = True, i + span
-            continue
-        if toks[i] in SCOPE_END:
-            scoped = False
-        (neg if scoped else pos).append(toks[i])
-        i += 1
-    return pos, neg
-
-
 def _wants_all(toks: list[str]) -> bool:
     """"both", "either is fine", "doesn't matter"; not "not both" or "I don't want all of them"."""
     words = [t for t in toks if t[0].isalnum()]
@@ -379,7 +343,7 @@ def match_reply(reply: str, readings: Sequence[Reading], encoder=None, *,
         return ReplyMatch(None, "all", "the reply asks for every reading", tuple(range(len(readings))))
     prof = _Profiles(readings, passages or {}, question)
     texts = [[f"{option_text(r)}: {r.answer}"] for r in readings]  # passage text measured no better
-    pos_toks, neg_toks = _split_negation(toks)
+    pos_toks, neg_toks = split_negation(toks)
     vote = _clause_vote(pos_toks, prof, encoder, texts, min_similarity, margin)
     excluded, ndetail = (), ""
     if neg_toks:

@@ -290,3 +290,14 @@ def test_a_number_in_an_answer_next_to_its_unit_names_that_answer():
     assert [match_reply(r, rs).index for r in ("8 million", "12 million", "2")] == [0, 1, 1]
     paris = [Reading("Paris (France)", "2 million"), Reading("Paris (Texas)", "25,000")]
     assert [match_reply(r, paris).index for r in ("the 2 million one", "2")] == [0, 1]   # answers are not options
+
+
+@pytest.mark.parametrize("reply, index", [
+    ("hockey isn't right", 0), ("the football one is wrong", 1), ("the hockey one's wrong", 0),
+    ("hockey is not correct", 0), ("without the football", 1),                 # each picked the reading ruled out
+    ("the football one is wrong, I meant hockey", 1), ("it's hockey, isn't it?", 1), ("hockey is right", 1),
+])
+def test_a_verdict_after_the_words_rules_them_out(reply, index):
+    rs = [Reading("Bobby Carpenter (American football)", "American football"),
+          Reading("Bobby Carpenter (ice hockey)", "ice hockey")]
+    assert match_reply(reply, rs).index == index

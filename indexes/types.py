@@ -9,6 +9,7 @@ Records are frozen dataclasses: a stage never mutates what it was given.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,7 +26,7 @@ class Passage:
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"id": self.id, "title": self.title, "text": self.text}
         if self.meta:
-            d["meta"] = self.meta
+            d["meta"] = copy.deepcopy(self.meta)   # a copy: editing the dict must not edit the frozen record
         return d
 
 
@@ -50,7 +51,7 @@ class Hit:
             "text": self.passage.text,
         }
         if self.passage.meta:
-            d["meta"] = self.passage.meta
+            d["meta"] = copy.deepcopy(self.passage.meta)
         return d
 
 

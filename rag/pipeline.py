@@ -195,7 +195,14 @@ class Pipeline:
         >>> {h.passage.id: h.passage for h in hits}[ans.sources[0]].title   # doctest: +SKIP
         'Bobby Carpenter (ice hockey)'
         """
-        return self._read(validate_question(question), list(hits), interactive)
+        from indexes.types import Hit
+
+        question, hits = validate_question(question), list(hits)
+        bad = next(((i, h) for i, h in enumerate(hits) if not isinstance(h, Hit)), None)
+        if bad is not None:
+            raise TypeError(f"read() takes Hits (from retrieve()), got {type(bad[1]).__name__} at position {bad[0]}; "
+                            "wrap a passage as Hit(passage, score, rank, source)")
+        return self._read(question, hits, interactive)
 
     def _read(self, question: str, hits: list[Hit], interactive: bool) -> Answer:
         from indexes.types import distinct_hits

@@ -16,6 +16,7 @@ probability, and logging the span for learning from feedback.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -36,22 +37,32 @@ from readers.span_model import (
 from readers.types import SpanLog
 from readers.versions import resolve_reader_dir
 
+log = logging.getLogger("ambigrag")
+MAX_PASSAGE_CHARS = 20_000   # ~3,500 words, ~10 windows; a 100,000-character page took 27 s to read
+
+
 
 class SpanReader:
     """Question + passages -> spans and no-answer probabilities (see module docstring).
 
     ``model_dir``: a saved reader directory (default: the shipped one) or a version store of
     ``ambigrag learn`` (its current version, :func:`readers.versions.resolve_reader_dir`); or pass
-    ``tokenizer`` and ``model`` directly (a model being trained). ``top_k`` spans per passage."""
+    ``tokenizer`` and ``model`` directly (a model being trained). ``top_k`` spans per passage.
+    Only the first ``max_passage_chars`` characters of a passage are read (with a warning): an
+    unsplit page is read window by window, so split long documents when building the index."""
 
     def __init__(self, model_dir: str | Path | None = None, *, tokenizer=None, model=None,
                  max_length: int | None = None, stride: int | None = None, top_k: int = 3,
-                 max_answer_tokens: int = 30, batch_size: int = 32, device: str | None = None):
+                 max_answer_tokens: int = 30, batch_size: int = 32, device: str | None = None,
+                 max_passage_chars: int = MAX_PASSAGE_CHARS):
         if (tokenizer is None) != (model is None):
             raise ValueError("pass both tokenizer and model, or neither")
         if top_k < 1 or batch_size < 1 or max_answer_tokens < 1:
             raise ValueError(f"top_k, batch_size and max_answer_tokens must be >= 1, got "
                              f"{top_k}, {batch_size}, {max_answer_tokens}")
+        if max_passage_chars < 1:
+            raise ValueError(f"max_passage_chars must be >= 1, got {max_passage_chars}")
+        self.max_passage_chars = max_passage_chars
         if max_length is not None and max_length < 32 or stride is not None and stride < 0:
             raise ValueError(f"need max_length >= 32 and stride >= 0, got {max_length}, {stride}")
         self.manifest: dict = {}
@@ -74,7 +85,7 @@ class SpanReader:
         """One :class:`PassageSpans` per passage, in order."""
         if isinstance(passages, str):
             raise TypeError("pass a list of passages, not a single string")
-        passages = list(passages)
+        passages = _capped(list(passages), self.max_passage_chars)
         if not passages:
             return []
         enc = windows(self.tokenizer, question, passages, self.max_length, self.stride)
@@ -150,6 +161,16 @@ class SpanEvidence:
             log = SpanLog(p.id, b.text, b.start, b.end, b.probability)
             rows.append(Evidence(p.id, label, b.text, b.probability, log))
         return rows
+
+
+def _capped(passages: list[str], limit: int) -> list[str]:
+    """``passages`` with each cut to its first ``limit`` characters, warning when one is cut."""
+    long = [i for i, p in enumerate(passages) if len(p) > limit]
+    if long:
+        log.warning("reading only the first %d characters of %d passage(s) (the longest has %d); split long "
+                    "documents into passages when building the index", limit, len(long),
+                    max(len(passages[i]) for i in long))
+    return [p[:limit] for p in passages]
 
 
 DEFAULT_AGGREGATION = {"min_margin": 1.0, "min_support": 0.5, "min_relative_support": 0.0,

@@ -394,3 +394,12 @@ def test_a_possessive_question_reads_the_same_passages(example_index, encoder):
     for q in ("What is Bobby Carpenter's sport?", "What is Bobby Carpenter’s sport?"):
         assert shown(pipe.ask(q)) == shown(plain), q
     assert content_words("Jones' and O'Neal's") == {"jones", "oneal"}
+
+
+def test_read_names_what_it_takes_when_given_passages(pipe):
+    """Passages instead of hits failed as "'Passage' object has no attribute 'passage'"."""
+    hits = pipe.retrieve(["When was Bobby Carpenter drafted?"])[0]
+    with pytest.raises(TypeError, match=r"read\(\) takes Hits \(from retrieve\(\)\), got Passage at position 0"):
+        pipe.read("When was Bobby Carpenter drafted?", [h.passage for h in hits])
+    with pytest.raises(TypeError, match="got str at position 1"):
+        pipe.read("When was Bobby Carpenter drafted?", [hits[0], "a passage"])

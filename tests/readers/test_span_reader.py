@@ -239,3 +239,21 @@ def test_a_question_at_the_length_limit_is_read_not_a_tokenizer_error(shipped, r
     assert shipped.read(long_q, [text])[0].best.text == shipped.read(cut, [text])[0].best.text
     assert len(shipped.tokenizer(cut_question(shipped.tokenizer, long_q, 128, 96),
                                  add_special_tokens=False)["input_ids"]) == 128 - 96 - 4   # room for the passage
+
+
+def test_a_passage_longer_than_the_cap_is_read_from_its_start_with_a_warning(shipped, ramdocs, caplog):
+    """A 100,000-character page was read window by window (27 s for one question); only the first
+    ``max_passage_chars`` characters are read now, and the log says so."""
+    from readers.span_reader import SpanReader
+
+    q, j, want = CASES[0]
+    text = next(r for r in ramdocs if r["question"] == q)["documents"][j]["text"]
+    capped = SpanReader(tokenizer=shipped.tokenizer, model=shipped.model, max_passage_chars=len(text))
+    long_text = text + " The rest of the page is about other things." * 40
+    with caplog.at_level("WARNING", logger="ambigrag"):
+        out = capped.read(q, [long_text, text])
+    assert out[0] == capped.read(q, [text])[0] == out[1]          # the cut passage reads as its start alone
+    assert f"reading only the first {len(text)} characters of 1 passage(s) (the longest has {len(long_text)})" \
+        in caplog.text
+    with pytest.raises(ValueError, match="max_passage_chars must be >= 1, got 0"):
+        SpanReader(tokenizer=shipped.tokenizer, model=shipped.model, max_passage_chars=0)

@@ -188,9 +188,11 @@ class SentenceEncoder:
             raise TypeError("encode takes a list of texts, not a single string")
         if len(texts) == 0:
             return np.zeros((0, self.dim), dtype=np.float32)
+        from indexes.progress import hidden
+
         model = self.model
         with self._lock:  # a torch module is not safe to call from several threads at once
-            vecs = model.encode(list(texts), batch_size=self.batch_size, show_progress_bar=progress,
+            vecs = model.encode(list(texts), batch_size=self.batch_size, show_progress_bar=not hidden(progress),
                                 normalize_embeddings=self.normalize, convert_to_numpy=True)
         return np.ascontiguousarray(vecs, dtype=np.float32)
 

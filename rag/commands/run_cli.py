@@ -169,6 +169,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _earlier_predictions(report_json: Path) -> set[str]:
+    """The systems whose predictions the report already in the folder wrote: only those files are
+    replaced or removed (any other ``predictions_*.json`` there is the user's)."""
+    try:
+        preds = json.loads(report_json.read_text(encoding="utf-8")).get("predictions", {})
+    except (OSError, ValueError, AttributeError):
+        return set()
+    return {n for n in preds if isinstance(n, str) and n.replace("_", "").isalnum()} if isinstance(preds, dict) else set()
+
+
 def _write(args, report: dict) -> None:
     from eval.report import write_report
     from indexes.paths import write_atomic
@@ -177,12 +187,14 @@ def _write(args, report: dict) -> None:
     if args.out:
         out = Path(args.out)
         json_path, md_path = out / "report.json", out / "report.md"
+        earlier = _earlier_predictions(json_path)
         for name, preds in report.get("predictions", {}).items():
             write_atomic(out / f"predictions_{name}.json", json.dumps(preds, indent=1, ensure_ascii=False))
-        for stale in sorted(out.glob("predictions_*.json")):   # an earlier run's other reader, beside this report
-            if stale.stem.removeprefix("predictions_") not in report.get("predictions", {}):
+        for name in sorted(earlier - set(report.get("predictions", {}))):   # the last run's other reader
+            stale = out / f"predictions_{name}.json"
+            if stale.is_file():
                 stale.unlink()
-                log.info("removed %s: it was not made by this run", stale)
+                log.info("removed %s: the earlier report in this folder wrote it, this run did not", stale)
     md = write_report(report, json_path, title=f"{args.dataset}: ambig vs baseline ({report['n']} questions)")
     if "clarification" in report:
         from eval.report import summary_table

@@ -90,6 +90,10 @@ def test_cli_eval_run_writes_reports_and_the_summary_json(tmp_path, capsys):
     from rag.cli import main
 
     out, js = tmp_path / "out", tmp_path / "summary.json"
+    out.mkdir()   # an earlier run's report and its baseline predictions, and the user's own file
+    (out / "report.json").write_text(json.dumps({"predictions": {"ambig": {}, "baseline": {}}}))
+    (out / "predictions_baseline.json").write_text("{}")
+    (out / "predictions_gpt4.json").write_text('{"x": "mine"}')
     assert main(["-q", "eval", "run", "--dataset", "ramdocs", "--reader", "ambig", "--no-llm", "--limit", "5",
                  "--extract", "score", "--out", str(out), "--json", str(js)]) == 0
     summary = json.loads(js.read_text())
@@ -102,7 +106,9 @@ def test_cli_eval_run_writes_reports_and_the_summary_json(tmp_path, capsys):
     assert "| ambig |" in (out / "report.md").read_text()
     assert "ramdocs_em" in capsys.readouterr().out
     # the predictions are written for RAMDocs too (they were for AmbigQA only), and score again the same
-    assert sorted(p.name for p in out.glob("predictions_*.json")) == ["predictions_ambig.json"]
+    # the earlier run's baseline goes; the user's file, which no report here wrote, stays (it was deleted)
+    assert sorted(p.name for p in out.glob("predictions_*.json")) == ["predictions_ambig.json", "predictions_gpt4.json"]
+    assert (out / "predictions_gpt4.json").read_text() == '{"x": "mine"}'
     assert main(["-q", "eval", "score", "--dataset", "ramdocs", "--pred", str(out / "predictions_ambig.json"),
                  "--only-predicted", "--json", str(tmp_path / "again.json")]) == 0
     again = json.loads((tmp_path / "again.json").read_text())["summary"]

@@ -175,3 +175,14 @@ def test_quiet_hides_the_progress_bars_of_its_command_only(sample_corpus, tmp_pa
     assert main(["index", "build", str(sample_corpus), "--out", str(tmp_path / "b"), "--no-dense"]) == 0
     assert "reading corpus + BM25: 300 passages" in capsys.readouterr().err
 
+
+
+def test_quiet_hides_the_encoders_progress_bar_too(encoder, monkeypatch, capfd):
+    """`eval ambiguity -q` still drew sentence-transformers' "Batches" bar: encode(progress=True)
+    passed it through without asking indexes.progress.hidden()."""
+    monkeypatch.setenv("AMBIGRAG_QUIET", "1")
+    encoder.encode(["a question"] * 3, progress=True)
+    assert "Batches" not in capfd.readouterr().err
+    monkeypatch.delenv("AMBIGRAG_QUIET")
+    encoder.encode(["a question"] * 3, progress=True)
+    assert "Batches" in capfd.readouterr().err

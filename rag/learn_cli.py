@@ -81,6 +81,11 @@ def load_feedback(args) -> list:
         return read_feedback(out)
 
 
+def feedback_source(args) -> str:
+    """The feedback file or database a round learns from, as the user named it."""
+    return str(args.feedback or args.feedback_db or "the web server's default feedback store")
+
+
 def _feedback_db(args) -> Path:
     """``--feedback-db``, or without it the store ``ambigrag serve`` writes by default; it must exist."""
     from rag.feedback.store import default_db_path
@@ -266,19 +271,22 @@ def learn_round(store, feedback: list, check: list[dict], args, check_file: Chec
     )
     from readers.span_model import load_reader, shipped_reader_dir
     from readers.span_train import TrainSettings, trainable_names
+    from readers.versions import resolve_reader_dir
 
-    if store.current() is None:
-        first = store.add_copy(args.reader or shipped_reader_dir())
-        store.promote(first, new_score=None, old_score=None)
-        print(f"new version store {store.root}: starts from {args.reader or 'the shipped reader'} as {first.name}")
-    current = store.current()
-    tok, model, manifest = load_reader(current)
-    warn_if_trained_on(manifest, current.name, check_file, len(check))
+    start = store.current() or resolve_reader_dir(args.reader or shipped_reader_dir())
+    tok, model, manifest = load_reader(start)
     ms = manifest.get("settings", {})
     windows = TrainSettings(max_length=ms.get("max_length", 256), stride=ms.get("stride", 96))
     targets, labels, counts = targets_from_feedback(tok, feedback, windows.max_length, windows.stride)
-    if not targets:
-        raise ValueError(f"no rated feedback to learn from ({len(feedback)} records, {counts['no_reward']} without reward)")
+    if not targets:   # before a new store is made: a refused round leaves nothing (it left v0001)
+        raise ValueError(f"{feedback_source(args)}: no rated feedback to learn from ({len(feedback)} records, "
+                         f"{counts['no_reward']} without reward)")
+    if store.current() is None:
+        first = store.add_copy(start)
+        store.promote(first, new_score=None, old_score=None)
+        print(f"new version store {store.root}: starts from {args.reader or 'the shipped reader'} as {first.name}")
+    current = store.current()
+    warn_if_trained_on(manifest, current.name, check_file, len(check))
     scorer = ModelScorer(model)
     before, old = shown_logprobs(scorer, targets), check_accuracy(tok, model, check, windows, "check set: current")
     gold_targets, gold_info = supervised_targets(tok, gold, windows)

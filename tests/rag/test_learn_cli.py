@@ -216,3 +216,18 @@ def test_feedback_db_to_learner_records(small_index_dir, sample_records, tmp_pat
     with pytest.raises(ValueError, match=rf"1 rated span\(s\) cite passages that are not in the index {small_index_dir}; "
                                          "pass --index"):
         records_to_learner_jsonl(other.records(), small_index_dir, tmp_path / "x.jsonl")
+
+
+def test_a_round_with_nothing_to_learn_leaves_no_store(start_reader, tmp_path, capsys):
+    """It made the store and promoted v0001 first, so the same command with --reader was then
+    refused ("already has versions")."""
+    fb = tmp_path / "unrated.jsonl"
+    fb.write_text(json.dumps({"question": "Where is Paris?", "passage_text": "Paris is in France.",
+                              "passage_id": "p", "span_start": 12, "span_end": 18, "span_text": "France",
+                              "probability": 0.5, "model_version": "x", "rating": None,
+                              "implicit": "new_topic"}) + "\n")
+    out = tmp_path / "vs"
+    assert main(["-q", "learn", "--feedback", str(fb), "--reader", str(start_reader), "--out", str(out),
+                 "--check-questions", "1"]) == 2
+    assert f"{fb}: no rated feedback to learn from (1 records, 1 without reward)" in capsys.readouterr().err
+    assert not out.exists()

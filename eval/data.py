@@ -28,6 +28,22 @@ def load_ambigqa(path: str | Path | None = None) -> list[dict]:
     return read_ambigqa(Path(path) if path else default_path("ambigqa"))
 
 
+def refuse_dev_questions(train: list[dict], train_flag: str, dev_path: str | Path | None = None) -> None:
+    """``ValueError`` when training records hold AmbigQA dev questions (by ``id``; AmbigQA dev,
+    ASQA dev and CondAmbigQA are evaluation only), whatever the file is called: a copy of
+    ``dev_light.json`` passed as ``--train`` was not refused. ``dev_path``: the dev file
+    (default ``dev_light.json``); nothing is checked when it does not exist."""
+    path = Path(dev_path) if dev_path else default_path("ambigqa")
+    if not path.is_file():
+        return
+    dev = {r.get("id") for r in load_ambigqa(path)} - {None}
+    shared = [r["id"] for r in train if r.get("id") in dev]
+    if shared:
+        raise ValueError(f"{train_flag}: {len(shared)} of its {len(train)} questions are in {path} (e.g. id "
+                         f"{shared[0]!r}): it would be scored on questions it trained on (AmbigQA dev is evaluation "
+                         "only, never training data)")
+
+
 def load_ramdocs(path: str | Path | None = None) -> list[dict]:
     """RAMDocs records with ``id`` = 0-based line number (the file has no ids) unless present."""
     path = Path(path) if path else default_path("ramdocs")

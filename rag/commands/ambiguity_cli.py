@@ -72,7 +72,7 @@ def _hits(questions: list[str], retriever) -> list:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from eval.data import default_path, load_ambigqa
+    from eval.data import default_path, load_ambigqa, refuse_dev_questions
     from indexes.index import sha256_file
     from indexes.paths import check_outputs
     from rag.validation import require_at_least
@@ -89,6 +89,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                                               for n in names}})
     path = Path(args.train) if args.train else default_path("ambigqa").with_name("train_light.json")
     records = load_ambigqa(path)
+    refuse_dev_questions(records, f"--train {path}")   # a copy of dev under another name was trained on
     check_trainable(path, [label(r) for r in records])
     questions = [r["question"] for r in records]
     trecs = None   # the threshold file and the index are checked before minutes of encoding

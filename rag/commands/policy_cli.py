@@ -177,16 +177,22 @@ def _check_args(args: argparse.Namespace) -> None:
 
 def _check_train_is_not_dev(args: argparse.Namespace) -> None:
     """AmbigQA dev (and the files drawn from its questions) is evaluation only: ``--train`` may not
-    be the ``--dev`` file, or AmbigQA dev when ``--dev`` is another file."""
+    hold a question of the ``--dev`` file or of AmbigQA dev, compared by id (a copy of dev under
+    another name passed), nor may ``--dev`` be the training file (the default train_light too)."""
+    from eval import data
     from rag.defaults import shared_data_dir
 
-    if args.train is None:
-        return
     dev_light = shared_data_dir() / "ambigqa" / "dev_light.json"
+    train_path = Path(args.train) if args.train else dev_light.with_name("train_light.json")
+    if not train_path.is_file():
+        return
     for flag, path in (("--dev", args.dev), ("AmbigQA dev", dev_light)):
-        if path is not None and Path(path).exists() and Path(args.train).resolve() == Path(path).resolve():
-            raise ValueError(f"--train {args.train} is the {flag} file: the policy would be scored on the "
+        if path is not None and Path(path).exists() and train_path.resolve() == Path(path).resolve():
+            raise ValueError(f"--train {train_path} is the {flag} file: the policy would be scored on the "
                              "questions it was trained on (AmbigQA dev is evaluation only)")
+    train = data.load_ambigqa(train_path)
+    for dev in dict.fromkeys(p for p in (args.dev, dev_light) if p is not None):
+        data.refuse_dev_questions(train, f"--train {train_path}", dev)
 
 
 def _write_report(report: dict, out: Path, json_path: str | None) -> None:

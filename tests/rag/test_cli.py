@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -106,6 +107,23 @@ def test_eval_policy_bad_input_fails_before_any_work(tmp_path, capsys):
         assert main(["-q", "eval", "policy", "--out", str(out), *flags]) == 2
         assert message in capsys.readouterr().err
         assert not out.exists()  # before the output directory and the index
+
+
+def test_dev_questions_are_refused_as_training_data_whatever_the_file_is_called(shared_data, tmp_path, capsys):
+    """A copy of dev_light.json as --train, and train_light as --dev (the default --train), were
+    trained and scored: the check compared paths only."""
+    import shutil
+
+    copy = shutil.copy(shared_data / "ambigqa" / "dev_light.json", tmp_path / "mine.json")
+    train_light = shared_data / "ambigqa" / "train_light.json"
+    by_id = r"--train \S+: 2002 of its 2002 questions are in \S+dev_light.json \(e\.g\. id .*it would be scored on"
+    for argv, message in ((["eval", "policy", "--train", str(copy)], by_id),
+                          (["eval", "policy", "--dev", str(train_light)],
+                           rf"--train {train_light} is the --dev file: the policy would be scored on"),
+                          (["train", "ambiguity", "--train", str(copy), "--models", "question"], by_id)):
+        out = tmp_path / "out"
+        assert main(["-q", *argv, "--out", str(out)]) == 2
+        assert re.search(message, capsys.readouterr().err) and not out.exists()
 
 
 def test_train_ambiguity_names_unknown_models(tmp_path, capsys):

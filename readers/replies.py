@@ -69,7 +69,6 @@ How = Literal["number", "words", "negation", "embedding", "all", "tie", "conflic
               "non_answer", "none", "empty"]
 LABEL_W, ANSWER_W, EVIDENCE_W = 3.0, 2.0, 1.0
 _FRACTION = re.compile(r"-?\d+\.\d+")
-_DECIMAL = re.compile(r"\s*(?:(?:option|number|no\.?|#)\s*)?(-?\d+\.\d+)\s*[.!?]?\s*", re.I)
 
 LAST = {"last", "latter", "final", "bottom"}
 ONE_INTRO = {"option", "number", "no", "choice", "item", "num", "nr", "#"}
@@ -114,13 +113,13 @@ class _Profiles:
         self.labels = [[t for t in tokens(option_text(r)) if t[0].isalnum()] for r in readings]
         self.names = [[*label, *(t for t in tokens(r.answer) if t[0].isalnum())]
                       for label, r in zip(self.labels, readings)]
-        for r, label in zip(readings, self.labels):
+        for r, label, name in zip(readings, self.labels, self.names):
             prof: dict[str, float] = {}
             for text, w in [(option_text(r), LABEL_W), (r.answer, ANSWER_W),
                             *[(passages[c], EVIDENCE_W) for c in r.citations if c in passages]]:
                 for s in content_stems(text):
                     prof[s] = max(prof.get(s, 0.0), w)
-            for t, w in [*((t, LABEL_W) for t in label), *((t, ANSWER_W) for t in tokens(r.answer))]:
+            for t, w in [*((t, LABEL_W) for t in label), *((t, ANSWER_W) for t in name[len(label):])]:
                 if is_numeral(t):   # "Toy Story 3", "The Last Samurai", "8 million": words of a name
                     prof[t] = max(prof.get(t, 0.0), w)
             self.words.append(prof)
@@ -137,7 +136,7 @@ class _Profiles:
         around = [w for w in (*toks[max(0, i - 2):i], *toks[i + 1:i + 3]) if w not in ("the", "a", "an")]
         for named in self.names:
             word = next((f for f in forms if f in named), None)
-            if word is not None and any(w in named and w != word for w in around[-2:] + around[:2]):
+            if word is not None and any(w in named and w != word for w in around):
                 return word
         return None
 
@@ -248,8 +247,10 @@ def _clause_vote(toks: list[str], prof: _Profiles, encoder, texts, min_similarit
                  margin: float) -> _Vote:
     """What one clause (the positive words, or the negated ones) points at."""
     n = prof.n
-    odd = next((t for i, t in enumerate(toks) if i and toks[i - 1] in ONE_INTRO and _FRACTION.fullmatch(t)), None)
-    if odd:   # "option 1.5 please"
+    said = [t for t in toks if t[0].isalnum() or t[0] == "-"]
+    odd = next((t for i, t in enumerate(toks) if _FRACTION.fullmatch(t)
+                and (said == [t] or (i and toks[i - 1] in ONE_INTRO))), None)
+    if odd:   # "1.5", "option 1.5 please": one token, named whole (it was "there is no option 5")
         return _Vote((), "out_of_range", f"there is no option {odd}; the options are 1 to {n}")
     pos, rest = _numbers(toks, prof)
     scores, why = _word_vote(rest, prof)
@@ -333,10 +334,6 @@ def match_reply(reply: str, readings: Sequence[Reading], encoder=None, *,
     if not isinstance(reply, str):
         raise TypeError(f"reply must be a string, got {type(reply).__name__}")
     toks = tokens(reply)
-    decimal = _DECIMAL.fullmatch(reply)
-    if decimal:   # "1.5" read as options 1 and 5: "there is no option 5"
-        return ReplyMatch(None, "out_of_range", f"there is no option {decimal.group(1)}; "
-                                                f"the options are 1 to {len(readings)}")
     if not any(t[0].isalnum() or t[0] == "-" for t in toks):   # "-1" is a (bad) number, not nothing
         return ReplyMatch(None, "empty", "the reply is empty")
     if _wants_all(toks):

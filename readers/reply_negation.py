@@ -42,16 +42,15 @@ def _negates(toks: list[str], i: int) -> int:
     return 1
 
 
-def _verdict(clause: list[str]) -> int | None:
-    """How many words of a clause come before its closing verdict of "wrong" ("is wrong", "is not
-    right"); None when it has none, or nothing before it."""
-    words = [t for t in clause if t[0].isalnum()]
+def _verdict(words: list[str]) -> int | None:
+    """How many of a clause's words come before its closing verdict of "wrong" ("is wrong", "is
+    not right"); None when it has none, or nothing before it."""
     if len(words) > 1 and words[-1] in WRONG and words[-2] not in AUX | {"not"}:   # "the hockey one's wrong"
         return len(words) - 1
-    for size in (2, 3):
-        aux, *said = words[-size:] if len(words) > size else ["", ""]
-        if aux in AUX and (said in ([w] for w in WRONG) or (said[:1] == ["not"] and said[1:] in ([w] for w in RIGHT))):
-            return len(words) - size
+    if len(words) > 2 and words[-2] in AUX and words[-1] in WRONG:                 # "is wrong"
+        return len(words) - 2
+    if len(words) > 3 and words[-3] in AUX and words[-2] == "not" and words[-1] in RIGHT:   # "isn't right"
+        return len(words) - 3
     return None
 
 
@@ -61,7 +60,7 @@ def split_negation(toks: list[str]) -> tuple[list[str], list[str]]:
     neg: list[str] = []
     for clause in _clauses(toks):
         words = [t for t in clause if t[0].isalnum()]
-        cut = _verdict(clause)
+        cut = _verdict(words)
         if cut is not None:   # "the football one is wrong": the words before the verdict
             neg.extend(words[:cut])
             continue

@@ -144,7 +144,7 @@ class Handlers:
         picked, label, remark = self._judge(body.text, shown, offered)
         if remark:
             return self._remark(iid, body.text, label, shown[-1])
-        other = _other_reading(shown, offered)
+        other = _other_reading(shown[-1] if shown else None, offered[0] if offered else None)
         if picked is None and other is not None and _OTHER.search(body.text):   # "where was the other one born?"
             asked, label = _OTHER.sub(other.label, body.text, count=1), FollowupLabel("new_topic", 1.0, "other-asked")
         else:
@@ -208,19 +208,18 @@ class Handlers:
         readings, "the other one" is the one ``last`` did not answer. None when it names none."""
         state = replace(offered, kind="clarify", clarifying_question=offered.clarifying_question or offered.text,
                         turn=0)
-        other = _other_reading([last] if last else [], (offered,))
+        other = _other_reading(last, offered)
         if other is not None and _OTHER.search(text):
             text = str(offered.readings.index(other) + 1)
         picked = self.pipeline.reply(state, text)
         return picked if picked.kind == "single" else None
 
 
-def _other_reading(shown: list[Answer], offered) -> Reading | None:
+def _other_reading(last: Answer | None, offered: Answer | None) -> Reading | None:
     """With two readings offered and one of them shown last, the other one ("the other one")."""
-    last = shown[-1] if shown else None
-    if not offered or len(offered[0].readings) != 2 or last is None or len(last.readings) != 1:
+    if offered is None or len(offered.readings) != 2 or last is None or len(last.readings) != 1:
         return None
-    other = [r for r in offered[0].readings if r.label != last.readings[0].label]
+    other = [r for r in offered.readings if r.label != last.readings[0].label]
     return other[0] if len(other) == 1 else None
 
 
@@ -232,9 +231,11 @@ def _asks_again(text: str, question: str) -> bool:
     subject = subject_of(question)
     if subject is None or not _OTHER.search(text):
         return False
-    def words(t: str) -> list[str]:
-        return re.findall(r"\w+", t.lower())
-    return words(_OTHER.sub(subject, strip_preamble(text), count=1)) == words(question)
+    return _words(_OTHER.sub(subject, strip_preamble(text), count=1)) == _words(question)
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"\w+", text.lower())
 
 
 def _classifier(label: FollowupLabel) -> str:

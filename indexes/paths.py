@@ -106,9 +106,8 @@ def check_outputs(outputs: dict[str, str | Path | None], inputs: dict[str, str |
     for name, p in (dirs or {}).items():
         if p is not None and Path(p).exists() and not Path(p).is_dir():
             raise ValueError(f"{name} {p}: exists and is not a directory")
-        rp = Path(p).resolve() if p is not None else None
-        inside = rp is not None and next((d for d in ins if d.is_dir() and (d == rp or d in rp.parents)), None)
-        if inside:
+        inside = _input_folder(Path(p).resolve(), ins) if p is not None else None
+        if inside is not None:
             raise ValueError(f"{name} {p} is inside the {ins[inside]} folder {inside}: writing there would "
                              "damage the input")
     for name, p in outputs.items():
@@ -117,7 +116,7 @@ def check_outputs(outputs: dict[str, str | Path | None], inputs: dict[str, str |
         r = Path(p).resolve()
         if r in ins:
             raise ValueError(f"{name} {p} is the {ins[r]} file: writing it would destroy the input")
-        inside = next((d for d in r.parents if d in ins and d.is_dir()), None)
+        inside = _input_folder(r, ins)   # (r itself, an input, was refused above)
         if inside is not None:
             raise ValueError(f"{name} {p} is inside the {ins[inside]} folder {inside}: writing it would damage "
                              "the input")
@@ -129,6 +128,11 @@ def check_outputs(outputs: dict[str, str | Path | None], inputs: dict[str, str |
         if blocking is not None and not blocking.is_dir():
             raise ValueError(f"{name} {p}: {blocking} is a file, not a folder")
         seen[r] = name
+
+
+def _input_folder(path: Path, inputs: dict[Path, str]) -> Path | None:
+    """The input directory that is ``path`` (resolved) or holds it, nearest first; None if none."""
+    return next((d for d in (path, *path.parents) if d in inputs and d.is_dir()), None)
 
 
 def write_atomic(path: str | Path, data: str | bytes | Callable[[BinaryIO], object]) -> Path:
